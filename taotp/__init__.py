@@ -1,0 +1,24 @@
+"""taotp: The Art of Transformer Programming, made real.
+
+The book's numpy transformer, its decoding, parameter counting and building blocks, under
+the book's names. Programs live in the separate ``constructions`` package.
+"""
+from __future__ import annotations
+
+from taotp.blocks import (
+    HARD, HARDER, attend_back, attend_to, build_MLP, messy_cleanup, mlp_with_cleanup,
+    padding_block, pos_3d_enc_rotation_matrix, pos_enc_3d, pos_enc_3d_array,
+    proper_cleanup,
+)
+from taotp.decoding import KVCache, decode, decode_batch, decode_cached, forward_batch
+from taotp.model import (
+    base_layer, base_params, layer_norm, norm, self_attn, softmax, transformer,
+    transformer_layer,
+)
+from taotp.params import (
+    HumanReadableDict, Shape, astype, check_params, count_non0_params, count_params,
+    is_tied, shape_of,
+)
+from taotp.program import Option, Program, Task
+
+__version__ = "0.1.0"

@@ -1,0 +1,202 @@
+"""Decoding: the book's greedy loop (Figure 1.2) and the fast paths beside it.
+
+``decode`` is the book's loop over the plain forward pass, with the options of Exercises 1.6
+(seeded temperature sampling) and 1.7 (a sliding window past ``block_size``).
+``decode_cached`` keeps each layer's keys and values, so a step costs one position, not the
+whole prefix (Exercise 1.3). ``decode_batch`` decodes many prompts at once, vectorised over
+the batch and cached. ``forward_batch`` runs whole sequences in one pass (teacher forcing),
+which is what verification uses. All of them agree with ``decode`` token for token; their
+logits agree with ``transformer``'s to float rounding (tested at 1e-9 relative in float64).
+
+Einsum axes as in ``taotp.model``, plus ``b`` for the batch.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+
+from taotp.model import layer_norm, softmax, transformer
+from taotp.params import check_batch, check_params, check_tokens
+
+
+def decode(tokens, params, max_steps=1000, eos=None, *, sliding_window=False,
+           temperature=0.0, seed=None):
+    """Greedy decoding (or sampling when ``temperature > 0``); returns prompt + output."""
+    vocab_size, block_size = _check_call(params, max_steps, eos, temperature)
+    tokens = check_tokens(tokens, vocab_size, None if sliding_window else block_size)
+    rng = np.random.default_rng(seed)
+    for _ in range(max_steps):
+        if len(tokens) > block_size and not sliding_window:
+            raise ValueError(f"decoding past block_size={block_size}: "
+                             "pass sliding_window=True or fewer max_steps")
+        context = tokens[-block_size:]
+        next_tok = _pick(transformer(context, **params)[-1], temperature, rng)
+        tokens = np.append(tokens, next_tok)
+        if next_tok == eos:
+            break
+    return tokens
+
+
+def decode_cached(tokens, params, max_steps=1000, eos=None, *, sliding_window=False,
+                  temperature=0.0, seed=None):
+    """``decode`` with a key/value cache: the same tokens, one position of work per step.
+
+    Learned absolute positions mean a sliding window shifts every position's embedding, so
+    once the window slides each step recomputes the window (no cache can be reused).
+    """
+    vocab_size, block_size = _check_call(params, max_steps, eos, temperature)
+    tokens = check_tokens(tokens, vocab_size, None if sliding_window else block_size)
+    rng = np.random.default_rng(seed)
+    cache = KVCache(len(params["layers"]))
+    fed = 0  # how many tokens of `tokens` are in the cache
+    for _ in range(max_steps):
+        if len(tokens) > block_size and not sliding_window:
+            raise ValueError(f"decoding past block_size={block_size}: "
+                             "pass sliding_window=True or fewer max_steps")
+        if len(tokens) > block_size:  # the window has slid: start again from its start
+            cache, fed = KVCache(len(params["layers"])), 0
+            window = tokens[-block_size:]
+        else:
+            window = tokens
+        logits = _forward(params, window[None, fed:], fed, cache, logits_from=-1)
+        fed = len(window)
+        next_tok = _pick(logits[0, -1], temperature, rng)
+        tokens = np.append(tokens, next_tok)
+        if next_tok == eos:
+            break
+    return tokens
+
+
+def decode_batch(prompts, params, max_steps=1000, eos=None, *, temperature=0.0, seed=None,
+                 batch_size=4096):
+    """Decode many prompts at once; returns one array (prompt + output) per prompt.
+
+    Prompts may differ in length: those of one length are decoded together, in chunks of
+    ``batch_size``. A sequence that emits ``eos`` stops there, as with ``decode``.
+    """
+    vocab_size, block_size = _check_call(params, max_steps, eos, temperature)
+    prompts = list(prompts)
+    rng = np.random.default_rng(seed)
+    by_length = defaultdict(list)
+    for i, prompt in enumerate(prompts):
+        by_length[len(np.asarray(prompt))].append(i)
+    results = [None] * len(prompts)
+    for length, indices in sorted(by_length.items()):
+        for start in range(0, len(indices), batch_size):
+            chunk = indices[start:start + batch_size]
+            batch = check_batch([prompts[i] for i in chunk], vocab_size, block_size)
+            steps = min(max_steps, block_size - length + 1)
+            out, finished = _decode_chunk(params, batch, steps, eos, temperature, rng)
+            if steps < max_steps and not finished:
+                raise ValueError(f"decoding past block_size={block_size}: "
+                                 "use fewer max_steps (or decode with a sliding window)")
+            for i, row in zip(chunk, out):
+                results[i] = row
+    return results
+
+
+def forward_batch(tokens, params, logits_from=0):
+    """Logits ``(b, n - logits_from, v)`` for a batch of equal-length sequences, in one pass.
+
+    Feeding prompt + expected output gives, at each output position, the logits greedy
+    decoding would see there, so it checks a whole decode at once.
+    """
+    vocab_size, block_size = _check_call(params, 0, None, 0.0)
+    tokens = check_batch(tokens, vocab_size, block_size)
+    return _forward(params, tokens, 0, KVCache(len(params["layers"])), logits_from)
+
+
+class KVCache:
+    """Per layer, the keys and values ``(b, m, h, k)`` of every position fed so far."""
+
+    def __init__(self, n_layers):
+        self.keys = [None] * n_layers
+        self.values = [None] * n_layers
+
+    def extend(self, i, keys, values):
+        if self.keys[i] is not None:
+            keys = np.concatenate((self.keys[i], keys), axis=1)
+            values = np.concatenate((self.values[i], values), axis=1)
+        self.keys[i], self.values[i] = keys, values
+        return keys, values
+
+
+def _forward(params, tokens, start, cache, logits_from):
+    """Feed ``tokens (b, t)`` at positions ``start..start+t-1``; logits from ``logits_from``.
+
+    The last layer only needs queries and MLP rows at the positions whose logits are asked
+    for (every position's keys and values still enter the cache).
+    """
+    t = tokens.shape[1]
+    x = params["tok_emb"][tokens] + params["pos_emb"][start:start + t]
+    keep = np.arange(t)[logits_from:]
+    for i, layer in enumerate(params["layers"]):
+        last = i == len(params["layers"]) - 1
+        h = layer_norm(x, **layer["ln1"])
+        keys, values = cache.extend(
+            i, *(np.einsum("bnj,hjk->bnhk", h, layer[M]) for M in "KV"))
+        if last:
+            x, h = x[:, keep], h[:, keep]
+            positions = start + keep
+        else:
+            positions = start + np.arange(t)
+        queries = np.einsum("bnj,hjk->bnhk", h, layer["Q"])
+        qk = np.einsum("bnhk,bmhk->bnmh", queries, keys) / float(layer["Q"].shape[-1] ** 0.5)
+        mask = np.arange(keys.shape[1])[None, :] <= positions[:, None]
+        weights = softmax(np.where(mask[None, :, :, None], qk, -np.inf), axis=2)
+        heads = np.einsum("bnmh,bmhk->bnhk", weights, values)
+        x = x + np.einsum("bnhk,hdk->bnd", heads, layer["P"])
+        hidden = np.maximum(layer_norm(x, **layer["ln2"]) @ layer["M1"] + layer["b1"], 0.0)
+        x = x + hidden @ layer["M2"] + layer["b2"]
+    if not params["layers"]:
+        x = x[:, keep]
+    return np.einsum("bnd,vd->bnv", layer_norm(x, **params["lnf"]), params["out_emb"])
+
+
+def _decode_chunk(params, batch, steps, eos, temperature, rng):
+    cache = KVCache(len(params["layers"]))
+    b, length = batch.shape
+    out = np.empty((b, length + steps), dtype=np.int64)
+    out[:, :length] = batch
+    done = np.zeros(b, dtype=bool)
+    feed, start, n = batch, 0, length
+    for _ in range(steps):
+        logits = _forward(params, feed, start, cache, logits_from=-1)[:, -1]
+        next_tok = np.array([_pick(row, temperature, rng) for row in logits]) if temperature \
+            else np.argmax(logits, axis=-1)
+        next_tok = np.where(done, eos if eos is not None else 0, next_tok)
+        out[:, n] = next_tok
+        start, n, feed = n, n + 1, next_tok[:, None]
+        if eos is not None:
+            done |= next_tok == eos
+            if done.all():
+                break
+    rows = out[:, :n]
+    if eos is None:
+        return list(rows), False
+    trimmed = []
+    for row in rows:
+        hits = np.flatnonzero(row[length:] == eos)
+        trimmed.append(row[:length + hits[0] + 1] if len(hits) else row)
+    return trimmed, bool(done.all())
+
+
+def _check_call(params, max_steps, eos, temperature):
+    check_params(params)
+    vocab_size, block_size = params["tok_emb"].shape[0], params["pos_emb"].shape[0]
+    if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) \
+            or max_steps < 0:
+        raise ValueError(f"max_steps must be a non-negative integer, not {max_steps!r}")
+    if eos is not None and not (isinstance(eos, (int, np.integer)) and 0 <= eos < vocab_size):
+        raise ValueError(f"eos must be a token id in [0, {vocab_size}) or None, not {eos!r}")
+    if not isinstance(temperature, (int, float)) or temperature < 0:
+        raise ValueError(f"temperature must be a number >= 0, not {temperature!r}")
+    return vocab_size, block_size
+
+
+def _pick(logits, temperature, rng):
+    if not temperature:
+        return int(np.argmax(logits))
+    probs = softmax(np.asarray(logits, dtype=np.float64) / float(temperature))
+    return int(rng.choice(len(probs), p=probs / probs.sum()))
