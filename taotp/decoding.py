@@ -96,15 +96,26 @@ def decode_batch(prompts, params, max_steps=1000, eos=None, *, temperature=0.0, 
     return results
 
 
-def forward_batch(tokens, params, logits_from=0):
+def forward_batch(tokens, params, logits_from=0, hardness=False):
     """Logits ``(b, n - logits_from, v)`` for a batch of equal-length sequences, in one pass.
 
     Feeding prompt + expected output gives, at each output position, the logits greedy
-    decoding would see there, so it checks a whole decode at once.
+    decoding would see there, so it checks a whole decode at once. With ``hardness=True``
+    it also returns, for those positions, every head's attention weight on its best-scoring
+    key(s) (ties pooled), shape ``(b, n - logits_from, layers, heads)``: 1 is hard attention.
     """
     vocab_size, block_size = _check_call(params, 0, None, 0.0)
     tokens = check_batch(tokens, vocab_size, block_size)
-    return _forward(params, tokens, 0, KVCache(len(params["layers"])), logits_from)
+    record = [] if hardness else None
+    logits = _forward(params, tokens, 0, KVCache(len(params["layers"])), logits_from, record)
+    if not hardness:
+        return logits
+    n_out = logits.shape[1]
+    heads = max((layer["Q"].shape[0] for layer in params["layers"]), default=0)
+    out = np.ones(logits.shape[:2] + (len(record), heads), dtype=logits.dtype)
+    for i, weight in enumerate(record):
+        out[:, :, i, :weight.shape[-1]] = weight[:, -n_out:]
+    return logits, out
 
 
 class KVCache:
@@ -122,11 +133,13 @@ class KVCache:
         return keys, values
 
 
-def _forward(params, tokens, start, cache, logits_from):
+def _forward(params, tokens, start, cache, logits_from, record=None):
     """Feed ``tokens (b, t)`` at positions ``start..start+t-1``; logits from ``logits_from``.
 
     The last layer only needs queries and MLP rows at the positions whose logits are asked
-    for (every position's keys and values still enter the cache).
+    for (every position's keys and values still enter the cache). MLP input rows that are all
+    zero are skipped (the book's spike MLPs read one dimension). ``record`` collects each
+    layer's attention weight on the best-scoring keys.
     """
     t = tokens.shape[1]
     x = params["tok_emb"][tokens] + params["pos_emb"][start:start + t]
@@ -144,14 +157,26 @@ def _forward(params, tokens, start, cache, logits_from):
         queries = np.einsum("bnj,hjk->bnhk", h, layer["Q"])
         qk = np.einsum("bnhk,bmhk->bnmh", queries, keys) / float(layer["Q"].shape[-1] ** 0.5)
         mask = np.arange(keys.shape[1])[None, :] <= positions[:, None]
-        weights = softmax(np.where(mask[None, :, :, None], qk, -np.inf), axis=2)
+        qk = np.where(mask[None, :, :, None], qk, -np.inf)
+        weights = softmax(qk, axis=2)
+        if record is not None:
+            best = qk.max(axis=2, keepdims=True)
+            ties = qk >= best - 1e-9 * (1.0 + np.abs(best))
+            record.append(np.where(ties, weights, 0.0).sum(axis=2))
         heads = np.einsum("bnmh,bmhk->bnhk", weights, values)
         x = x + np.einsum("bnhk,hdk->bnd", heads, layer["P"])
-        hidden = np.maximum(layer_norm(x, **layer["ln2"]) @ layer["M1"] + layer["b1"], 0.0)
-        x = x + hidden @ layer["M2"] + layer["b2"]
+        x = x + _mlp(layer_norm(x, **layer["ln2"]), layer)
     if not params["layers"]:
         x = x[:, keep]
     return np.einsum("bnd,vd->bnv", layer_norm(x, **params["lnf"]), params["out_emb"])
+
+
+def _mlp(h, layer):
+    used = np.flatnonzero(np.any(layer["M1"] != 0, axis=1))
+    if len(used) == 0:
+        return layer["b2"] + np.maximum(layer["b1"], 0.0) @ layer["M2"]
+    hidden = np.maximum(h[..., used] @ layer["M1"][used] + layer["b1"], 0.0)
+    return hidden @ layer["M2"] + layer["b2"]
 
 
 def _decode_chunk(params, batch, steps, eos, temperature, rng):

@@ -75,6 +75,8 @@ class Program:
     # "n_params_non0" etc.), or None where the book gives none.
     book_size: Callable[..., dict | None] = lambda **options: None
     float32: str = ""  # empty: works in float32; else, why not
+    # Option sets at which the book publishes sizes (the demo's size table builds each).
+    sizes: tuple[dict, ...] = ()
 
     def defaults(self) -> dict:
         return {o.name: o.default for o in self.options}

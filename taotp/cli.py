@@ -1,0 +1,197 @@
+"""The ``taotp`` command: inspect, run, check, draw and export transformer programs.
+
+Programs are reached only through the ``constructions`` registry, imported lazily.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+import taotp
+
+
+def main(argv=None) -> int:
+    parser = _parser()
+    args, rest = parser.parse_known_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    try:
+        if args.command in _PROGRAM_COMMANDS:
+            return args.handler(args, _program_options(args, rest))
+        if rest:
+            parser.error(f"unrecognized arguments: {' '.join(rest)}")
+        return args.handler(args)
+    except (ValueError, TypeError, OSError) as error:
+        print(f"taotp {args.command}: error: {error}", file=sys.stderr)
+        return 1
+
+
+def _parser():
+    parser = argparse.ArgumentParser(
+        prog="taotp", description="The Art of Transformer Programming, made real.")
+    parser.add_argument("--version", action="version", version=f"taotp {taotp.__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("params", help="print the parameter counts of a saved program")
+    p.add_argument("file", help="a .npz or TAOTP text (.taotp/.txt) file")
+    p.set_defaults(handler=_params)
+
+    p = sub.add_parser("list", help="list the programs, their options and input formats")
+    p.set_defaults(handler=_list)
+
+    p = sub.add_parser("demo", help="build, run and check every program; compare sizes")
+    p.set_defaults(handler=_demo)
+
+    p = sub.add_parser("run", help="run a program on an input",
+                       description="taotp run PROGRAM [options] INPUT (see taotp list)")
+    p.add_argument("program")
+    p.add_argument("--dtype", default="float64", choices=["float64", "float32"])
+    p.set_defaults(handler=_run)
+
+    p = sub.add_parser("verify", help="check a program against its reference")
+    p.add_argument("program")
+    p.add_argument("--dtype", default="float64", choices=["float64", "float32"])
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--exhaustive", action="store_true", help="every input of the domain")
+    mode.add_argument("--samples", type=int, default=1000,
+                      help="seeded random inputs, plus the adversarial ones (default 1000)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(handler=_verify)
+
+    p = sub.add_parser("trace", help="draw attention, residual stream, MLP and logits")
+    p.add_argument("program")
+    p.add_argument("--out", required=True, help="the PNG to write")
+    p.add_argument("--step", type=int, default=-1, help="which decode step (default: last)")
+    p.set_defaults(handler=_trace)
+
+    p = sub.add_parser("export", help="export a program to TransformerLens, GPT-2, text or npz")
+    p.add_argument("program")
+    p.add_argument("--to", required=True, choices=["transformer-lens", "gpt2", "text", "npz"])
+    p.add_argument("--out", required=True)
+    p.set_defaults(handler=_export)
+
+    p = sub.add_parser("figures", help="regenerate the book's figures")
+    p.add_argument("--out", default="figures")
+    p.add_argument("--quick", action="store_true", help="fewer runs and sizes")
+    p.set_defaults(handler=_figures)
+    return parser
+
+
+_PROGRAM_COMMANDS = {"run", "verify", "trace", "export"}
+
+
+def _program_options(args, rest):
+    """Parse the program's own size options (and, for run/trace, its input) from ``rest``."""
+    from constructions import get_program
+
+    program = get_program(args.program)
+    parser = argparse.ArgumentParser(prog=f"taotp {args.command} {program.name}")
+    for option in program.options:
+        parser.add_argument(option.cli_flag, dest=option.name, type=option.type,
+                            default=option.default, help=option.help)
+    if args.command in ("run", "trace"):
+        parser.add_argument("input", nargs="*", help=program.input_format)
+    parsed = parser.parse_args(rest)
+    options = {o.name: getattr(parsed, o.name) for o in program.options}
+    text = " ".join(getattr(parsed, "input", []))
+    return program, options, text
+
+
+def _params(args):
+    from taotp.textformat import load
+
+    params = load(args.file)
+    shape = taotp.shape_of(params)
+    print(f"{args.file}: {shape.n_layers} layers, {shape.n_heads} heads, d_model "
+          f"{shape.d_model}, d_head {shape.d_head}, d_ff {shape.d_ff}, vocab "
+          f"{shape.vocab_size}, block {shape.block_size}, {taotp.check_params(params)}")
+    print("params:  ", taotp.count_params(params))
+    print("non-zero:", taotp.count_non0_params(params))
+    return 0
+
+
+def _list(args):
+    from constructions import PROGRAMS
+
+    for program in PROGRAMS.values():
+        print(f"{program.name}  ({program.title}, {program.section})")
+        print(f"    {program.summary}")
+        print(f"    input: {program.input_format}")
+        for option in program.options:
+            print(f"    {option.cli_flag} {option.type.__name__.upper()}  {option.help} "
+                  f"(default {option.default})")
+        if program.float32:
+            print(f"    float32: {program.float32}")
+    return 0
+
+
+def _run(args, parsed):
+    program, options, text = parsed
+    task = program.make(**options)
+    if args.dtype != "float64":
+        from dataclasses import replace
+
+        task = replace(task, params=taotp.astype(task.params, args.dtype))
+    print(task.run(text))
+    return 0
+
+
+def _verify(args, parsed):
+    from taotp.verify import verify
+
+    program, options, _ = parsed
+    task = program.make(**options)
+    report = verify(task, dtype=args.dtype, exhaustive=args.exhaustive, samples=args.samples,
+                    seed=args.seed)
+    print(f"{program.name} {_format_options(options)}")
+    print(report.summary())
+    for prompt, expected, got in report.failures:
+        print(f"  FAIL {task.render(prompt)!r}: expected {task.render(expected)!r}, "
+              f"got {task.render(got)!r}")
+    return 0 if report.ok else 1
+
+
+def _trace(args, parsed):
+    from taotp.trace import trace
+
+    program, options, text = parsed
+    figure = trace(program.make(**options), text, step=args.step)
+    figure.savefig(args.out, dpi=110, bbox_inches="tight")
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _export(args, parsed):
+    from taotp.export import export
+
+    program, options, _ = parsed
+    path = export(program.make(**options).params, to=args.to, out=args.out)
+    print(f"wrote {path}")
+    return 0
+
+
+def _figures(args):
+    from taotp.figures import render_all
+
+    for path in render_all(args.out, quick=args.quick):
+        print(f"wrote {path}")
+    return 0
+
+
+def _demo(args):
+    from taotp.demo import demo_table
+
+    table, all_ok = demo_table()
+    print(table)
+    return 0 if all_ok else 1
+
+
+def _format_options(options):
+    return " ".join(f"{k}={v}" for k, v in options.items())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

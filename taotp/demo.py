@@ -1,0 +1,100 @@
+"""``taotp demo``: build every registered program, run it, check it, compare its size with
+the book's. Programs come from the registry, imported lazily."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from taotp.params import count_non0_params, count_params, shape_of
+from taotp.program import Program
+
+SAMPLES = 100  # random inputs checked per program, beside its examples
+
+
+@dataclass(frozen=True)
+class Row:
+    program: str
+    options: str
+    layers: int
+    heads: int
+    d_model: int
+    d_ff: int
+    params: int
+    book_params: int | None
+    non0: int
+    book_non0: int | None
+    check: str
+    ok: bool
+
+
+def demo_rows(programs=None, samples=SAMPLES, progress=None):
+    """One row per program at its default options (run and checked), then one per size the
+    book publishes (built and counted)."""
+    from taotp.verify import verify
+
+    if programs is None:
+        from constructions import PROGRAMS
+
+        programs = PROGRAMS.values()
+    rows = []
+    for program in programs:
+        start = time.perf_counter()
+        task = program.make()
+        wrong = [text for text in program.examples if task.run(text) != task.answer(text)]
+        report = verify(task, samples=samples, progress=False)
+        ok = not wrong and report.ok
+        check = (f"{len(program.examples) - len(wrong)}/{len(program.examples)} examples, "
+                 f"{report.n_passed}/{report.n_inputs} checked, "
+                 f"{time.perf_counter() - start:.1f} s")
+        rows.append(_row(program, program.defaults(), task.params, check, ok))
+        for options in program.sizes:
+            options = program.defaults() | options
+            if options != program.defaults():
+                rows.append(_row(program, options, program.make(**options).params, "size", True))
+        if progress:
+            progress(rows[-1])
+    return rows
+
+
+def _row(program: Program, options, params, check, ok):
+    shape = shape_of(params)
+    book = program.book_size(**options) or {}
+    return Row(program=program.name, options=" ".join(f"{k}={v}" for k, v in options.items()),
+               layers=shape.n_layers, heads=shape.n_heads, d_model=shape.d_model,
+               d_ff=shape.d_ff, params=count_params(params)["n_params"],
+               book_params=book.get("n_params"), non0=count_non0_params(params)["n_params"],
+               book_non0=book.get("non0"), check=check, ok=ok)
+
+
+HEADER = ("program", "options", "layers", "heads", "d_model", "d_ff", "params", "book",
+          "non-zero", "book non-zero", "check")
+
+
+def _cells(row: Row):
+    def vs(ours, book):
+        if book is None:
+            return "—"
+        return f"{book:,}" + ("" if book == ours else " (≠)")
+
+    return (row.program, row.options, str(row.layers), str(row.heads), str(row.d_model),
+            str(row.d_ff), f"{row.params:,}", vs(row.params, row.book_params),
+            f"{row.non0:,}", vs(row.non0, row.book_non0),
+            ("ok: " if row.ok else "FAILED: ") + row.check)
+
+
+def format_table(rows, markdown=False) -> str:
+    cells = [HEADER] + [_cells(row) for row in rows]
+    if markdown:
+        lines = ["| " + " | ".join(c) + " |" for c in cells]
+        lines.insert(1, "|" + "|".join("---" for _ in HEADER) + "|")
+        return "\n".join(lines)
+    widths = [max(len(c[i]) for c in cells) for i in range(len(HEADER))]
+    return "\n".join("  ".join(c[i].ljust(widths[i]) for i in range(len(HEADER))).rstrip()
+                     for c in cells)
+
+
+def demo_table(markdown=False):
+    rows = demo_rows()
+    return format_table(rows, markdown), all(row.ok for row in rows)

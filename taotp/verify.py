@@ -1,0 +1,133 @@
+"""Certificates: decode a program on its whole domain (or many inputs) and say how close to
+failing it is.
+
+Each input is checked in one teacher-forced pass (``forward_batch`` on prompt + expected
+output): greedy decoding reproduces the reference exactly when the argmax at every output
+position is the expected token, so this is the same verdict as decoding, far faster.
+Besides the pass rate it reports the worst logit margin (expected token's logit minus the
+best other one; negative means a wrong token) and the worst attention hardness (a head's
+weight on its best-scoring keys; 1 is perfectly hard), so a user sees how close a program
+is to failing, not only whether it passed.
+"""
+from __future__ import annotations
+
+import itertools
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from taotp.decoding import forward_batch
+from taotp.params import astype, shape_of
+from taotp.program import Task
+
+# Elements of the largest intermediate array one chunk may hold (keeps memory ~ 1 GB).
+_CHUNK_ELEMENTS = 2 ** 25
+
+
+@dataclass(frozen=True)
+class Report:
+    mode: str
+    dtype: str
+    n_inputs: int
+    n_passed: int
+    worst_margin: float
+    worst_hardness: float
+    seconds: float
+    failures: tuple = field(default=())  # (prompt, expected, got) of the first few failures
+
+    @property
+    def ok(self) -> bool:
+        return self.n_passed == self.n_inputs
+
+    def summary(self) -> str:
+        rate = 100.0 * self.n_passed / max(self.n_inputs, 1)
+        hardness = "n/a (no attention)" if np.isinf(self.worst_hardness) \
+            else f"{self.worst_hardness:.6g}"
+        return (f"{self.mode}: {self.n_passed:,}/{self.n_inputs:,} correct ({rate:.4g}%) in "
+                f"{self.dtype}; worst logit margin {self.worst_margin:.4g}; worst attention "
+                f"hardness {hardness}; {self.seconds:.1f} s")
+
+
+def verify(task: Task, *, dtype="float64", exhaustive=False, samples=1000, seed=0,
+           progress=True, max_failures=5) -> Report:
+    """Check ``task`` against its reference on every input (``exhaustive``) or on
+    ``samples`` seeded random inputs plus its adversarial ones."""
+    if exhaustive:
+        if task.exhaustive is None:
+            raise ValueError("this program has no exhaustive domain; use samples instead")
+        prompts, mode = task.exhaustive(), "exhaustive"
+    else:
+        if samples < 0:
+            raise ValueError(f"samples must be >= 0, got {samples}")
+        rng = np.random.default_rng(seed)
+        extra = list(task.adversarial()) if task.adversarial else []
+        prompts = itertools.chain(task.sample(rng, samples), extra)
+        mode = f"{samples:,} random + {len(extra):,} adversarial"
+    params = astype(task.params, dtype)
+    start = time.perf_counter()
+    counts = _Tally(max_failures)
+    groups = defaultdict(list)
+    bar = _bar(progress)
+    for prompt in prompts:
+        prompt = np.asarray(prompt, dtype=np.int64)
+        expected = np.asarray(task.reference(prompt), dtype=np.int64)
+        if task.steps(prompt) != len(expected):
+            raise ValueError(f"reference gives {len(expected)} tokens where the program "
+                             f"decodes {task.steps(prompt)} for prompt {prompt.tolist()}")
+        key = (len(prompt), len(expected))
+        groups[key].append(np.concatenate((prompt, expected)))
+        if len(groups[key]) >= _chunk_size(params, sum(key)):
+            _check(params, groups.pop(key), key[0], counts)
+            bar.update(_chunk_size(params, sum(key)))
+    for key, rows in groups.items():
+        _check(params, rows, key[0], counts)
+        bar.update(len(rows))
+    bar.close()
+    return Report(mode=mode, dtype=str(np.dtype(dtype)), n_inputs=counts.n,
+                  n_passed=counts.passed, worst_margin=counts.margin,
+                  worst_hardness=counts.hardness, seconds=time.perf_counter() - start,
+                  failures=tuple(counts.failures))
+
+
+class _Tally:
+    def __init__(self, max_failures):
+        self.n = self.passed = 0
+        self.margin = self.hardness = float("inf")
+        self.failures, self.max_failures = [], max_failures
+
+    def add(self, rows, n_prompt, logits, hardness):
+        expected = rows[:, n_prompt:]
+        got = np.argmax(logits, axis=-1)
+        right = np.take_along_axis(logits, expected[..., None], axis=-1)[..., 0]
+        others = np.where(np.eye(logits.shape[-1], dtype=bool)[expected], -np.inf, logits)
+        margins = (right - others.max(axis=-1)).min(axis=1)
+        ok = np.all(got == expected, axis=1)
+        self.n += len(rows)
+        self.passed += int(ok.sum())
+        self.margin = min(self.margin, float(margins.min()))
+        if hardness.size:
+            self.hardness = min(self.hardness, float(hardness.min()))
+        for i in np.flatnonzero(~ok)[: self.max_failures - len(self.failures)]:
+            self.failures.append((rows[i, :n_prompt].tolist(), expected[i].tolist(),
+                                  got[i].tolist()))
+
+
+def _check(params, rows, n_prompt, tally):
+    rows = np.stack(rows)
+    logits, hardness = forward_batch(rows[:, :-1], params, logits_from=n_prompt - 1,
+                                     hardness=True)
+    tally.add(rows, n_prompt, logits, hardness)
+
+
+def _chunk_size(params, length):
+    shape = shape_of(params)
+    widest = max(shape.d_ff, shape.vocab_size, shape.n_heads * length, shape.d_model, 1)
+    return max(1, _CHUNK_ELEMENTS // (length * widest))
+
+
+def _bar(progress):
+    from tqdm import tqdm
+
+    return tqdm(desc="verifying", unit=" inputs", disable=not progress, leave=False)
