@@ -6,7 +6,10 @@ import importlib
 from taotp.program import Program
 
 # One module per book program (and the beyond-the-book ones), in the book's order.
-MODULES = ()
+MODULES = (
+    "hello_world",
+    "sort",
+)
 
 
 def _collect() -> dict[str, Program]:
