@@ -1,0 +1,79 @@
+"""The taotp command, end to end."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from constructions import PROGRAMS
+from taotp import __version__
+from taotp.cli import main
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_console_script_help_and_version():
+    out = subprocess.run([sys.executable, "-m", "taotp.cli", "--help"], capture_output=True,
+                         text=True, check=True).stdout
+    for command in ("params", "list", "run", "demo", "verify", "trace", "export", "figures"):
+        assert command in out
+    version = subprocess.run([sys.executable, "-m", "taotp.cli", "--version"],
+                             capture_output=True, text=True, check=True).stdout
+    assert version.strip() == f"taotp {__version__}"
+
+
+def test_list_names_every_program(capsys):
+    code, out, _ = run(capsys, "list")
+    assert code == 0
+    for name, program in PROGRAMS.items():
+        assert name in out and program.input_format in out
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (("run", "sort", "6", "2", "12", "18", "7"), "2 6 7 12 18"),
+    (("run", "hello-world"), "Hello World!"),
+    (("run", "hello-world", "--tokenizer", "ascii", "--message", "Hi there"), "Hi there"),
+    (("run", "min", "6", "2", "9", "12"), "2"),
+    (("run", "max", "--vocab-size", "30", "6", "2", "29", "12"), "29"),
+])
+def test_run_prints_the_answer(capsys, argv, expected):
+    if argv[1] not in PROGRAMS:
+        pytest.skip(f"{argv[1]} is not registered")
+    code, out, _ = run(capsys, *argv)
+    assert (code, out.strip()) == (0, expected)
+
+
+def test_run_addition_example(capsys):
+    if "addition" not in PROGRAMS:
+        pytest.skip("addition is not registered")
+    code, out, _ = run(capsys, "run", "addition", "--digits", "2", "45+78")
+    assert (code, out.strip()) == (0, "123")
+
+
+def test_bad_input_is_a_message_not_a_traceback(capsys):
+    code, _, err = run(capsys, "run", "sort", "6", "6", "2")
+    assert code == 1 and "error" in err and "Traceback" not in err
+    code, _, err = run(capsys, "run", "no-such-program", "1")
+    assert code == 1 and "valid:" in err
+
+
+def test_verify_reports_margins(capsys):
+    code, out, _ = run(capsys, "verify", "min", "--vocab-size", "5", "--block-size", "4",
+                       "--samples", "50")
+    assert code == 0
+    assert "correct (100%)" in out and "worst logit margin" in out
+
+
+def test_demo_prints_one_row_per_program(capsys):
+    code, out, _ = run(capsys, "demo")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].startswith("program")
+    for name in PROGRAMS:
+        assert any(line.startswith(name + " ") for line in lines[1:])
+    assert "FAILED" not in out

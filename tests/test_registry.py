@@ -1,0 +1,107 @@
+"""Every registered program, through the registry's contract: it builds, runs its examples,
+agrees with its reference, rejects garbage clearly, and tells the truth about float32."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from constructions import PROGRAMS, get_program
+from taotp import astype, decode, decode_cached, forward_batch
+from taotp.program import Program, Task
+from taotp.verify import verify
+
+NAMES = sorted(PROGRAMS)
+
+
+@pytest.fixture(scope="module")
+def tasks():
+    return {}
+
+
+def task_of(tasks, name) -> Task:
+    if name not in tasks:
+        tasks[name] = PROGRAMS[name].make()
+    return tasks[name]
+
+
+def test_unknown_program_lists_the_valid_ones():
+    with pytest.raises(ValueError, match="valid: .*" + NAMES[0]):
+        get_program("no-such-program")
+
+
+def test_unknown_option_is_a_clear_error():
+    program = PROGRAMS[NAMES[0]]
+    with pytest.raises(ValueError, match="no option bogus"):
+        program.make(bogus=1)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_entry_is_complete(name):
+    program = PROGRAMS[name]
+    assert isinstance(program, Program) and program.name == name
+    assert program.title and program.section and program.summary and program.input_format
+    assert program.examples, "the demo needs examples"
+    for option in program.options:
+        assert isinstance(option.default, option.type)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_examples_decode_to_the_reference(tasks, name):
+    task = task_of(tasks, name)
+    for text in PROGRAMS[name].examples:
+        prompt = task.encode(text)
+        expected = task.reference(prompt)
+        assert len(expected) == task.steps(prompt)
+        out = decode(prompt, task.params, max_steps=task.steps(prompt), eos=task.eos)
+        np.testing.assert_array_equal(out[len(prompt):], expected)
+        assert task.run(text) == task.answer(text)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_random_inputs_pass_with_cached_decoding(tasks, name):
+    task = task_of(tasks, name)
+    for prompt in task.sample(np.random.default_rng(0), 5):
+        out = decode_cached(prompt, task.params, max_steps=task.steps(prompt), eos=task.eos)
+        np.testing.assert_array_equal(out[len(prompt):], task.reference(prompt))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_verify_sample_passes(tasks, name):
+    report = verify(task_of(tasks, name), samples=50, progress=False)
+    assert report.ok, report.failures
+    assert report.worst_margin > 0
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("garbage", ["@@", "1 2 x", "99999999999"])
+def test_garbage_input_is_a_clear_error(tasks, name, garbage):
+    task = task_of(tasks, name)
+    try:
+        prompt = task.encode(garbage)
+    except ValueError as error:
+        assert str(error)
+        return
+    # Some programs accept odd-looking text; then it must be a valid prompt they answer right.
+    out = decode(prompt, task.params, max_steps=task.steps(prompt), eos=task.eos)
+    np.testing.assert_array_equal(out[len(prompt):], task.reference(prompt))
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered")
+@pytest.mark.filterwarnings("ignore:invalid value encountered")
+@pytest.mark.parametrize("name", NAMES)
+def test_float32_claims_are_true(tasks, name):
+    """A program whose entry says nothing about float32 must be exact in float32."""
+    task = task_of(tasks, name)
+    params32 = astype(task.params, np.float32)
+    prompts = task.sample(np.random.default_rng(1), 20)
+    if task.adversarial:
+        prompts += list(task.adversarial())[:20]
+    ok = True
+    for prompt in prompts:
+        expected = task.reference(prompt)
+        rows = np.concatenate((prompt, expected[:-1]))[None]
+        logits = forward_batch(rows, params32, logits_from=len(prompt) - 1)
+        assert logits.dtype == np.float32
+        ok &= bool(np.array_equal(np.argmax(logits[0], axis=-1), expected))
+    if not PROGRAMS[name].float32:
+        assert ok, f"{name} claims to work in float32 but fails"
