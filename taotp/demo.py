@@ -25,6 +25,8 @@ class Row:
     book_params: int | None
     non0: int
     book_non0: int | None
+    non0_outside_tok_emb: int
+    book_non0_outside_tok_emb: int | None
     check: str
     ok: bool
 
@@ -61,15 +63,18 @@ def demo_rows(programs=None, samples=SAMPLES, progress=None):
 def _row(program: Program, options, params, check, ok):
     shape = shape_of(params)
     book = program.book_size(**options) or {}
+    non0 = count_non0_params(params)
     return Row(program=program.name, options=" ".join(f"{k}={v}" for k, v in options.items()),
                layers=shape.n_layers, heads=shape.n_heads, d_model=shape.d_model,
                d_ff=shape.d_ff, params=count_params(params)["n_params"],
-               book_params=book.get("n_params"), non0=count_non0_params(params)["n_params"],
-               book_non0=book.get("non0"), check=check, ok=ok)
+               book_params=book.get("n_params"), non0=non0["n_params"],
+               book_non0=book.get("non0"),
+               non0_outside_tok_emb=non0["n_params"] - non0["tok_emb"],
+               book_non0_outside_tok_emb=book.get("non0_outside_tok_emb"), check=check, ok=ok)
 
 
 HEADER = ("program", "options", "layers", "heads", "d_model", "d_ff", "params", "book",
-          "non-zero", "book non-zero", "check")
+          "non-zero", "book", "non-zero outside tok_emb", "book", "check")
 
 
 def _cells(row: Row):
@@ -80,7 +85,8 @@ def _cells(row: Row):
 
     return (row.program, row.options, str(row.layers), str(row.heads), str(row.d_model),
             str(row.d_ff), f"{row.params:,}", vs(row.params, row.book_params),
-            f"{row.non0:,}", vs(row.non0, row.book_non0),
+            f"{row.non0:,}", vs(row.non0, row.book_non0), f"{row.non0_outside_tok_emb:,}",
+            vs(row.non0_outside_tok_emb, row.book_non0_outside_tok_emb),
             ("ok: " if row.ok else "FAILED: ") + row.check)
 
 

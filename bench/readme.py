@@ -1,0 +1,54 @@
+"""Regenerate README's generated sections from code and from bench/results/.
+
+    python bench/readme.py            # rewrite README.md in place
+    python bench/readme.py --check    # exit 1 if README is out of date (used by the tests)
+
+Sections are delimited by ``<!-- NAME:start -->`` / ``<!-- NAME:end -->``:
+``sizes`` is the demo's size table, computed now; ``bench-NAME`` is the file
+``bench/results/NAME.md`` (written by ``python bench/NAME.py > bench/results/NAME.md``).
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def sections() -> dict[str, str]:
+    from taotp.demo import demo_rows, format_table
+
+    out = {"sizes": format_table(demo_rows(), markdown=True)}
+    for path in sorted((ROOT / "bench" / "results").glob("*.md")):
+        out[f"bench-{path.stem}"] = path.read_text().strip()
+    return out
+
+
+def render(readme: str, parts: dict[str, str]) -> str:
+    for name, body in parts.items():
+        pattern = re.compile(rf"(<!-- {re.escape(name)}:start -->\n).*?(<!-- {re.escape(name)}:end -->)",
+                             re.S)
+        readme = pattern.sub(lambda m: m.group(1) + body + "\n" + m.group(2), readme)
+    return readme
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true")
+    args = parser.parse_args()
+    path = ROOT / "README.md"
+    old = path.read_text()
+    new = render(old, sections())
+    if args.check:
+        if new != old:
+            print("README.md is out of date: run python bench/readme.py", file=sys.stderr)
+            return 1
+        return 0
+    path.write_text(new)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
