@@ -1,0 +1,272 @@
+"""What a program does inside: record a forward pass and draw it.
+
+``record(params, tokens)`` runs the book's forward pass (the same math, in the same order, as
+``taotp.model.transformer``) and keeps what it computes on the way: per layer the attention
+weights ``(h, n, m)``, the residual stream after the embedding and after each sublayer, the
+MLP's hidden activations, and the final logits. ``trace(task_or_params, prompt_or_text)``
+decodes greedily and draws one decode step: every head's attention pattern as a
+query x key heat map labelled with the tokens, the residual stream at every stage, the MLP
+units that fire, and the output logits.
+
+Einsum axes as in ``taotp.model`` (n query position, m key position, h head, d model
+dimension, k head dimension, j model dimension as a projection's input, v vocabulary).
+
+>>> import numpy as np
+>>> from taotp import base_layer, base_params, transformer
+>>> params = base_params(vocab_size=5, block_size=4, d_model=3)
+>>> params["layers"].append(base_layer(n_heads=2, d_model=3, d_ff=4, d_head=3))
+>>> rec = record(params, np.array([1, 2, 3]))
+>>> rec.attn[0].shape, rec.hidden[0].shape, rec.logits.shape
+((2, 3, 3), (3, 4), (3, 5))
+>>> bool(np.array_equal(rec.logits, transformer(np.array([1, 2, 3]), **params)))
+True
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+
+from taotp.model import layer_norm, softmax
+from taotp.params import check_params, check_tokens
+from taotp.plotting import token_labels
+from taotp.program import Task
+
+
+@dataclass(frozen=True)
+class Recording:
+    """Everything one forward pass computes, per layer, for a sequence of ``n`` tokens."""
+    tokens: np.ndarray                 # (n,)
+    embedding: np.ndarray              # (n, d): tok_emb[tokens] + pos_emb[:n]
+    attn: tuple[np.ndarray, ...]       # per layer (h, n, m): query n's weights over keys m
+    after_attn: tuple[np.ndarray, ...]  # per layer (n, d): residual after the attention
+    hidden: tuple[np.ndarray, ...]     # per layer (n, d_ff): the MLP's ReLU activations
+    after_mlp: tuple[np.ndarray, ...]  # per layer (n, d): residual after the MLP
+    logits: np.ndarray                 # (n, v)
+
+    @property
+    def residual(self) -> list[tuple[str, np.ndarray]]:
+        """The residual stream at every stage, labelled, in order."""
+        stages = [("embedding", self.embedding)]
+        for i, (a, m) in enumerate(zip(self.after_attn, self.after_mlp)):
+            stages += [(f"layer {i} after attention", a), (f"layer {i} after MLP", m)]
+        return stages
+
+
+def record(params: dict, tokens, causal: bool = True) -> Recording:
+    """Run ``transformer(tokens, **params)`` and keep every intermediate result."""
+    check_params(params)
+    tok_emb, pos_emb = params["tok_emb"], params["pos_emb"]
+    tokens = check_tokens(tokens, tok_emb.shape[0], pos_emb.shape[0])
+    n, = tokens.shape
+    mask = np.tril(np.ones((n, n), dtype=bool)) if causal else np.ones((n, n), dtype=bool)
+    x = tok_emb[tokens] + pos_emb[np.arange(n)]
+    embedding, attn, after_attn, hidden, after_mlp = x, [], [], [], []
+    for layer in params["layers"]:
+        # Exactly self_attn and transformer_layer of taotp.model, keeping the weights.
+        h = layer_norm(x, **layer["ln1"])
+        queries, keys, values = (np.einsum("nj,hjk->nhk", h, layer[M]) for M in "QKV")
+        qk = np.einsum("nhk,mhk->nmh", queries, keys) / float(layer["Q"].shape[-1] ** 0.5)
+        weights = softmax(np.where(mask[..., None], qk, -np.inf), axis=1)
+        heads = np.einsum("nmh,mhk->nhk", weights, values)
+        x = x + np.einsum("nhk,hdk->nd", heads, layer["P"])
+        attn.append(np.transpose(weights, (2, 0, 1)))
+        after_attn.append(x)
+        relu = np.maximum(layer_norm(x, **layer["ln2"]) @ layer["M1"] + layer["b1"], 0.0)
+        x = x + relu @ layer["M2"] + layer["b2"]
+        hidden.append(relu)
+        after_mlp.append(x)
+    logits = np.einsum("nd,vd->nv", layer_norm(x, **params["lnf"]), params["out_emb"])
+    return Recording(tokens, embedding, tuple(attn), tuple(after_attn), tuple(hidden),
+                     tuple(after_mlp), logits)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One decode step: the context the model sees and the token it predicts."""
+    context: np.ndarray
+    predicted: int
+    index: int   # 0-based among the decode steps
+    total: int   # how many decode steps there were
+
+
+def decode_steps(params: dict, prompt, max_steps: int, eos: int | None = None) -> list[Step]:
+    """Greedy-decode ``prompt`` and list every step (context, predicted token)."""
+    from taotp.decoding import decode_cached
+
+    prompt = np.asarray(prompt)
+    sequence = decode_cached(prompt, params, max_steps=max_steps, eos=eos)
+    total = len(sequence) - len(prompt)
+    return [Step(sequence[:len(prompt) + s], int(sequence[len(prompt) + s]), s, total)
+            for s in range(total)]
+
+
+def trace(task_or_params: Task | dict, prompt_or_text: str | Sequence[int], step: int = -1, *,
+          max_steps: int | None = None, top_k: int = 24, title: str = "",
+          render: Callable[[Sequence[int]], str] | None = None, max_vocab: int = 40):
+    """Draw decode step ``step`` (the last by default) of a program; returns the Figure.
+
+    ``task_or_params`` is a built ``Task`` (then ``prompt_or_text`` is human input, or
+    prompt ids; its ``steps``, ``eos`` and ``render`` are used) or a params dict (then
+    ``prompt_or_text`` is token ids and ``max_steps`` tokens are decoded, 1 by default).
+    Only the ``top_k`` MLP units of largest activation are drawn; logits are drawn for the
+    whole vocabulary when it has at most ``max_vocab`` tokens, else for the top 20.
+    """
+    if isinstance(task_or_params, Task):
+        task = task_or_params
+        params = task.params
+        prompt = task.encode(prompt_or_text) if isinstance(prompt_or_text, str) \
+            else np.asarray(prompt_or_text)
+        steps = task.steps(prompt) if max_steps is None else max_steps
+        eos, render = task.eos, render or task.render
+    elif isinstance(task_or_params, dict):
+        params = task_or_params
+        if isinstance(prompt_or_text, str):
+            raise TypeError("with raw params, pass the prompt as token ids, not text")
+        prompt, steps, eos = np.asarray(prompt_or_text), 1 if max_steps is None else max_steps, None
+    else:
+        raise TypeError(f"trace needs a Task or a params dict, not {type(task_or_params).__name__}")
+    if not isinstance(step, (int, np.integer)) or isinstance(step, bool):
+        raise TypeError(f"step must be an integer, not {step!r}")
+    if not isinstance(top_k, int) or top_k < 1:
+        raise ValueError(f"top_k must be a positive integer, not {top_k!r}")
+    all_steps = decode_steps(params, prompt, steps, eos)
+    if not all_steps:
+        raise ValueError("nothing was decoded (0 steps): there is no decode step to trace")
+    if not -len(all_steps) <= step < len(all_steps):
+        raise ValueError(f"step {step} out of range: the program decoded {len(all_steps)} "
+                         f"tokens (valid steps: 0..{len(all_steps) - 1}, or negative)")
+    chosen = all_steps[step]
+    return draw_recording(record(params, chosen.context), chosen, render=render, title=title,
+                          top_k=top_k, max_vocab=max_vocab, eos=eos)
+
+
+def draw_recording(rec: Recording, step: Step | None = None, *,
+                   render: Callable[[Sequence[int]], str] | None = None, title: str = "",
+                   top_k: int = 24, max_vocab: int = 40, eos: int | None = None):
+    """Draw a recording: attention per layer and head, MLP units, residual stream, logits.
+
+    The last position is the query of the decode step (outlined in red); its logits are the
+    ones drawn, with the predicted token in red.
+    """
+    from taotp.plotting import new_figure
+
+    n, d = rec.embedding.shape
+    n_layers = len(rec.attn)
+    n_heads = rec.attn[0].shape[0] if n_layers else 0
+    def label(ids):
+        return token_labels(render, ids, eos=eos)
+
+    labels = label(rec.tokens)
+    rows = [f"{i}: {t}" for i, t in enumerate(labels)]
+    side = float(np.clip(0.32 * n + 1.2, 2.4, 7.0))          # one attention panel, inches
+    res_w = float(np.clip(0.16 * d + 2.0, 3.2, 11.0))        # one residual-stream panel
+    mlp_w = float(np.clip(0.24 * min(top_k, max(h.shape[1] for h in rec.hidden or [rec.logits]))
+                          + 2.0, 3.0, 9.0))
+    has_mlp = [h.shape[1] > 0 for h in rec.hidden]
+    n_stages = 2 * n_layers + 1
+    attn_width = n_heads * side + (mlp_w if any(has_mlp) else 0.0)
+    width = max(8.0, attn_width, min(n_stages, 4) * res_w)
+    n_res_rows = -(-n_stages // max(1, int(width // res_w)))
+    per_row = -(-n_stages // n_res_rows)  # balance the rows
+    heights = [side + 0.7] * n_layers + [side + 0.7] * n_res_rows + [3.2]
+    fig = new_figure(width, sum(heights) + 0.8)
+    sub = fig.subfigures(len(heights), 1, height_ratios=heights, squeeze=False)[:, 0]
+    for i in range(n_layers):
+        _draw_layer(sub[i], rec, i, labels, rows, has_mlp[i], side, mlp_w, top_k, width)
+    _draw_residual(sub[n_layers:n_layers + n_res_rows], rec, rows, per_row)
+    _draw_logits(sub[-1], rec, label, max_vocab)
+    context = " ".join(labels)
+    head = f"{title}: " if title else ""
+    if step is not None:
+        predicted = label([step.predicted])[0]
+        head += (f"decode step {step.index + 1} of {step.total}; "
+                 f"context [{context}] -> predicts {predicted}")
+    else:
+        head += f"forward pass on [{context}]"
+    fig.suptitle(head, fontsize=11)
+    return fig
+
+
+def _draw_layer(sfig, rec, i, labels, rows, has_mlp, side, mlp_w, top_k, width):
+    from matplotlib.patches import Rectangle
+
+    from taotp.plotting import heatmap
+
+    weights = rec.attn[i]
+    n_heads, n, _ = weights.shape
+    ratios = [side] * n_heads + ([mlp_w] if has_mlp else [])
+    spare = width - sum(ratios)
+    if spare > 0.5:  # keep panels square-ish: an empty column takes the spare width
+        ratios.append(spare)
+    axes = sfig.subplots(1, len(ratios), width_ratios=ratios, squeeze=False)[0]
+    if spare > 0.5:
+        axes[-1].set_axis_off()
+        axes = axes[:-1]
+    for h in range(n_heads):
+        heatmap(axes[h], weights[h], title=f"layer {i} head {h}", xlabel="key",
+                ylabel="query" if h == 0 else "", xticklabels=labels,
+                yticklabels=rows if h == 0 else [""] * n, signed=False, vmin=0.0, vmax=1.0,
+                cmap="Blues", colorbar=h == n_heads - 1)
+        axes[h].add_patch(Rectangle((-0.5, n - 1.5), n, 1, fill=False, ec="red", lw=1.5))
+    if has_mlp:
+        _draw_mlp(axes[-1], rec.hidden[i], i, rows, top_k)
+    sfig.suptitle(f"Layer {i}: attention weights (rows: queries, red: this step's query)"
+                  + (", and the MLP units that fire" if has_mlp else ""), fontsize=10)
+
+
+def _draw_mlp(ax, hidden, i, rows, top_k):
+    from taotp.plotting import heatmap
+
+    d_ff = hidden.shape[1]
+    peak = np.abs(hidden).max(axis=0)
+    active = np.flatnonzero(peak > 0)
+    if not active.size:
+        ax.text(0.5, 0.5, f"no unit of {d_ff} is active", ha="center", va="center")
+        ax.set_title(f"layer {i} MLP hidden", fontsize=9)
+        ax.set_axis_off()
+        return
+    shown = np.sort(active[np.argsort(-peak[active], kind="stable")[:top_k]])
+    what = (f"all {len(active)} active" if len(shown) == len(active)
+            else f"top {len(shown)} of {len(active)} active")
+    heatmap(ax, hidden[:, shown], title=f"layer {i} MLP hidden: {what} (d_ff={d_ff})",
+            xlabel="hidden unit", xticklabels=[str(u) for u in shown],
+            yticklabels=rows, signed=False, symlog=True, max_ticks=40)
+
+
+def _draw_residual(sfigs, rec, rows, per_row):
+    from taotp.plotting import heatmap
+
+    stages = rec.residual
+    for r, sfig in enumerate(sfigs):
+        chunk = stages[r * per_row:(r + 1) * per_row]
+        axes = sfig.subplots(1, per_row, squeeze=False)[0]
+        for ax, (name, x) in zip(axes, chunk):
+            heatmap(ax, x, title=f"residual: {name}", xlabel="model dimension",
+                    yticklabels=rows, symlog=True, max_ticks=24)
+        for ax in axes[len(chunk):]:
+            ax.set_axis_off()
+        if r == 0:
+            sfig.suptitle("Residual stream (rows: positions; colour on a symmetric log scale)",
+                          fontsize=10)
+
+
+def _draw_logits(sfig, rec, label, max_vocab):
+    logits = rec.logits[-1]
+    v = len(logits)
+    ids = np.arange(v) if v <= max_vocab else np.argsort(-logits, kind="stable")[:20]
+    ax = sfig.subplots()
+    predicted = int(np.argmax(logits))
+    colors = ["tab:red" if t == predicted else "tab:gray" for t in ids]
+    ax.bar(np.arange(len(ids)), logits[ids], color=colors)
+    ax.set_xticks(np.arange(len(ids)), labels=label(ids), fontsize=8,
+                  rotation=90 if len(ids) > 12 else 0)
+    ax.axhline(0.0, color="0.5", lw=0.8)
+    which = "every token" if v <= max_vocab else f"the top 20 of {v} tokens"
+    runner_up = int(np.argsort(-logits, kind="stable")[1]) if v > 1 else predicted
+    margin = float(logits[predicted] - logits[runner_up])
+    ax.set_title(f"Output logits at the last position, for {which} "
+                 f"(red: argmax = {label([predicted])[0]}; margin over the "
+                 f"runner-up {label([runner_up])[0]}: {margin:.3g})",
+                 fontsize=10)
