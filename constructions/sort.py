@@ -28,9 +28,10 @@ where ``pos_enc_3d(np.pi)`` would add a 1e-16 third).
 Precision: the book claims SORT is robust up to 28 numbers in fp32. With its 1e20 factors the
 residual stream reaches 1e20 and layer norm's variance (1e40) overflows float32, so SORT
 fails outright in float32 (all logits come out 0). In float64 it sorts every input we tried
-up to n=28 and fails from n=29 on, so the book's "fp32" was numpy's default float64 (see
+up to n=28 and fails at n=29 (and every n up to 36 we tried), so the book's "fp32" was numpy's default float64 (see
 ``tests/test_sort.py``). MIN and MAX work in float32.
 
+>>> from taotp import count_params
 >>> params = build_min_transformer(vocab_size=20, block_size=20)
 >>> int(count_params(params)['n_params']) == 6 * 20 + 39
 True
@@ -43,9 +44,8 @@ import itertools
 
 import numpy as np
 
+from taotp.blocks import messy_cleanup, pos_enc_3d, pos_enc_3d_array
 from taotp.model import base_layer, base_params
-from taotp.blocks import pos_enc_3d, pos_enc_3d_array
-from taotp.params import count_params  # noqa: F401  (used by the doctest)
 from taotp.program import Option, Program, Task
 
 _EXHAUSTIVE_LIMIT = 100_000  # largest MIN/MAX domain `exhaustive` enumerates
@@ -65,7 +65,7 @@ def _extreme_transformer(vocab_size: int, block_size: int, sign: float) -> dict:
     layer0["Q"][0, :, 0] = pos_enc_3d(np.pi / 2) * 1e8
     layer0["K"][0, :, 0] = sign * pos_enc_3d(0)
     layer0["V"][0] = np.eye(3)
-    layer0["P"][0] = np.eye(3) * 1e6  # messy cleanup: the residual becomes negligible
+    layer0["P"][0] = messy_cleanup(np.eye(3), 1e6)  # the residual becomes negligible
     return params
 
 
@@ -106,7 +106,7 @@ def build_sort_transformer(n: int = 28, block_size: int = 100) -> dict:
     layer0 = base_layer(n_heads=1, d_model=6, d_ff=0, d_head=6)
     layer0["Q"][0, 3:, :3] = np.eye(3) * 1e20  # query: the q_i half
     layer0["K"][0, :3, :3] = np.eye(3)  # key: the p_i half
-    layer0["V"][0] = np.eye(6) * 1e20  # instead of cleanup
+    layer0["V"][0] = messy_cleanup(np.eye(6), 1e20)  # instead of cleanup
     layer0["P"][0] = np.eye(6)
     params["tok_emb"] = params["out_emb"] = np.concatenate((pi, qi), axis=1)
     params["layers"].append(layer0)

@@ -18,7 +18,7 @@ from taotp import astype, count_non0_params, count_params, decode_batch, forward
 BY_NAME = {p.name: p for p in PROGRAMS}
 
 
-def failures(task, prompts, dtype=np.float64, chunk=500):
+def failures(task, prompts, dtype=np.float64, chunk=200):
     """Prompts whose greedy decode differs from the reference (all prompts one length)."""
     params = task.params if dtype == np.float64 else astype(task.params, dtype)
     prompts = np.array(list(prompts))
