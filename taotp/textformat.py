@@ -1,0 +1,325 @@
+"""The TAOTP language (chapter 8): weights written by hand as text, and a binary twin.
+
+A TAOTP program is a Python-literal dict (Figure 8.2): ``tok_emb``, ``pos_emb``, optional
+``out_emb`` (tied to ``tok_emb`` when omitted), ``layers`` and ``lnf``. ``compile_TAOTP``
+reads it with ``ast`` and ``ast.literal_eval`` only: nothing in the text is ever executed.
+
+The book's interpreter (Figure 8.1) calls ``np.array`` on every layer value, so any program
+with layers (Figure 8.3 included) gets 0-d object arrays for ``ln1``/``ln2`` and fails in the
+forward pass; and its empty MLP ``"M2": []`` has shape ``(0,)``. Here layer-norm dicts stay
+dicts of floats (or arrays), ``M2 = []`` becomes ``(0, d_model)``, and the conveniences of
+Exercise 8.4 are accepted:
+
+* ``lnf``, ``ln1``, ``ln2`` default to ``{"gamma": 1.0, "beta": 0.0}``; ``layers`` to ``[]``;
+* a layer without ``M1 b1 M2 b2`` gets an empty MLP (d_ff = 0, ``b2`` zeros);
+* ``"block_size": n`` with no ``pos_emb`` gives ``n`` zero position embeddings;
+* ``{"zeros": [shape]}`` wherever an array goes;
+* ``"dtype": "float32"`` (default ``"float64"``) for the arrays' dtype.
+
+Malformed text raises a ValueError naming the line and column (syntax, or anything that is
+not a literal) or the key path (``layers[0]['Q'][1]``); wrong shapes raise
+``taotp.params.check_params``'s error. ``to_TAOTP`` writes params back as text that compiles
+to the same params bit for bit, in float64 or float32 (each float32 number is written with
+its shortest float32 digits when those read back exactly, else with the float64 digits of
+the same value). ``save_npz``/``load_npz`` store the same thing with ``np.savez`` (no
+pickle): keys ``tok_emb``, ``layers.0.Q``, ``layers.0.ln1.gamma``, ``lnf.beta``,
+``n_layers``. ``save``/``load`` pick the format from the suffix (.npz, .taotp or .txt).
+
+>>> params = compile_TAOTP('{"tok_emb": [[1.0, -1.0], [-1.0, 1.0]], "block_size": 2}')
+>>> params["pos_emb"].shape, params["out_emb"].tolist(), params["lnf"]
+((2, 2), [[1.0, -1.0], [-1.0, 1.0]], {'gamma': 1.0, 'beta': 0.0})
+>>> compile_TAOTP(to_TAOTP(params))["tok_emb"].tolist()
+[[1.0, -1.0], [-1.0, 1.0]]
+>>> compile_TAOTP('{"tok_emb": [[1.0, oops]]}')
+Traceback (most recent call last):
+ValueError: line 1, column 20: 'oops' is not a literal (TAOTP text holds only numbers, lists and dicts)
+"""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import numpy as np
+
+from taotp.params import EMBEDDINGS, LAYER_ARRAYS, LAYER_KEYS, LAYER_NORMS, check_params
+
+TOP_KEYS = EMBEDDINGS + ("layers", "lnf", "dtype", "block_size")
+DTYPES = {"float64": np.dtype(np.float64), "float32": np.dtype(np.float32)}
+_LITERAL_NODES = (ast.Expression, ast.Dict, ast.List, ast.Tuple, ast.Constant, ast.Load)
+_F32_MAX = float(np.finfo(np.float32).max)
+_INF = "1e999"  # the literal that reads as inf (inf itself is a name, not a literal)
+
+
+def compile_TAOTP(program: str) -> dict:
+    """Params from TAOTP text (Figure 8.1, fixed and extended as the module docstring says)."""
+    if not isinstance(program, str):
+        raise TypeError(f"a TAOTP program is a str, not {type(program).__name__}")
+    raw = _literal(program)
+    if not isinstance(raw, dict):
+        raise ValueError(f"a TAOTP program is a dict, not a {type(raw).__name__}")
+    unknown = [k for k in raw if k not in TOP_KEYS]
+    if unknown:
+        raise ValueError(f"unknown keys {', '.join(map(repr, unknown))}; "
+                         f"a TAOTP program has {', '.join(TOP_KEYS)}")
+    dtype = raw.get("dtype", "float64")
+    if dtype not in DTYPES:
+        raise ValueError(f"'dtype' must be 'float64' or 'float32', not {dtype!r}")
+    dtype = DTYPES[dtype]
+    if "tok_emb" not in raw:
+        raise ValueError("a TAOTP program needs 'tok_emb'")
+    tok_emb = _array("tok_emb", raw["tok_emb"], dtype)
+    d_model = tok_emb.shape[-1] if tok_emb.ndim == 2 else 0
+    params = {"tok_emb": tok_emb,
+              "out_emb": _array("out_emb", raw["out_emb"], dtype) if "out_emb" in raw
+              else tok_emb.copy()}
+    if "pos_emb" in raw:
+        params["pos_emb"] = _array("pos_emb", raw["pos_emb"], dtype)
+        if "block_size" in raw and raw["block_size"] != params["pos_emb"].shape[0]:
+            raise ValueError(f"'block_size' is {raw['block_size']!r} but pos_emb has "
+                             f"{params['pos_emb'].shape[0]} rows")
+    elif "block_size" in raw:
+        n = raw["block_size"]
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise ValueError(f"'block_size' must be a positive integer, not {n!r}")
+        params["pos_emb"] = np.zeros((n, d_model), dtype=dtype)
+    else:
+        raise ValueError("a TAOTP program needs 'pos_emb' or 'block_size'")
+    layers = raw.get("layers", [])
+    if not isinstance(layers, list):
+        raise ValueError(f"'layers' must be a list of dicts, not {type(layers).__name__}")
+    params["layers"] = [_layer(f"layers[{i}]", layer, d_model, dtype)
+                        for i, layer in enumerate(layers)]
+    params["lnf"] = _ln("lnf", raw.get("lnf", {"gamma": 1.0, "beta": 0.0}), dtype)
+    check_params(params)
+    return params
+
+
+def to_TAOTP(params) -> str:
+    """TAOTP text for ``params``; ``compile_TAOTP`` of it gives the same arrays, bit for bit."""
+    dtype = check_params(params)
+    lines = ["{"]
+    if dtype == np.float32:
+        lines.append('    "dtype": "float32",')
+    for key in EMBEDDINGS:
+        if key == "out_emb" and _same_bits(params["out_emb"], params["tok_emb"]):
+            continue  # tied: omitting it ties it again
+        lines.append(f'    "{key}": {_format(params[key], 1)},')
+    if params["layers"]:
+        lines.append('    "layers": [')
+        for layer in params["layers"]:
+            lines.append("        {")
+            for key in LAYER_KEYS:
+                value = (_format_ln(layer[key]) if key in LAYER_NORMS
+                         else _format(layer[key], 3, key))
+                lines.append(f'            "{key}": {value},')
+            lines.append("        },")
+        lines.append("    ],")
+    else:
+        lines.append('    "layers": [],')
+    lines.append(f'    "lnf": {_format_ln(params["lnf"])},')
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def save_npz(params, path) -> None:
+    """Write ``params`` with ``np.savez`` (flat keys like ``layers.0.Q``; no pickle)."""
+    check_params(params)
+    arrays = {key: params[key] for key in EMBEDDINGS}
+    arrays["n_layers"] = np.array(len(params["layers"]))
+    for i, layer in enumerate(params["layers"]):
+        for key in LAYER_ARRAYS:
+            arrays[f"layers.{i}.{key}"] = layer[key]
+        for key in LAYER_NORMS:
+            arrays.update(_ln_arrays(f"layers.{i}.{key}", layer[key]))
+    arrays.update(_ln_arrays("lnf", params["lnf"]))
+    with open(path, "wb") as file:  # a file object: np.savez must not add ".npz" itself
+        np.savez(file, **arrays)
+
+
+def load_npz(path) -> dict:
+    """Params written by ``save_npz``; a ValueError names any key that is missing or unknown."""
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (ValueError, EOFError) as error:  # not a zip of arrays, or one that needs pickle
+        raise ValueError(f"{path}: not a taotp .npz file ({error})") from None
+    if not isinstance(data, np.lib.npyio.NpzFile):
+        raise ValueError(f"{path}: holds one array, not a taotp .npz file")
+    try:
+        with data:
+            stored = {key: data[key] for key in data.files}
+    except ValueError as error:  # object arrays need pickle: refused
+        raise ValueError(f"{path}: not a taotp .npz file ({error})") from None
+    if "n_layers" not in stored or stored["n_layers"].shape != ():
+        raise ValueError(f"{path}: not a taotp .npz file (no 'n_layers')")
+    n_layers = int(stored.pop("n_layers"))
+
+    def take(key):
+        if key not in stored:
+            raise ValueError(f"{path}: missing array {key!r}")
+        return stored.pop(key)
+
+    def ln(prefix):
+        return {name: _ln_value(stored.pop(f"{prefix}.{name}"))
+                for name in ("gamma", "beta") if f"{prefix}.{name}" in stored}
+
+    params = {key: take(key) for key in EMBEDDINGS}
+    params["layers"] = [{**{key: take(f"layers.{i}.{key}") for key in LAYER_ARRAYS},
+                         **{key: ln(f"layers.{i}.{key}") for key in LAYER_NORMS}}
+                        for i in range(n_layers)]
+    params["lnf"] = ln("lnf")
+    if stored:
+        raise ValueError(f"{path}: unknown arrays {', '.join(sorted(stored))}")
+    check_params(params)
+    return params
+
+
+def save(params, path) -> None:
+    """``save_npz`` for .npz paths, ``to_TAOTP`` text for .taotp and .txt."""
+    if _kind(path) == "npz":
+        save_npz(params, path)
+    else:
+        text = to_TAOTP(params)
+        Path(path).write_text(text, encoding="utf-8")
+
+
+def load(path) -> dict:
+    """Params from a .npz, .taotp or .txt file (what ``taotp params FILE`` reads)."""
+    if _kind(path) == "npz":
+        return load_npz(path)
+    return compile_TAOTP(Path(path).read_text(encoding="utf-8"))
+
+
+def _kind(path):
+    suffix = Path(path).suffix.lower()
+    if suffix == ".npz":
+        return "npz"
+    if suffix in (".taotp", ".txt"):
+        return "text"
+    raise ValueError(f"{path}: unknown suffix {suffix!r}; use .npz, .taotp or .txt")
+
+
+def _literal(program):
+    """``ast.literal_eval`` with the place of the first problem in the message."""
+    try:
+        tree = ast.parse(program, mode="eval")
+    except SyntaxError as error:
+        raise ValueError(f"line {error.lineno}, column {error.offset}: {error.msg}") from None
+    except (RecursionError, MemoryError):
+        raise ValueError("the program is nested too deeply to read") from None
+    for node in ast.walk(tree):
+        where = f"line {getattr(node, 'lineno', '?')}, column {getattr(node, 'col_offset', -1) + 1}"
+        signed = (isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd))
+                  and isinstance(node.operand, ast.Constant))
+        if not (isinstance(node, _LITERAL_NODES) or signed
+                or isinstance(node, (ast.USub, ast.UAdd)) or node is tree):
+            raise ValueError(f"{where}: {ast.unparse(node)!r} is not a literal "
+                             "(TAOTP text holds only numbers, lists and dicts)")
+        if isinstance(node, ast.Dict):
+            keys = [k.value for k in node.keys if isinstance(k, ast.Constant)]
+            twice = sorted({repr(k) for k in keys if keys.count(k) > 1})
+            if twice:
+                raise ValueError(f"{where}: key {twice[0]} appears twice in one dict")
+    try:
+        return ast.literal_eval(tree)
+    except (ValueError, TypeError) as error:  # e.g. -"text", or an unhashable dict key
+        raise ValueError(f"not a TAOTP literal: {error}") from None
+
+
+def _array(where, value, dtype, d_model=None, key=None):
+    if isinstance(value, dict):
+        shape = value.get("zeros") if set(value) == {"zeros"} else None
+        if not (isinstance(shape, list) and all(isinstance(n, int) and not isinstance(n, bool)
+                                                and n >= 0 for n in shape)):
+            raise ValueError(f"{where} must be a nested list of numbers or "
+                             '{"zeros": [shape]}')
+        return np.zeros(shape, dtype=dtype)
+    _check_nested(where, value)
+    if key == "M2" and value == []:  # Figure 8.3's empty MLP: shape (0, d_model)
+        return np.zeros((0, d_model), dtype=dtype)
+    if key in ("Q", "K", "V", "P") and value == []:  # no heads
+        return np.zeros((0, d_model, 0), dtype=dtype)
+    array = np.array(value, dtype=np.float64)
+    if dtype == np.float32 and np.any(np.abs(array[np.isfinite(array)]) > _F32_MAX):
+        raise ValueError(f"{where} holds a number beyond float32's range ({_F32_MAX:.7g})")
+    return array.astype(dtype)
+
+
+def _check_nested(where, value):
+    """Raise unless ``value`` is a number or a rectangular nest of lists of numbers."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return ()
+    if not isinstance(value, list):
+        raise ValueError(f"{where} is {value!r}; expected a number or a list of numbers")
+    shapes = [_check_nested(f"{where}[{i}]", item) for i, item in enumerate(value)]
+    for i, shape in enumerate(shapes):
+        if shape != shapes[0]:
+            raise ValueError(f"{where}[{i}] has shape {shape}, but {where}[0] has {shapes[0]}")
+    return (len(value),) + (shapes[0] if shapes else ())
+
+
+def _layer(where, layer, d_model, dtype):
+    if not isinstance(layer, dict):
+        raise ValueError(f"{where} must be a dict, not {type(layer).__name__}")
+    unknown = [k for k in layer if k not in LAYER_KEYS]
+    if unknown:
+        raise ValueError(f"{where} has unknown keys {', '.join(map(repr, unknown))}")
+    layer = dict(layer)
+    if not any(k in layer for k in ("M1", "b1", "M2", "b2")):  # an attention-only layer
+        layer.update(M1={"zeros": [d_model, 0]}, b1=[], M2=[], b2={"zeros": [d_model]})
+    out = {key: _array(f"{where}['{key}']", layer[key], dtype, d_model, key)
+           for key in LAYER_ARRAYS if key in layer}
+    for key in LAYER_NORMS:
+        out[key] = _ln(f"{where}['{key}']", layer.get(key, {"gamma": 1.0, "beta": 0.0}), dtype)
+    return out  # missing arrays are reported by check_params
+
+
+def _ln(where, value, dtype):
+    if not isinstance(value, dict) or set(value) - {"gamma", "beta"}:
+        raise ValueError(f"{where} must be a dict with keys 'gamma' and 'beta'")
+    return {k: (float(v) if isinstance(v, (int, float)) and not isinstance(v, bool)
+                else _array(f"{where}['{k}']", v, dtype)) for k, v in value.items()}
+
+
+def _same_bits(a, b):
+    return a.shape == b.shape and a.dtype == b.dtype and a.tobytes() == b.tobytes()
+
+
+def _number(x) -> str:
+    """Digits that read back (as float64, then cast to x's dtype) as exactly ``x``."""
+    if np.isnan(x):
+        raise ValueError("params hold NaN, which TAOTP text cannot write")
+    if np.isinf(x):
+        return _INF if x > 0 else "-" + _INF
+    if isinstance(x, np.float32):
+        short = str(x)  # numpy's shortest float32 digits
+        if np.float32(float(short)).tobytes() == x.tobytes():
+            return short
+    return repr(float(x))
+
+
+def _format(a, indent, key=None):
+    """Nested-list text for an array, one innermost row per line; shape-only for odd empties."""
+    if a.size == 0 and np.shape(a.tolist()) != a.shape and not (key == "M2" and a.shape[0] == 0):
+        if not (key in ("Q", "K", "V", "P") and a.shape[0] == 0 and a.shape[2] == 0):
+            return '{"zeros": ' + str(list(a.shape)) + "}"
+    if a.ndim <= 1:
+        return "[" + ", ".join(_number(x) for x in a) + "]"
+    pad, inner = "    " * indent, "    " * (indent + 1)
+    if a.ndim == 2 and a.shape[1] == 0:
+        return "[" + ", ".join("[]" for _ in range(a.shape[0])) + "]"
+    rows = [inner + _format(row, indent + 1) for row in a]
+    return "[\n" + ",\n".join(rows) + ",\n" + pad + "]" if rows else "[]"
+
+
+def _format_ln(ln):
+    parts = [f'"{k}": ' + (_format(v, 0) if isinstance(v, np.ndarray) and v.ndim else
+                           _number(np.float64(v))) for k, v in ln.items()]
+    return "{" + ", ".join(parts) + "}"
+
+
+def _ln_arrays(prefix, ln):
+    return {f"{prefix}.{k}": np.asarray(v) for k, v in ln.items()}
+
+
+def _ln_value(value):
+    return float(value) if value.ndim == 0 else value
