@@ -12,18 +12,22 @@ Tokens: digits 0-9 are ids 0-9, '+' is 10 and '=' is 11. Numbers are zero-padded
   d_model 7 (4 token + 3 position), ``2 n + 1`` heads (one per input digit, attending back by
   a fixed offset, plus a proper-cleanup head), d_ff ``3 (2 * 10**n - 1)``. Parameters for
   n = 1, 2, 3: 1,226 / 9,508 / 90,690 (as the book); non-zero 430 / 3,638 / 35,544 (the book:
-  432 / 3,646 / 35,542). The MLP's non-zero counts equal the book's (336 / 3,522 / 35,382);
-  the rest differ only in ``Q``: the book solves for its rotation matrices with LAPACK, so
-  which entries come out exactly zero differs from our closed-form
-  ``pos_3d_enc_rotation_matrix`` (e.g. rotations by 2 pi / 3 are exact permutations here).
+  432 / 3,646 / 35,542). The MLP's non-zero counts equal the book's (336 / 3,522 / 35,382),
+  so the difference lies in the attention weights, presumably in ``Q``: the book solves a
+  singular system for its rotation matrices with LAPACK, so which entries come out exactly
+  zero differs from our closed-form ``pos_3d_enc_rotation_matrix`` (where, e.g., rotations by
+  2 pi / 3 are exact permutations and the rotation by 0 the exact identity). The count is
+  machine-dependent: the book's own solve, run here, gives ``Q`` 20 / 36 / 53 non-zero
+  entries (ours 21 / 27 / 57), matching neither the book's totals nor ours.
 - DECIMAL ADDITION (Figure 6.4, Section 6.8): ``a + b =`` -> the ``n + 1`` digits of the sum,
   zero-padded as in the book ("04+02" -> "006"). Heads attend to *absolute* positions (the
   query is the constant dimension 1 times the target position); the last head also cleans up
   and adds the first position dimension to the sum, so the MLP's one input encodes both the
   sum and which output digit is due. d_ff ``(n + 1) * 3 * (2 * 10**n - 1)``. Parameters for
   n = 1, 2, 3: 2,088 / 27,432 / 360,576 (as the book); non-zero 735 / 10,438 / 139,265 (the
-  book: 737 / 10,440 / 139,267; the MLP's 648 / 10,326 / 139,128 are the book's, the two
-  missing are the cleanup head's rotation by 0, an exact identity here).
+  book: 737 / 10,440 / 139,267). The MLP's 648 / 10,326 / 139,128 non-zero are the book's;
+  the 2 missing presumably come from the cleanup head's rotation by 0, an exact identity
+  here but LAPACK-solved in the book.
 
 Precision: exact in float64 on every input checked (exhaustive up to 2 digits, random and
 carry-chain inputs at 3). In float32, SINGLE DIGIT MOD, MULTI-DIGIT MOD with 1 digit and
