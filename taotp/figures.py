@@ -130,6 +130,63 @@ def figure_2_7(quick: bool = False):
     return fig
 
 
+# --- Chapter 3 ------------------------------------------------------------------------
+
+# Figure 3.8's sweep. The book: 10 runs, tables of 10 / 100 / 1,000 entries, several vocabulary
+# sizes. Each point fits a lookup table by gradient descent, so we sweep fewer points.
+_SWEEP_FULL = dict(runs=5, vocab_sizes=(10, 100, 1000),
+                   tok_dims={10: (1, 2, 3, 5, 8), 100: (2, 4, 6, 10, 14),
+                             1000: (6, 10, 16, 24, 30)})
+_SWEEP_QUICK = dict(runs=2, vocab_sizes=(10, 100), tok_dims={10: (2, 5), 100: (4, 10)})
+
+
+def lookup_precision(entries: int, vocab_size: int, tok_dims: int, seed: int) -> float:
+    """The share of a random table's keys that the LOOKUP TABLE program decodes right.
+
+    Every key of the table is fed at once (``forward_batch``); the prediction is the argmax
+    at the last position, compared with the table's value (the task's reference).
+    """
+    from constructions import get_program
+
+    from taotp.decoding import forward_batch
+
+    task = get_program("lookup-table").make(entries=entries, vocab_size=vocab_size,
+                                            tok_dims=tok_dims, seed=seed)
+    prompts = np.stack(list(task.exhaustive()))
+    expected = np.array([task.reference(p)[0] for p in prompts])
+    logits = forward_batch(prompts, task.params, logits_from=-1)[:, -1]
+    return float(np.mean(np.argmax(logits, axis=-1) == expected))
+
+
+def figure_3_8(quick: bool = False):
+    """LOOKUP TABLE decoding precision vs d_model, per table size and vocabulary size."""
+    sweep = _SWEEP_QUICK if quick else _SWEEP_FULL
+    points = [(e, v, t) for e, dims in sweep["tok_dims"].items()
+              for v in sweep["vocab_sizes"] for t in dims]
+    results = {}
+    for e, v, t in progress(points, "figure 3.8"):
+        results[e, v, t] = [lookup_precision(e, v, t, seed) for seed in range(sweep["runs"])]
+    tables = list(sweep["tok_dims"])
+    fig = new_figure(4.2 * len(tables) + 1, 4.4)
+    for ax, e in zip(np.atleast_1d(fig.subplots(1, len(tables))), tables):
+        for v in sweep["vocab_sizes"]:
+            dims = np.array(sweep["tok_dims"][e])
+            got = np.array([results[e, v, t] for t in dims])
+            line, = ax.plot(dims + 3, got.mean(axis=1), marker="o", label=f"vocab {v}")
+            ax.fill_between(dims + 3, got.min(axis=1), got.max(axis=1), alpha=0.25,
+                            color=line.get_color())
+        ax.set_xlabel("d_model (tok_dims + 3)")
+        ax.set_ylabel("decoding precision")
+        ax.set_ylim(-0.02, 1.02)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="lower right")
+        ax.set_title(f"{e:,} entries", fontsize=10)
+    fig.suptitle(f"Figure 3.8: LOOKUP TABLE decoding precision (mean and min-max band over "
+                 f"{sweep['runs']} random tables per point; fewer sizes than the book)",
+                 fontsize=11)
+    return fig
+
+
 # --- Chapter 5 ------------------------------------------------------------------------
 
 def figure_5_1(quick: bool = False):
@@ -384,6 +441,7 @@ FIGURES: dict[str, Callable[..., object]] = {
     "figure_2_3": figure_2_3,
     "figure_2_6": figure_2_6,
     "figure_2_7": figure_2_7,
+    "figure_3_8": figure_3_8,
     "figure_5_1": figure_5_1,
     "figure_5_3": figure_5_3,
     "figure_6_3": figure_6_3,
