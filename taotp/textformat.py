@@ -46,7 +46,6 @@ from taotp.params import EMBEDDINGS, LAYER_ARRAYS, LAYER_KEYS, LAYER_NORMS, chec
 TOP_KEYS = EMBEDDINGS + ("layers", "lnf", "dtype", "block_size")
 DTYPES = {"float64": np.dtype(np.float64), "float32": np.dtype(np.float32)}
 _LITERAL_NODES = (ast.Expression, ast.Dict, ast.List, ast.Tuple, ast.Constant, ast.Load)
-_F32_MAX = float(np.finfo(np.float32).max)
 _INF = "1e999"  # the literal that reads as inf (inf itself is a name, not a literal)
 
 
@@ -122,7 +121,7 @@ def to_TAOTP(params) -> str:
 
 
 def save_npz(params, path) -> None:
-    """Write ``params`` with ``np.savez`` (flat keys like ``layers.0.Q``; no pickle)."""
+    """Write ``params`` with ``np.savez`` to a path or binary file (keys like ``layers.0.Q``)."""
     check_params(params)
     arrays = {key: params[key] for key in EMBEDDINGS}
     arrays["n_layers"] = np.array(len(params["layers"]))
@@ -132,6 +131,9 @@ def save_npz(params, path) -> None:
         for key in LAYER_NORMS:
             arrays.update(_ln_arrays(f"layers.{i}.{key}", layer[key]))
     arrays.update(_ln_arrays("lnf", params["lnf"]))
+    if hasattr(path, "write"):
+        np.savez(path, **arrays)
+        return
     with open(path, "wb") as file:  # a file object: np.savez must not add ".npz" itself
         np.savez(file, **arrays)
 
@@ -239,9 +241,11 @@ def _array(where, value, dtype, d_model=None, key=None):
     if key in ("Q", "K", "V", "P") and value == []:  # no heads
         return np.zeros((0, d_model, 0), dtype=dtype)
     array = np.array(value, dtype=np.float64)
-    if dtype == np.float32 and np.any(np.abs(array[np.isfinite(array)]) > _F32_MAX):
-        raise ValueError(f"{where} holds a number beyond float32's range ({_F32_MAX:.7g})")
-    return array.astype(dtype)
+    with np.errstate(over="ignore"):
+        cast = array.astype(dtype)
+    if np.any(np.isinf(cast) & np.isfinite(array)):
+        raise ValueError(f"{where} holds a number beyond the range of {dtype}")
+    return cast
 
 
 def _check_nested(where, value):
