@@ -25,6 +25,14 @@ the same value). ``save_npz``/``load_npz`` store the same thing with ``np.savez`
 pickle): keys ``tok_emb``, ``layers.0.Q``, ``layers.0.ln1.gamma``, ``lnf.beta``,
 ``n_layers``. ``save``/``load`` pick the format from the suffix (.npz, .taotp or .txt).
 
+The book's two programs (typed in ``tests/data``): Figure 8.2 (HELLO WORLD, 0 layers,
+d_model 3, 72 parameters) still prints "Hello World!" with its one-decimal numbers.
+Figure 8.3 (one head, no MLP, vocab 20, block 8, d_model 3) attends to the minimum token,
+but its one-decimal ``tok_emb`` is off the layer-norm circle and the tied unembedding then
+names a neighbour for 8 of the 20 tokens (1 4 6 8 11 13 15 18); with
+``tok_emb = layer_norm(tok_emb)`` it outputs MIN on every input we tried (all prompts of
+length <= 3, 3000 random ones of each length 4-7).
+
 >>> params = compile_TAOTP('{"tok_emb": [[1.0, -1.0], [-1.0, 1.0]], "block_size": 2}')
 >>> params["pos_emb"].shape, params["out_emb"].tolist(), params["lnf"]
 ((2, 2), [[1.0, -1.0], [-1.0, 1.0]], {'gamma': 1.0, 'beta': 0.0})
@@ -61,7 +69,7 @@ def compile_TAOTP(program: str) -> dict:
         raise ValueError(f"unknown keys {', '.join(map(repr, unknown))}; "
                          f"a TAOTP program has {', '.join(TOP_KEYS)}")
     dtype = raw.get("dtype", "float64")
-    if dtype not in DTYPES:
+    if not isinstance(dtype, str) or dtype not in DTYPES:
         raise ValueError(f"'dtype' must be 'float64' or 'float32', not {dtype!r}")
     dtype = DTYPES[dtype]
     if "tok_emb" not in raw:
@@ -238,7 +246,7 @@ def _array(where, value, dtype, d_model=None, key=None):
     _check_nested(where, value)
     if key == "M2" and value == []:  # Figure 8.3's empty MLP: shape (0, d_model)
         return np.zeros((0, d_model), dtype=dtype)
-    if key in ("Q", "K", "V", "P") and value == []:  # no heads
+    if key in ("Q", "K", "V", "P") and value == []:  # no heads (d_head 0)
         return np.zeros((0, d_model, 0), dtype=dtype)
     array = np.array(value, dtype=np.float64)
     with np.errstate(over="ignore"):
@@ -302,17 +310,25 @@ def _number(x) -> str:
 
 
 def _format(a, indent, key=None):
-    """Nested-list text for an array, one innermost row per line; shape-only for odd empties."""
-    if a.size == 0 and np.shape(a.tolist()) != a.shape and not (key == "M2" and a.shape[0] == 0):
-        if not (key in ("Q", "K", "V", "P") and a.shape[0] == 0 and a.shape[2] == 0):
-            return '{"zeros": ' + str(list(a.shape)) + "}"
+    """Nested-list text for an array, one innermost row per line."""
+    if a.size == 0 and not _list_keeps_shape(a, key):
+        return '{"zeros": ' + str(list(a.shape)) + "}"
     if a.ndim <= 1:
         return "[" + ", ".join(_number(x) for x in a) + "]"
-    pad, inner = "    " * indent, "    " * (indent + 1)
+    if a.shape[0] == 0:
+        return "[]"
     if a.ndim == 2 and a.shape[1] == 0:
         return "[" + ", ".join("[]" for _ in range(a.shape[0])) + "]"
-    rows = [inner + _format(row, indent + 1) for row in a]
-    return "[\n" + ",\n".join(rows) + ",\n" + pad + "]" if rows else "[]"
+    pad = "    " * indent
+    rows = [pad + "    " + _format(row, indent + 1) for row in a]
+    return "[\n" + ",\n".join(rows) + ",\n" + pad + "]"
+
+
+def _list_keeps_shape(a, key):
+    """Whether ``compile_TAOTP`` reads ``a.tolist()`` back with ``a``'s shape."""
+    return (np.shape(a.tolist()) == a.shape
+            or (key == "M2" and a.shape[0] == 0)  # read as (0, d_model)
+            or (key in ("Q", "K", "V", "P") and a.shape[0] == 0 and a.shape[2] == 0))  # (0, d_model, 0)
 
 
 def _format_ln(ln):
