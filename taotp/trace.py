@@ -165,7 +165,8 @@ def draw_recording(rec: Recording, step: Step | None = None, *,
     mlp_w = float(np.clip(0.24 * min(top_k, max(h.shape[1] for h in rec.hidden or [rec.logits]))
                           + 2.0, 3.0, 9.0))
     has_mlp = [h.shape[1] > 0 for h in rec.hidden]
-    n_stages = 2 * n_layers + 1
+    stages = _distinct_stages(rec)
+    n_stages = len(stages)
     attn_width = n_heads * side + (mlp_w if any(has_mlp) else 0.0)
     width = max(8.0, attn_width, min(n_stages, 4) * res_w)
     n_res_rows = -(-n_stages // max(1, int(width // res_w)))
@@ -175,7 +176,7 @@ def draw_recording(rec: Recording, step: Step | None = None, *,
     sub = fig.subfigures(len(heights), 1, height_ratios=heights, squeeze=False)[:, 0]
     for i in range(n_layers):
         _draw_layer(sub[i], rec, i, labels, rows, has_mlp[i], side, mlp_w, top_k, width)
-    _draw_residual(sub[n_layers:n_layers + n_res_rows], rec, rows, per_row)
+    _draw_residual(sub[n_layers:n_layers + n_res_rows], stages, rows, per_row)
     _draw_logits(sub[-1], rec, label, max_vocab)
     context = " ".join(labels)
     head = f"{title}: " if title else ""
@@ -217,28 +218,40 @@ def _draw_layer(sfig, rec, i, labels, rows, has_mlp, side, mlp_w, top_k, width):
 
 
 def _draw_mlp(ax, hidden, i, rows, top_k):
+    """The MLP units that fire at this step's query (the last row), largest first."""
     from taotp.plotting import heatmap
 
     d_ff = hidden.shape[1]
-    peak = np.abs(hidden).max(axis=0)
-    active = np.flatnonzero(peak > 0)
+    at_query = np.abs(hidden[-1])
+    active = np.flatnonzero(at_query > 0)
     if not active.size:
-        ax.text(0.5, 0.5, f"no unit of {d_ff} is active", ha="center", va="center")
-        ax.set_title(f"layer {i} MLP hidden", fontsize=9)
+        ax.text(0.5, 0.5, f"no unit of {d_ff} fires\nat this step's query", ha="center",
+                va="center")
+        ax.set_title(f"layer {i} MLP hidden (d_ff={d_ff})", fontsize=9)
         ax.set_axis_off()
         return
-    shown = np.sort(active[np.argsort(-peak[active], kind="stable")[:top_k]])
+    shown = np.sort(active[np.argsort(-at_query[active], kind="stable")[:top_k]])
     what = (f"all {len(active)} active" if len(shown) == len(active)
             else f"top {len(shown)} of {len(active)} active")
-    heatmap(ax, hidden[:, shown], title=f"layer {i} MLP hidden: {what} (d_ff={d_ff})",
-            xlabel="hidden unit", xticklabels=[str(u) for u in shown],
+    heatmap(ax, hidden[:, shown], title=f"layer {i} MLP hidden: {what} at the query "
+            f"(d_ff={d_ff})", xlabel="hidden unit", xticklabels=[str(u) for u in shown],
             yticklabels=rows, signed=False, symlog=True, max_ticks=40)
 
 
-def _draw_residual(sfigs, rec, rows, per_row):
+def _distinct_stages(rec):
+    """The residual stages to draw: an MLP-less sublayer that changed nothing is skipped."""
+    stages = rec.residual
+    keep = [stages[0]]
+    for (name, x), (_, before) in zip(stages[1:], stages[:-1]):
+        if "MLP" in name and np.array_equal(x, before):
+            continue
+        keep.append((name, x))
+    return keep
+
+
+def _draw_residual(sfigs, stages, rows, per_row):
     from taotp.plotting import heatmap
 
-    stages = rec.residual
     for r, sfig in enumerate(sfigs):
         chunk = stages[r * per_row:(r + 1) * per_row]
         axes = sfig.subplots(1, per_row, squeeze=False)[0]
@@ -253,20 +266,29 @@ def _draw_residual(sfigs, rec, rows, per_row):
 
 
 def _draw_logits(sfig, rec, label, max_vocab):
+    """The logits of the last position, and how far below the argmax each one is (log scale:
+    hardened programs often win by a hair, which a linear bar chart cannot show)."""
     logits = rec.logits[-1]
     v = len(logits)
     ids = np.arange(v) if v <= max_vocab else np.argsort(-logits, kind="stable")[:20]
-    ax = sfig.subplots()
+    left, right = sfig.subplots(1, 2, width_ratios=[3, 2])
     predicted = int(np.argmax(logits))
     colors = ["tab:red" if t == predicted else "tab:gray" for t in ids]
-    ax.bar(np.arange(len(ids)), logits[ids], color=colors)
-    ax.set_xticks(np.arange(len(ids)), labels=label(ids), fontsize=8,
-                  rotation=90 if len(ids) > 12 else 0)
-    ax.axhline(0.0, color="0.5", lw=0.8)
+    x = np.arange(len(ids))
+    left.bar(x, logits[ids], color=colors)
+    left.axhline(0.0, color="0.5", lw=0.8)
+    gaps = logits[predicted] - logits[ids]
+    right.bar(x, np.where(gaps > 0, gaps, np.nan), color="tab:gray")
+    positive = gaps[gaps > 0]
+    if positive.size:
+        right.set_yscale("log")
+        right.set_ylim(positive.min() / 3, positive.max() * 3)
+    for ax in (left, right):
+        ax.set_xticks(x, labels=label(ids), fontsize=8, rotation=90 if len(ids) > 12 else 0)
     which = "every token" if v <= max_vocab else f"the top 20 of {v} tokens"
     runner_up = int(np.argsort(-logits, kind="stable")[1]) if v > 1 else predicted
     margin = float(logits[predicted] - logits[runner_up])
-    ax.set_title(f"Output logits at the last position, for {which} "
-                 f"(red: argmax = {label([predicted])[0]}; margin over the "
-                 f"runner-up {label([runner_up])[0]}: {margin:.3g})",
-                 fontsize=10)
+    left.set_title(f"Output logits at the last position, {which} "
+                   f"(red: argmax = {label([predicted])[0]})", fontsize=10)
+    right.set_title(f"how far below the argmax (log scale); margin over "
+                    f"{label([runner_up])[0]}: {margin:.3g}", fontsize=10)

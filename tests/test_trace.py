@@ -107,7 +107,7 @@ def _top_k_mlp_params(rng, d_ff):
 def test_trace_shows_only_top_k_mlp_units(rng):
     fig = trace(_top_k_mlp_params(rng, d_ff=300), [1, 2], top_k=3)
     mlp = [ax for ax in fig.get_axes() if "MLP hidden" in ax.get_title()]
-    assert len(mlp) == 1 and "top 3 of 300 active (d_ff=300)" in mlp[0].get_title()
+    assert len(mlp) == 1 and "top 3 of 300 active at the query (d_ff=300)" in mlp[0].get_title()
     shown = [t.get_text() for t in mlp[0].get_xticklabels()]
     assert shown == ["96", "193", "290"]  # the units of largest activation, by index
 
