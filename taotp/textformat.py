@@ -45,6 +45,7 @@ ValueError: line 1, column 20: 'oops' is not a literal (TAOTP text holds only nu
 from __future__ import annotations
 
 import ast
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -108,7 +109,8 @@ def to_TAOTP(params) -> str:
     if dtype == np.float32:
         lines.append('    "dtype": "float32",')
     for key in EMBEDDINGS:
-        if key == "out_emb" and _same_bits(params["out_emb"], params["tok_emb"]):
+        tok, out = params["tok_emb"], params["out_emb"]
+        if key == "out_emb" and (tok.shape, tok.tobytes()) == (out.shape, out.tobytes()):
             continue  # tied: omitting it ties it again
         lines.append(f'    "{key}": {_format(params[key], 1)},')
     if params["layers"]:
@@ -137,8 +139,8 @@ def save_npz(params, path) -> None:
         for key in LAYER_ARRAYS:
             arrays[f"layers.{i}.{key}"] = layer[key]
         for key in LAYER_NORMS:
-            arrays.update(_ln_arrays(f"layers.{i}.{key}", layer[key]))
-    arrays.update(_ln_arrays("lnf", params["lnf"]))
+            arrays.update({f"layers.{i}.{key}.{k}": np.asarray(v) for k, v in layer[key].items()})
+    arrays.update({f"lnf.{k}": np.asarray(v) for k, v in params["lnf"].items()})
     if hasattr(path, "write"):
         np.savez(path, **arrays)
         return
@@ -150,7 +152,7 @@ def load_npz(path) -> dict:
     """Params written by ``save_npz``; a ValueError names any key that is missing or unknown."""
     try:
         data = np.load(path, allow_pickle=False)
-    except (ValueError, EOFError) as error:  # not a zip of arrays, or one that needs pickle
+    except (ValueError, EOFError, zipfile.BadZipFile) as error:  # not arrays, or pickled
         raise ValueError(f"{path}: not a taotp .npz file ({error})") from None
     if not isinstance(data, np.lib.npyio.NpzFile):
         raise ValueError(f"{path}: holds one array, not a taotp .npz file")
@@ -169,8 +171,9 @@ def load_npz(path) -> dict:
         return stored.pop(key)
 
     def ln(prefix):
-        return {name: _ln_value(stored.pop(f"{prefix}.{name}"))
-                for name in ("gamma", "beta") if f"{prefix}.{name}" in stored}
+        values = {name: stored.pop(f"{prefix}.{name}")
+                  for name in ("gamma", "beta") if f"{prefix}.{name}" in stored}
+        return {name: float(v) if v.ndim == 0 else v for name, v in values.items()}
 
     params = {key: take(key) for key in EMBEDDINGS}
     params["layers"] = [{**{key: take(f"layers.{i}.{key}") for key in LAYER_ARRAYS},
@@ -187,9 +190,8 @@ def save(params, path) -> None:
     """``save_npz`` for .npz paths, ``to_TAOTP`` text for .taotp and .txt."""
     if _kind(path) == "npz":
         save_npz(params, path)
-    else:
-        text = to_TAOTP(params)
-        Path(path).write_text(text, encoding="utf-8")
+    else:  # the text is made before the file is opened: no half-written file on error
+        Path(path).write_text(to_TAOTP(params), encoding="utf-8")
 
 
 def load(path) -> dict:
@@ -213,9 +215,10 @@ def _literal(program):
     try:
         tree = ast.parse(program, mode="eval")
     except SyntaxError as error:
-        raise ValueError(f"line {error.lineno}, column {error.offset}: {error.msg}") from None
-    except (RecursionError, MemoryError):
-        raise ValueError("the program is nested too deeply to read") from None
+        where = f"line {error.lineno}, column {error.offset}: " if error.lineno else ""
+        raise ValueError(where + error.msg) from None
+    except (ValueError, RecursionError, MemoryError) as error:  # null bytes, deep nesting
+        raise ValueError(f"cannot read the program: {error or 'nested too deeply'}") from None
     for node in ast.walk(tree):
         where = f"line {getattr(node, 'lineno', '?')}, column {getattr(node, 'col_offset', -1) + 1}"
         signed = (isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd))
@@ -244,10 +247,8 @@ def _array(where, value, dtype, d_model=None, key=None):
                              '{"zeros": [shape]}')
         return np.zeros(shape, dtype=dtype)
     _check_nested(where, value)
-    if key == "M2" and value == []:  # Figure 8.3's empty MLP: shape (0, d_model)
-        return np.zeros((0, d_model), dtype=dtype)
-    if key in ("Q", "K", "V", "P") and value == []:  # no heads (d_head 0)
-        return np.zeros((0, d_model, 0), dtype=dtype)
+    if value == [] and key in ("M2", "Q", "K", "V", "P"):  # Figure 8.3's M2; no heads
+        return np.zeros((0, d_model) if key == "M2" else (0, d_model, 0), dtype=dtype)
     array = np.array(value, dtype=np.float64)
     with np.errstate(over="ignore"):
         cast = array.astype(dtype)
@@ -292,10 +293,6 @@ def _ln(where, value, dtype):
                 else _array(f"{where}['{k}']", v, dtype)) for k, v in value.items()}
 
 
-def _same_bits(a, b):
-    return a.shape == b.shape and a.dtype == b.dtype and a.tobytes() == b.tobytes()
-
-
 def _number(x) -> str:
     """Digits that read back (as float64, then cast to x's dtype) as exactly ``x``."""
     if np.isnan(x):
@@ -328,7 +325,7 @@ def _list_keeps_shape(a, key):
     """Whether ``compile_TAOTP`` reads ``a.tolist()`` back with ``a``'s shape."""
     return (np.shape(a.tolist()) == a.shape
             or (key == "M2" and a.shape[0] == 0)  # read as (0, d_model)
-            or (key in ("Q", "K", "V", "P") and a.shape[0] == 0 and a.shape[2] == 0))  # (0, d_model, 0)
+            or (key in ("Q", "K", "V", "P") and a.shape[0] == 0 and a.shape[2] == 0))
 
 
 def _format_ln(ln):
@@ -336,10 +333,3 @@ def _format_ln(ln):
                            _number(np.float64(v))) for k, v in ln.items()]
     return "{" + ", ".join(parts) + "}"
 
-
-def _ln_arrays(prefix, ln):
-    return {f"{prefix}.{k}": np.asarray(v) for k, v in ln.items()}
-
-
-def _ln_value(value):
-    return float(value) if value.ndim == 0 else value

@@ -223,6 +223,8 @@ def test_compact_program_defaults():
     ('__import__("os").system("touch /tmp/taotp_pwned")', "is not a literal"),
     ('{"tok_emb": [[1.0]], "tok_emb": [[2.0]]}', "'tok_emb' appears twice"),
     ('[1, 2]', "is a dict, not a list"),
+    ('{"tok_emb": [[1.0]]}\x00', "null bytes"),
+    ('[' * 1000 + ']' * 1000, "line 1, column"),
     ('{"tok_emb": [[1.0]], "pos_emb": [[0.0]], "bias": 1}', "unknown keys 'bias'"),
     ('{"pos_emb": [[0.0]]}', "needs 'tok_emb'"),
     ('{"tok_emb": [[1.0]]}', "needs 'pos_emb' or 'block_size'"),
