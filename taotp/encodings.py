@@ -1,5 +1,9 @@
 """Encodings of chapter 7: the OG sinusoids, rotation encodings and non-shiftable codes.
 
+Book: chapter 7 (Sections 7.1-7.3, Figures 7.1-7.14, Exercise 7.8). No transformer here:
+these are the position and token encodings the chapter compares, with its three measures
+(norm, linear shiftability, distinguishability) and standard padding dimension.
+
 An encoding of size q into d dimensions is an array of shape ``(q, d)``; row ``a`` encodes
 ``a``. A rotation encoding with angles ``thetas`` sends ``a`` to ``exp(i a thetas)``, written
 as reals with the real part first (``rotation_encoding``) or the imaginary part first

@@ -1,4 +1,4 @@
-"""The TAOTP language (chapter 8): weights written by hand as text, and a binary twin.
+"""The TAOTP language (chapter 8, Figures 8.1-8.3, Exercise 8.4): weights as text, and npz.
 
 A TAOTP program is a Python-literal dict (Figure 8.2): ``tok_emb``, ``pos_emb``, optional
 ``out_emb`` (tied to ``tok_emb`` when omitted), ``layers`` and ``lnf``. ``compile_TAOTP``

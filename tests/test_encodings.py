@@ -100,6 +100,10 @@ def test_random_rotation_distinguishability_needs_about_30_dims_not_10():
     assert at20.max() < 0.99           # nor at 20 (= 10 angles)
     assert at32.mean() > 0.99          # the mean passes 0.99 near d=28
     assert at40.min() > 0.99           # every seed does by d=40
+    # The first-order estimate 1 - D ~ (q - 1) (I0(1)/e)^(d/2) from the module docstring.
+    for d, values in ((20, at20), (32, at32), (40, at40)):
+        estimate = 255 * (np.i0(1.0) / np.e) ** (d / 2)
+        assert 0.7 < (1 - values).mean() / estimate < 2
     # And more dimensions help on average all the way.
     means = [over_seeds(d, range(30)).mean() for d in range(8, 34, 4)]
     assert means == sorted(means)
@@ -212,3 +216,12 @@ def test_hamming_matches_figure_7_14():
 
     for r in (2, 3, 4):
         np.testing.assert_array_equal(hamming_embedding(r), book(r))
+
+
+def test_og_after_layer_norm_is_not_linearly_shiftable():  # Exercise 7.5
+    from taotp.model import layer_norm
+    E = og_embedding(64, 16)
+    for enc, shiftable in ((E, True), (layer_norm(E), False)):
+        M, *_ = np.linalg.lstsq(enc[:-1], enc[1:], rcond=None)  # the best linear shift by 1
+        residual = np.abs(enc[:-1] @ M - enc[1:]).max()
+        assert (residual < 1e-9) == shiftable, residual
