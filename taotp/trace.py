@@ -34,6 +34,9 @@ from taotp.plotting import token_labels
 from taotp.program import Task
 
 
+MAX_COLUMNS = 4  # panels per row in a trace
+
+
 @dataclass(frozen=True)
 class Recording:
     """Everything one forward pass computes, per layer, for a sequence of ``n`` tokens."""
@@ -162,20 +165,22 @@ def draw_recording(rec: Recording, step: Step | None = None, *,
     rows = [f"{i}: {t}" for i, t in enumerate(labels)]
     side = float(np.clip(0.32 * n + 1.2, 2.4, 7.0))          # one attention panel, inches
     res_w = float(np.clip(0.16 * d + 2.0, 3.2, 11.0))        # one residual-stream panel
-    mlp_w = float(np.clip(0.24 * min(top_k, max(h.shape[1] for h in rec.hidden or [rec.logits]))
-                          + 2.0, 3.0, 9.0))
+    cell = max(side, float(np.clip(0.22 * top_k + 1.5, 3.0, 7.0)))  # a head or the MLP
     has_mlp = [h.shape[1] > 0 for h in rec.hidden]
+    # Panels per layer (heads, then the MLP) wrap after MAX_COLUMNS, to stay readable.
+    layer_rows = [-(-(n_heads + m) // MAX_COLUMNS) for m in has_mlp]
+    columns = min(MAX_COLUMNS, max([n_heads + m for m in has_mlp], default=1))
     stages = _distinct_stages(rec)
     n_stages = len(stages)
-    attn_width = n_heads * side + (mlp_w if any(has_mlp) else 0.0)
-    width = max(8.0, attn_width, min(n_stages, 4) * res_w)
+    width = max(8.0, columns * cell, min(n_stages, MAX_COLUMNS) * res_w)
     n_res_rows = -(-n_stages // max(1, int(width // res_w)))
     per_row = -(-n_stages // n_res_rows)  # balance the rows
-    heights = [side + 0.7] * n_layers + [side + 0.7] * n_res_rows + [3.2]
+    heights = [r * (side + 0.8) for r in layer_rows] + [side + 0.7] * n_res_rows + [3.2]
     fig = new_figure(width, sum(heights) + 0.8)
     sub = fig.subfigures(len(heights), 1, height_ratios=heights, squeeze=False)[:, 0]
     for i in range(n_layers):
-        _draw_layer(sub[i], rec, i, labels, rows, has_mlp[i], side, mlp_w, top_k, width)
+        _draw_layer(sub[i], rec, i, labels, rows, has_mlp[i], top_k, layer_rows[i],
+                    max(columns, 2))
     _draw_residual(sub[n_layers:n_layers + n_res_rows], stages, rows, per_row)
     _draw_logits(sub[-1], rec, label, max_vocab)
     context = " ".join(labels)
@@ -190,29 +195,29 @@ def draw_recording(rec: Recording, step: Step | None = None, *,
     return fig
 
 
-def _draw_layer(sfig, rec, i, labels, rows, has_mlp, side, mlp_w, top_k, width):
+def _draw_layer(sfig, rec, i, labels, rows, has_mlp, top_k, n_rows, n_cols):
     from matplotlib.patches import Rectangle
 
     from taotp.plotting import heatmap
 
     weights = rec.attn[i]
     n_heads, n, _ = weights.shape
-    ratios = [side] * n_heads + ([mlp_w] if has_mlp else [])
-    spare = width - sum(ratios)
-    if spare > 0.5:  # keep panels square-ish: an empty column takes the spare width
-        ratios.append(spare)
-    axes = sfig.subplots(1, len(ratios), width_ratios=ratios, squeeze=False)[0]
-    if spare > 0.5:
-        axes[-1].set_axis_off()
-        axes = axes[:-1]
+    axes = sfig.subplots(n_rows, n_cols, squeeze=False).ravel()
+    image = None
     for h in range(n_heads):
-        heatmap(axes[h], weights[h], title=f"layer {i} head {h}", xlabel="key",
-                ylabel="query" if h == 0 else "", xticklabels=labels,
-                yticklabels=rows if h == 0 else [""] * n, signed=False, vmin=0.0, vmax=1.0,
-                cmap="Blues", colorbar=h == n_heads - 1)
+        first = h % n_cols == 0
+        image = heatmap(axes[h], weights[h], title=f"layer {i} head {h}", xlabel="key",
+                        ylabel="query" if first else "", xticklabels=labels,
+                        yticklabels=rows if first else [""] * n, signed=False, vmin=0.0,
+                        vmax=1.0, cmap="Blues", colorbar=False)
         axes[h].add_patch(Rectangle((-0.5, n - 1.5), n, 1, fill=False, ec="red", lw=1.5))
+    if image is not None:
+        bar = sfig.colorbar(image, ax=list(axes), shrink=0.6, pad=0.01, label="attention")
+        bar.ax.tick_params(labelsize=7)
     if has_mlp:
-        _draw_mlp(axes[-1], rec.hidden[i], i, rows, top_k)
+        _draw_mlp(axes[n_heads], rec.hidden[i], i, rows, top_k)
+    for ax in axes[n_heads + has_mlp:]:
+        ax.set_axis_off()
     sfig.suptitle(f"Layer {i}: attention weights (rows: queries, red: this step's query)"
                   + (", and the MLP units that fire" if has_mlp else ""), fontsize=10)
 
