@@ -318,3 +318,20 @@ def test_npz_keys_and_ln_values():
     assert back["layers"][0]["ln1"] == {"gamma": 1.0, "beta": 0.0}
     assert isinstance(back["layers"][0]["ln2"]["beta"], float)
     assert_same_bits(params, back)
+
+
+def registered_programs():
+    from constructions.registry import PROGRAMS
+    return sorted(PROGRAMS)
+
+
+@pytest.mark.parametrize("name", registered_programs())
+def test_every_registered_program_round_trips(name, tmp_path):
+    from constructions.registry import get_program
+    from taotp import astype
+    params = get_program(name).make().params
+    for dtype in (np.float64, np.float32):
+        typed = astype(params, dtype)
+        assert_same_bits(typed, compile_TAOTP(to_TAOTP(typed)))
+        save(typed, tmp_path / "p.npz")
+        assert_same_bits(typed, load(tmp_path / "p.npz"))
