@@ -149,3 +149,81 @@ def test_variant_bad_input():
         transformer_variant(np.array([9]), **params)
     with pytest.raises(ValueError, match="d must be"):
         ones_preserving_orthogonal(1)
+
+
+# --- constructions.exercises: LOOKUP TABLE for every table (Exercise 3.12) -----------------
+
+import itertools
+
+from taotp import decode_batch
+from constructions.exercises import build as build_general_task
+from constructions.exercises import build_general_lookup_transformer
+
+
+def _decoded(params, prompts):
+    return [int(o[-1]) for o in decode_batch(prompts, params, max_steps=1)]
+
+
+def test_general_lookup_every_table_over_two_tokens_and_key_length_two():
+    keys = list(itertools.product(range(2), repeat=2))
+    tables = 0
+    for assignment in itertools.product((None, 0, 1), repeat=len(keys)):  # absent / value
+        entries = [(k, v) for k, v in zip(keys, assignment) if v is not None]
+        if not entries:
+            continue
+        ks = np.array([k for k, _ in entries]); vs = np.array([v for _, v in entries])
+        params = build_general_lookup_transformer(ks, vs, vocab_size=2, block_size=5)
+        prompts = [np.array(prefix + list(k)) for k, _ in entries
+                   for prefix in ([], [0], [1, 1], [1, 0, 1])]
+        expected = [v for _, v in entries for _ in range(4)]
+        assert _decoded(params, prompts) == expected, entries
+        tables += 1
+    assert tables == 3 ** 4 - 1
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10_000), vocab=st.integers(2, 6), key_len=st.integers(1, 4),
+       data=st.data())
+def test_general_lookup_random_tables_with_prefixes(seed, vocab, key_len, data):
+    rng = np.random.default_rng(seed)
+    n = data.draw(st.integers(1, min(40, vocab ** key_len)))
+    flat = rng.choice(vocab ** key_len, size=n, replace=False)
+    ks = np.array([[f // vocab ** p % vocab for p in range(key_len)] for f in flat])
+    vs = rng.integers(0, vocab, n)
+    block = key_len + 4
+    params = build_general_lookup_transformer(ks, vs, vocab, block, seed=seed)
+    prompts = [np.concatenate([rng.integers(0, vocab, rng.integers(0, 5)), k]) for k in ks]
+    assert _decoded(params, prompts) == list(vs)
+
+
+def test_general_lookup_task_1000_entries_vocab_10():
+    task = build_general_task()  # the table Chapter 3's construction caps near 20 % on
+    rng = np.random.default_rng(3)
+    prompts = task.sample(rng, 1500) + task.adversarial()
+    assert _decoded(task.params, prompts) == [int(task.reference(p)[0]) for p in prompts]
+    key = " ".join(map(str, prompts[0][-5:]))
+    assert task.run("9 9 9 9 " + key) == str(int(task.reference(prompts[0])[0]))
+    assert task.answer(" ".join(map(str, prompts[0]))) == str(int(task.reference(prompts[0])[0]))
+
+
+def test_general_lookup_bad_input():
+    ks, vs = np.array([[0, 1], [1, 0]]), np.array([1, 0])
+    with pytest.raises(ValueError, match="distinct"):
+        build_general_lookup_transformer(np.array([[0, 1], [0, 1]]), vs, 2, 4)
+    with pytest.raises(ValueError, match="token ids in"):
+        build_general_lookup_transformer(ks, np.array([1, 2]), 2, 4)
+    with pytest.raises(ValueError, match="block_size"):
+        build_general_lookup_transformer(ks, vs, 2, 1)
+    with pytest.raises(ValueError, match="integer token ids"):
+        build_general_lookup_transformer(ks.astype(float), vs, 2, 4)
+    task = build_general_task(entries=5, vocab_size=3, key_len=2, block_size=4)
+    with pytest.raises(ValueError, match="outside the vocabulary"):
+        task.encode("0 7")
+    with pytest.raises(ValueError, match="empty"):
+        task.encode("   ")
+    with pytest.raises(ValueError, match="do not fit"):
+        task.encode("0 1 2 0 1")
+    with pytest.raises(ValueError, match="entries"):
+        build_general_task(entries=0)
+    with pytest.raises(ValueError, match="distinct keys exist"):
+        build_general_task(entries=10, vocab_size=3, key_len=2)
