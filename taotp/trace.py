@@ -107,14 +107,18 @@ def decode_steps(params: dict, prompt, max_steps: int, eos: int | None = None) -
 
 def trace(task_or_params: Task | dict, prompt_or_text: str | Sequence[int], step: int = -1, *,
           max_steps: int | None = None, top_k: int = 24, title: str = "",
-          render: Callable[[Sequence[int]], str] | None = None, max_vocab: int = 40):
+          render: Callable[[Sequence[int]], str] | None = None, max_vocab: int = 40,
+          mlp_units: str | Sequence[int] = "largest"):
     """Draw decode step ``step`` (the last by default) of a program; returns the Figure.
 
     ``task_or_params`` is a built ``Task`` (then ``prompt_or_text`` is human input, or
     prompt ids; its ``steps``, ``eos`` and ``render`` are used) or a params dict (then
     ``prompt_or_text`` is token ids and ``max_steps`` tokens are decoded, 1 by default).
-    Only the ``top_k`` MLP units of largest activation are drawn; logits are drawn for the
-    whole vocabulary when it has at most ``max_vocab`` tokens, else for the top 20.
+    Of the MLP units active at the traced query, ``top_k`` are drawn: by ``mlp_units``,
+    the "largest" activations, or the "smallest" (the units nearest their ReLU kink: in a
+    spike MLP, Theorem 6.1, the spike that fires rather than the ramps that cancel), or
+    the given unit indices. Logits are drawn for the whole vocabulary when it has at most
+    ``max_vocab`` tokens, else for the top 20.
     """
     if isinstance(task_or_params, Task):
         task = task_or_params
@@ -134,6 +138,9 @@ def trace(task_or_params: Task | dict, prompt_or_text: str | Sequence[int], step
         raise TypeError(f"step must be an integer, not {step!r}")
     if not isinstance(top_k, int) or top_k < 1:
         raise ValueError(f"top_k must be a positive integer, not {top_k!r}")
+    if isinstance(mlp_units, str) and mlp_units not in ("largest", "smallest"):
+        raise ValueError(f"mlp_units must be 'largest', 'smallest' or unit indices, "
+                         f"not {mlp_units!r}")
     all_steps = decode_steps(params, prompt, steps, eos)
     if not all_steps:
         raise ValueError("nothing was decoded (0 steps): there is no decode step to trace")
@@ -142,12 +149,13 @@ def trace(task_or_params: Task | dict, prompt_or_text: str | Sequence[int], step
                          f"tokens (valid steps: 0..{len(all_steps) - 1}, or negative)")
     chosen = all_steps[step]
     return draw_recording(record(params, chosen.context), chosen, render=render, title=title,
-                          top_k=top_k, max_vocab=max_vocab, eos=eos)
+                          top_k=top_k, max_vocab=max_vocab, eos=eos, mlp_units=mlp_units)
 
 
 def draw_recording(rec: Recording, step: Step | None = None, *,
                    render: Callable[[Sequence[int]], str] | None = None, title: str = "",
-                   top_k: int = 24, max_vocab: int = 40, eos: int | None = None):
+                   top_k: int = 24, max_vocab: int = 40, eos: int | None = None,
+                   mlp_units: str | Sequence[int] = "largest"):
     """Draw a recording: attention per layer and head, MLP units, residual stream, logits.
 
     The last position is the query of the decode step (outlined in red); its logits are the
@@ -180,7 +188,7 @@ def draw_recording(rec: Recording, step: Step | None = None, *,
     sub = fig.subfigures(len(heights), 1, height_ratios=heights, squeeze=False)[:, 0]
     for i in range(n_layers):
         _draw_layer(sub[i], rec, i, labels, rows, has_mlp[i], top_k, layer_rows[i],
-                    max(columns, 2))
+                    max(columns, 2), mlp_units)
     _draw_residual(sub[n_layers:n_layers + n_res_rows], stages, rows, per_row)
     _draw_logits(sub[-1], rec, label, max_vocab)
     context = " ".join(labels)
@@ -195,7 +203,7 @@ def draw_recording(rec: Recording, step: Step | None = None, *,
     return fig
 
 
-def _draw_layer(sfig, rec, i, labels, rows, has_mlp, top_k, n_rows, n_cols):
+def _draw_layer(sfig, rec, i, labels, rows, has_mlp, top_k, n_rows, n_cols, mlp_units):
     from matplotlib.patches import Rectangle
 
     from taotp.plotting import heatmap
@@ -215,29 +223,36 @@ def _draw_layer(sfig, rec, i, labels, rows, has_mlp, top_k, n_rows, n_cols):
         bar = sfig.colorbar(image, ax=list(axes), shrink=0.6, pad=0.01, label="attention")
         bar.ax.tick_params(labelsize=7)
     if has_mlp:
-        _draw_mlp(axes[n_heads], rec.hidden[i], i, rows, top_k)
+        _draw_mlp(axes[n_heads], rec.hidden[i], i, rows, top_k, mlp_units)
     for ax in axes[n_heads + has_mlp:]:
         ax.set_axis_off()
     sfig.suptitle(f"Layer {i}: attention weights (rows: queries, red: this step's query)"
                   + (", and the MLP units that fire" if has_mlp else ""), fontsize=10)
 
 
-def _draw_mlp(ax, hidden, i, rows, top_k):
-    """The MLP units that fire at this step's query (the last row), largest first."""
+def _draw_mlp(ax, hidden, i, rows, top_k, mlp_units="largest"):
+    """The MLP units that fire at this step's query (the last row), chosen by ``mlp_units``."""
     from taotp.plotting import heatmap
 
     d_ff = hidden.shape[1]
     at_query = np.abs(hidden[-1])
     active = np.flatnonzero(at_query > 0)
-    if not active.size:
+    if not isinstance(mlp_units, str):
+        shown = np.unique(np.asarray(mlp_units, dtype=np.int64))
+        if shown.size == 0 or shown.min() < 0 or shown.max() >= d_ff:
+            raise ValueError(f"mlp_units must be indices in [0, {d_ff}), got {list(mlp_units)}")
+        what = f"{len(shown)} chosen units"
+    elif not active.size:
         ax.text(0.5, 0.5, f"no unit of {d_ff} fires\nat this step's query", ha="center",
                 va="center")
         ax.set_title(f"layer {i} MLP hidden (d_ff={d_ff})", fontsize=9)
         ax.set_axis_off()
         return
-    shown = np.sort(active[np.argsort(-at_query[active], kind="stable")[:top_k]])
-    what = (f"all {len(active)} active" if len(shown) == len(active)
-            else f"top {len(shown)} of {len(active)} active")
+    else:
+        sign = -1.0 if mlp_units == "largest" else 1.0
+        shown = np.sort(active[np.argsort(sign * at_query[active], kind="stable")[:top_k]])
+        what = (f"all {len(active)} active" if len(shown) == len(active)
+                else f"{len(shown)} {mlp_units} of {len(active)} active")
     heatmap(ax, hidden[:, shown], title=f"layer {i} MLP hidden: {what} at the query "
             f"(d_ff={d_ff})", xlabel="hidden unit", xticklabels=[str(u) for u in shown],
             yticklabels=rows, signed=False, symlog=True, max_ticks=40)

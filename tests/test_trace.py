@@ -107,9 +107,22 @@ def _top_k_mlp_params(rng, d_ff):
 def test_trace_shows_only_top_k_mlp_units(rng):
     fig = trace(_top_k_mlp_params(rng, d_ff=300), [1, 2], top_k=3)
     mlp = [ax for ax in fig.get_axes() if "MLP hidden" in ax.get_title()]
-    assert len(mlp) == 1 and "top 3 of 300 active at the query (d_ff=300)" in mlp[0].get_title()
+    assert len(mlp) == 1 and "3 largest of 300 active at the query (d_ff=300)" \
+        in mlp[0].get_title()
     shown = [t.get_text() for t in mlp[0].get_xticklabels()]
     assert shown == ["96", "193", "290"]  # the units of largest activation, by index
+
+
+def test_trace_mlp_unit_choices(rng):
+    params = _top_k_mlp_params(rng, d_ff=300)
+    for units, expected in (("smallest", ["0", "97", "194"]), ([5, 2], ["2", "5"])):
+        fig = trace(params, [1, 2], top_k=3, mlp_units=units)
+        mlp = [ax for ax in fig.get_axes() if "MLP hidden" in ax.get_title()][0]
+        assert [t.get_text() for t in mlp.get_xticklabels()] == expected
+    with pytest.raises(ValueError, match="mlp_units"):
+        trace(params, [1, 2], mlp_units="median")
+    with pytest.raises(ValueError, match="indices in"):
+        trace(params, [1, 2], mlp_units=[300])
 
 
 @pytest.mark.parametrize("name", sorted(PROGRAMS))
