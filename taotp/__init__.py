@@ -11,6 +11,12 @@ from taotp.blocks import (
     proper_cleanup,
 )
 from taotp.decoding import KVCache, decode, decode_batch, decode_cached, forward_batch
+from taotp.encodings import (
+    balanced_hamming_embedding, distinguishability, hamming_embedding, og_angles, og_embedding,
+    random_normal_encoding, random_rotation_embedding, random_sign_encoding,
+    reversed_rotation_encoding, rotation_encoding, shift_by_delta, standard_padding_dimension,
+    uniform_rotation_embedding,
+)
 from taotp.model import (
     base_layer, base_params, layer_norm, norm, self_attn, softmax, transformer,
     transformer_layer,
@@ -20,5 +26,6 @@ from taotp.params import (
     is_tied, shape_of,
 )
 from taotp.program import Option, Program, Task
+from taotp.textformat import compile_TAOTP, load, load_npz, save, save_npz, to_TAOTP
 
 __version__ = "0.1.0"

@@ -77,3 +77,23 @@ def test_demo_prints_one_row_per_program(capsys):
     for name in PROGRAMS:
         assert any(line.startswith(name + " ") for line in lines[1:])
     assert "FAILED" not in out
+
+
+def test_params_prints_counts_of_a_saved_program(capsys, tmp_path):
+    from taotp import save
+
+    code, out, _ = run(capsys, "params", "tests/data/figure_8_2.taotp")
+    assert code == 0 and "n_params: 72" in out
+    path = tmp_path / "sort.npz"
+    save(PROGRAMS["sort"].make().params, path)
+    code, out, _ = run(capsys, "params", str(path))
+    assert code == 0 and "n_params: 918" in out and "non_emb: 150" in out
+
+
+def test_params_of_a_missing_or_malformed_file_is_a_message(capsys, tmp_path):
+    code, _, err = run(capsys, "params", str(tmp_path / "nope.npz"))
+    assert code == 1 and "error" in err
+    bad = tmp_path / "bad.taotp"
+    bad.write_text("{'tok_emb': [[1.0, 2.0]], 'layers': [")
+    code, _, err = run(capsys, "params", str(bad))
+    assert code == 1 and "line" in err
