@@ -8,7 +8,10 @@ from taotp.program import Program
 # One module per book program (and the beyond-the-book ones), in the book's order.
 MODULES = (
     "hello_world",
+    "search",
     "sort",
+    "addition",
+    "exercises",
 )
 
 

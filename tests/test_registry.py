@@ -69,7 +69,9 @@ def test_random_inputs_pass_with_cached_decoding(tasks, name):
 def test_verify_sample_passes(tasks, name):
     report = verify(task_of(tasks, name), samples=50, progress=False)
     assert report.ok, report.failures
-    assert report.worst_margin > 0
+    # 0 is a tie the argmax breaks toward the lower id, as numpy's does in the book's decode
+    # (DECIMAL ADDITION gives '+' and '=' the embedding of 0, so 0 ties with them).
+    assert report.worst_margin >= 0
 
 
 @pytest.mark.parametrize("name", NAMES)
