@@ -1,0 +1,271 @@
+"""SORT with repeats over large vocabularies (beyond the book; Chapter 5's SORT, Exercises
+5.4 and 5.6): numbers from ``1..vocab_size-1``, repeats allowed, then the terminator 0 ->
+the numbers in ascending order, repeats repeated, one per decoding step.
+
+Why not the book's way: one attention head cannot pick "the smallest input above p" without
+keys of rank ~vocab_size (a thermometer code, ``d_model >= vocab_size``) or exponentially
+spaced scores (the powerpoints of Section 5.2, dead at 29 numbers). We binary-search the
+value instead, one attention layer per bit, and the search needs only *equality* tests on
+bit prefixes, which hard attention does exactly.
+
+The counting argument. Let the query compute ``o_k``, the k-th smallest input (k = 0, 1,
+...). Every output position ``n + i`` (the terminator is position n) runs the same search
+for ``o_i`` and, by the time the layer for bit j runs, holds the bits of ``o_i`` above j *in
+place* of its own token's bits. Let ``A`` be the bits of ``o_k`` above j (already found). In
+sorted order the outputs with prefix ``A`` are ``o_m .. o_k``, ..., where ``m`` counts the
+inputs below prefix ``A``; so ``O = k - m + 1`` of the positions ``n .. n + k`` hold prefix
+``A``, and ``o_k`` has bit j = 0 exactly when ``I >= O``, ``I`` = the inputs with prefix ``A``
+and bit j = 0. One head counts both at once: keys are the prefix bits plus bit j, queries
+the prefix of ``A`` plus "bit j = 0"; inputs carry the value +1, outputs -1, so the head's
+average has the sign of ``I - O``. Repeats need nothing special: the counts carry them.
+
+Mechanism, layer by layer (B = bits of ``vocab_size - 1``, d_model = B + 2):
+
+- Embedding: B bit features (+-1) and a flag ``f`` (-1 for numbers) on Helmert directions
+  (``taotp.search_blocks``), so layer norm sees the same scale for every state the search
+  passes through. The terminator is already an "output": f = sqrt(2), its top bit a
+  placeholder 0 (one 0 and one sqrt(2) weigh as much as two +-1). ``pos_emb`` is zero.
+- Layer 0: a head attends to the terminator (if it is in view) and copies its flag, so every
+  position from the terminator on becomes an output (f = sqrt(2)); the MLP clears the top bit
+  of outputs to the placeholder 0.
+- Layer for bit j (B of them, from the top): one head, ``d_head = B - j``: the prefix bits,
+  and one column where inputs with bit j = 0 score ``N - c`` and outputs ``sqrt(2) c``
+  (``c`` chosen so that, with the outputs' value -1 against the inputs' +1/sqrt(2), the
+  average is exactly proportional to ``I - O``). Every mismatch costs 2N = 24 nats. The head
+  writes ``eps (I - O) / (sqrt(2) I + O)`` (eps = 2^-10) into bit j, which outputs hold at
+  0. The MLP (8 ReLUs) turns its sign into the bit: a step at half the smallest possible
+  gap ``1 / ((1 + sqrt 2) n_max)``, gated to outputs; it removes the small count again,
+  and clears bit j - 1 to the placeholder for the next layer.
+- After each of those but the last, an MLP-only layer (no heads, 3 ReLUs) snaps bit j back
+  to exactly +-1: the step above has a ramp ~500 times narrower than its input range, so
+  float32 leaves ~1e-4 of rounding in it, and outputs' bits are keys for later queries.
+- The last bit layer also turns outputs' flag back to -1, so the residual is the answer's
+  own embedding and the tied unembedding reads it with a margin of 2 bits' worth.
+
+Sizes (``vocab_size=1000, block_size=200``, up to 100 numbers): d_model 12, 20 layers (1 +
+10 bit layers + 9 snap layers), one head of d_head <= 10 per bit layer, d_ff <= 8:
+**19,778 parameters** (tok_emb 12,000, pos_emb 2,400, the rest 5,378), below the 22,890 of
+the earlier prototype (d_model 14, 12 layers). At ``vocab_size=100_000, block_size=200``:
+d_model 19, 34 layers, **1,918,187 parameters** (tok_emb 1,900,000), against the prototype's
+2.2M. (tracr needs 22,237,193 to sort 10 numbers with repeats over vocab 100.)
+
+float32: exact. The only fine-grained quantity is the count average, whose decision gap is
+``>= 1 / ((1 + sqrt 2) n_max)`` (4e-3 at 100 numbers) against ~1e-5 of rounding in the
+softmax weights (scores are at most N B ~ 200 in size); every bit is re-quantised to +-1
+before it is used as a key. The tests check float64 and float32 on random and adversarial
+inputs (all equal, one smallest among many second-smallest, extremes, descending runs).
+
+>>> task = PROGRAMS[0].make(vocab_size=20, block_size=16)
+>>> task.run("6 2 12 18 7 2 2")
+'2 2 2 6 7 12 18'
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from taotp.model import base_layer, base_params
+from taotp.program import Option, Program, Task
+from taotp.search_blocks import (
+    FeatureSpace, gated_linear_units, relu_units, step_units,
+)
+
+N_SEARCH = 12.0  # per prefix bit: a mismatch costs 2 N = 24 nats
+N_FLAG = 12.0  # layer 0: the terminator outscores the rest by N (1 + sqrt 2) = 29 nats
+EPS = 2.0 ** -4  # the count average is written this small, so layer norm barely sees it
+SQRT2 = 2.0 ** 0.5
+
+
+def n_bits(vocab_size: int) -> int:
+    return max(1, (vocab_size - 1).bit_length())
+
+
+def build_multiset_sort_transformer(vocab_size: int = 1000, block_size: int = 200) -> dict:
+    """Sort up to ``block_size // 2`` numbers in ``1..vocab_size-1`` (repeats allowed),
+    terminated by 0, one output per step."""
+    _check_size("vocab_size", vocab_size, minimum=2)
+    _check_size("block_size", block_size, minimum=2)
+    B = n_bits(vocab_size)
+    F = B  # feature index of the flag; bits are features 0 (LSB) .. B-1 (MSB)
+    space = FeatureSpace(n_features=B + 1)
+    d = space.d_model
+    n_max = block_size // 2
+
+    codes = np.zeros((vocab_size, B + 1))
+    values = np.arange(vocab_size)
+    for i in range(B):
+        codes[:, i] = 2.0 * ((values >> i) & 1) - 1.0
+    codes[:, F] = -1.0
+    codes[0, B - 1], codes[0, F] = 0.0, SQRT2  # the terminator: an output from the start
+    params = base_params(vocab_size, block_size, d)
+    params["tok_emb"] = params["out_emb"] = space.embed(codes)
+
+    params["layers"].append(_flag_layer(space, B, F))
+    for j in range(B - 1, -1, -1):
+        params["layers"].append(_bit_layer(space, B, F, j, n_max))
+        if j > 0:
+            params["layers"].append(_snap_layer(space, j))
+    return params
+
+
+def _flag_layer(space: FeatureSpace, B: int, F: int) -> dict:
+    d = space.d_model
+    layer = base_layer(n_heads=1, d_model=d, d_ff=2, d_head=1)
+    # Numbers (f = -1) query with +N_FLAG: the terminator (f = sqrt 2) wins if in view; the
+    # terminator itself queries with a negative sign and so reads the numbers' f = -1.
+    layer["Q"][0, :, 0] = -N_FLAG * space.reader(F)
+    layer["K"][0, :, 0] = space.reader(F)
+    layer["V"][0, :, 0] = space.reader(F)
+    layer["P"][0, :, 0] = space.writer(F)
+    # f becomes f + read + 1: numbers -1 -> -1, outputs -1 -> sqrt 2, terminator stays.
+    # Before b2 is added the MLP sees f = -2 (numbers) or sqrt 2 - 1 (outputs, terminator);
+    # ReLU(+-bit + f) fires for exactly one sign at outputs, never at numbers, and equally
+    # for both at the terminator (top bit 0): the difference clears the top bit.
+    lam_out = ((B + 1) / (B + (SQRT2 - 1) ** 2)) ** 0.5  # layer norm's scale at outputs
+    on = lam_out * SQRT2
+    msb, f = space.reader(B - 1), space.reader(F)
+    units = [(msb + f, 0.0, -space.writer(B - 1) / on),
+             (-msb + f, 0.0, space.writer(B - 1) / on)]
+    layer["M1"], layer["b1"], layer["M2"], layer["b2"] = relu_units(
+        units, d, b2=space.writer(F))
+    return layer
+
+
+def _bit_layer(space: FeatureSpace, B: int, F: int, j: int, n_max: int) -> dict:
+    d = space.d_model
+    prefix = list(range(B - 1, j, -1))
+    d_head = len(prefix) + 1
+    layer = base_layer(n_heads=1, d_model=d, d_ff=0, d_head=d_head)
+    root = float(d_head) ** 0.5  # undo the 1/sqrt(d_head) of the attention scores
+    for col, i in enumerate(prefix):
+        layer["Q"][0, :, col] = N_SEARCH * root * space.reader(i)
+        layer["K"][0, :, col] = space.reader(i)
+    # Last column: the query is the constant f / sqrt 2 = 1 of outputs; inputs with bit j = 0
+    # score N - c, outputs (bit j held at 0) sqrt(2) c, and N - c - sqrt(2) c = ln sqrt 2
+    # weights each input sqrt(2) times an output, against values 1/sqrt(2) and -1.
+    c = (N_SEARCH - math.log(SQRT2)) / (1.0 + SQRT2)
+    layer["Q"][0, :, -1] = root * space.reader(F) / SQRT2
+    layer["K"][0, :, -1] = -N_SEARCH * space.reader(j) + c * space.reader(F)
+    layer["V"][0, :, 0] = -EPS / SQRT2 * space.reader(F)
+    layer["P"][0, :, 0] = space.writer(j)
+
+    f = space.reader(F) / SQRT2  # 1 at outputs, -1/sqrt 2 at inputs
+    gap = 1.0 / ((1.0 + SQRT2) * n_max)  # smallest |I - O| / (sqrt(2) I + O) when I < O
+    bit, write = space.reader(j), space.writer(j)
+    # The step reads -count/eps, ~1/eps at inputs: a gate of that size keeps it off there.
+    g_step = 1.2 / EPS / (1.0 + 1.0 / SQRT2)
+    units = step_units(-bit / EPS, gap / 4, 3 * gap / 4, 2.0 * write,
+                       gate_in=g_step * f, gate_bias=-g_step)
+    # h = 1 at outputs, 0 at inputs: the "-1" of the new bit (+-1 = 2 step - 1), the "+1"
+    # of clearing bit j - 1, and the flag's return to -1 after the last bit.
+    out_h = -write
+    if j > 0:
+        out_h = out_h + space.writer(j - 1)
+    else:
+        out_h = out_h - (1.0 + SQRT2) * space.writer(F)
+    units += step_units(f, 0.2, 0.6, out_h)  # a step, not ReLU(f): exact although f ~ 1
+    units += gated_linear_units(bit, -write, headroom=2 * EPS, gate_in=f, gate_bias=-1.0)
+    # Inputs read the constant eps/sqrt(2) (they only see inputs): take it off again, one
+    # unit per sign of their bit j, each calibrated to layer norm's scale for that sign.
+    for sign in (1.0, -1.0):
+        bit_j = sign + EPS / SQRT2  # the input's bit j as the MLP finds it
+        lam = ((B + 1) / (B + bit_j ** 2)) ** 0.5
+        on = lam * (abs(bit_j) + 1 / SQRT2) - 1.5
+        units.append((sign * bit - f, -1.5, -(EPS / SQRT2) / on * write))
+    if j > 0:  # bit j - 1 of outputs (their own token's bit) -> the placeholder 0
+        units += step_units(space.reader(j - 1), -0.5, 0.5, -2.0 * space.writer(j - 1),
+                            gate_in=f, gate_bias=-1.0)
+    layer["M1"], layer["b1"], layer["M2"], layer["b2"] = relu_units(units, d)
+    return layer
+
+
+def _snap_layer(space: FeatureSpace, j: int) -> dict:
+    """No heads; the MLP maps bit j from +-1 (+ rounding) back to exactly +-1."""
+    d = space.d_model
+    layer = base_layer(n_heads=0, d_model=d, d_ff=0, d_head=1)
+    bit, write = space.reader(j), space.writer(j)
+    # x -> sign(x) - x near +-1: 1 - ReLU(x + 2) + (10/7)(ReLU(x + .7) - ReLU(x - .7)).
+    units = [(bit, 2.0, -write), (bit, 0.7, 10 / 7 * write), (bit, -0.7, -10 / 7 * write)]
+    layer["M1"], layer["b1"], layer["M2"], layer["b2"] = relu_units(units, d, b2=write)
+    return layer
+
+
+# --- Registry: parsing, references and test inputs -------------------------------------
+
+def _check_size(name, value, minimum=1):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+def _render(ids) -> str:
+    return " ".join(str(int(i)) for i in ids)
+
+
+def _multiset_sort_task(vocab_size: int = 1000, block_size: int = 200) -> Task:
+    params = build_multiset_sort_transformer(vocab_size, block_size)
+    top, max_numbers = vocab_size - 1, block_size // 2
+
+    def encode(text):
+        words = text.replace(",", " ").split()
+        if not words:
+            raise ValueError("empty input: give at least one number")
+        numbers = []
+        for word in words:
+            if not word.isdigit() or not 1 <= int(word) <= top:
+                raise ValueError(f"{word!r} is not a number in 1..{top} "
+                                 "(0 is the end-of-input token, appended for you)")
+            numbers.append(int(word))
+        if len(numbers) > max_numbers:
+            raise ValueError(f"{len(numbers)} numbers do not fit: at most {max_numbers} "
+                             f"with block_size={block_size}")
+        return np.array(numbers + [0])
+
+    def sample(rng, count):
+        prompts = []
+        for _ in range(count):
+            n = int(rng.integers(1, max_numbers + 1))
+            pool = int(rng.choice([2, 5, top]))  # few distinct values -> many repeats
+            values = rng.choice(np.arange(1, top + 1), size=min(pool, top), replace=False)
+            prompts.append(np.append(rng.choice(values, size=n), 0))
+        return prompts
+
+    def adversarial():
+        n, second = max_numbers, min(2, top)
+        cases = [[1] * n, [top] * n, [second] * (n - 1) + [1], [1] + [second] * (n - 1),
+                 [top, 1] * (n // 2), list(range(top, 0, -1))[:n], list(range(1, top + 1))[:n],
+                 [top] * (n - 1) + [1], [1], [top], [max(top - 1, 1), top] * (n // 2)]
+        cases.append([(i % 3) + top - min(2, top - 1) for i in range(n)])  # near-duplicates
+        cases.append(sorted([1, top] * (n // 2), reverse=True))
+        cases.append([2 ** i for i in range(n_bits(vocab_size)) if 2 ** i <= top][:n])
+        return [np.array(c + [0]) for c in cases if c]
+
+    def exhaustive():
+        import itertools
+        for n in range(1, max_numbers + 1):
+            for seq in itertools.product(range(1, top + 1), repeat=n):
+                yield np.array(seq + (0,))
+
+    domain = sum(top ** n for n in range(1, max_numbers + 1))
+    return Task(params=params, encode=encode, render=_render,
+                steps=lambda prompt: len(prompt) - 1,
+                reference=lambda prompt: np.array(sorted(int(t) for t in prompt[:-1])),
+                sample=sample, adversarial=adversarial,
+                exhaustive=exhaustive if domain <= 100_000 else None,
+                options=dict(vocab_size=vocab_size, block_size=block_size))
+
+
+PROGRAMS = (
+    Program(name="multiset-sort", title="SORT with repeats", section="5.3 (Ex. 5.4, 5.6)",
+            summary="Sort numbers with repeats over a large vocabulary: binary search over "
+                    "the value, one attention layer per bit, counting inputs against "
+                    "outputs.",
+            input_format="numbers in 1..vocab_size-1 separated by spaces, repeats allowed "
+                         "(0 is appended)",
+            build=_multiset_sort_task,
+            options=(Option("vocab_size", int, 1000, "numbers 1..vocab_size-1 (0 ends input)"),
+                     Option("block_size", int, 200,
+                            "context length: sorts up to block_size // 2 numbers")),
+            examples=("6 2 12 18 7 2 2", "999 1 500 1 999"),
+            ),
+)
