@@ -1,0 +1,463 @@
+"""DECIMAL ADDITION that scales (issue 7): 10,000-digit numbers, exact in float32, in 4 layers.
+
+Tokens as in the book (Chapter 6): digits 0-9, '+' = 10, '=' = 11; both numbers zero-padded
+to ``n`` digits, most significant first; the output is the ``n + 1`` digits of the sum
+("45+78" -> "123", "04+02" -> "006"). Positions: ``a_d`` at ``d``, '+' at ``n``, ``b_d`` at
+``n + 1 + d``, '=' at ``2 n + 1``; output digit ``k`` (``k = 0`` is the carry out, digit
+``i = k - 1`` of the sum otherwise) is predicted at ``2 n + 1 + k``. block_size ``3 n + 2``.
+
+The carry into digit ``i`` is ``[s_j >= 10]`` for ``j`` the nearest less significant digit
+with ``s_j = a_j + b_j != 9`` (none: no carry). "Nearest to the right" is a one-sided search
+no attention score expresses, but an *equality* is cheap, and the causal mask gives "most
+recent" for free. Let ``P(i)`` be the most recent digit ``<= i`` with ``s != 9`` (the '+'
+counts as digit -1 with ``s = 0``) and ``Q(j) = P(j - 1)``. Then the digit we want is the
+unique ``j`` with ``s_j != 9`` and ``Q(j) = P(i)``; the '=' acts as digit ``n`` with ``s = 0``,
+so that ``j`` always exists. Four layers:
+
+1. Every position reads the token of a target position whose code ``pos_emb`` stores in the
+   ``CQ`` block (``b_d`` reads ``a_d``, an output reads ``b_i``, '=' reads '+', the a-digits
+   and '+' read position 0: storing the target, rather than rotating one's own code, gives
+   every position a real target, so no position is left with a blurred read). The MLP maps
+   ``x(own) + x(read)`` with spikes (Theorem 6.1) to ``V``, a token-like code of ``s mod 10``,
+   and ``EG``, one of three states (``s != 9`` without carry, with carry, ``s = 9``), and
+   erases the two token blocks. Tokens '+' and '=' sit far from the digits, so there the
+   spikes are silent and the biases leave ``s = 0``.
+2. Pointer: the key score is a ramp (a quarter turn of the coarse circle, read relative to
+   the query, so the most recent key scores highest) plus a large bonus for ``s != 9``;
+   the value is the key's position code. Every position gets ``P`` = the code of its most
+   recent ``s != 9`` position.
+3. Three reads by relative or stored codes: ``Q = P`` one back (into ``CQ``); the ``P`` and
+   ``V`` of the ``CQ`` target (an output gets ``P(i)`` and ``s_i``); and two self-attending
+   heads erasing the old ``P``, ``V`` and ``CQ`` (proper cleanup), so every block keeps its
+   norm and layer norm stays a known constant scale at every position.
+4. The match: query ``P``, keys ``Q`` plus a bonus for ``s != 9``; the value is the key's
+   carry, added to ``V``. The MLP's spikes map ``x(V)`` (20 cases: ``s mod 10`` and the
+   carry) to the output token.
+
+Positions are concatenated 3D circles (Section 2.3) with periods ``8 (n + 1)``, ``(8 (n +
+1)) ** (1 / k)``...: one circle while its neighbours differ by enough for float32 (up to 40
+digits), two up to 10**4 digits and beyond (the equality gap is then about 7e-4 of a score
+of 6: two circles with coprime-like periods separate 30,000 positions where one circle would
+need a 1e-8 resolution). The coarse circle also carries the ramp: a period of ``8 (n + 1)``
+keeps every key a query can see on the rising side of ``sin``.
+
+Sizes: 4 layers; d_model 15 (one circle) or 24 (two); heads 1 / 1 / 4 / 1 with d_head
+``3k``, ``max(4, 3k)``, ``3k + 3``, ``3k + 1``; d_ff 63 / 0 / 0 / 60. Parameters: the
+position embedding, ``(3 n + 2) d_model``, is all that grows with ``n``: ``45 n + 6,213`` for
+n <= 40, ``72 n + 11,739`` beyond (4,127 + ... see ``parameter_count``): 6,348 at 3 digits,
+83,739 at 1,000 and 731,739 at 10,000.
+
+float32: exact; tested exhaustively to 2 digits and on random and carry-chain inputs at 10,
+100, 1,000 and (slow) 10,000 digits.
+
+>>> task = PROGRAMS[0].make(n_digits=4)
+>>> task.run("4999+5"), task.run("9999+9999"), task.run("0+0")
+('05004', '19998', '00000')
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from taotp.blocks import build_MLP, pos_3d_enc_rotation_matrix, pos_enc_3d
+from taotp.model import base_layer, base_params
+from taotp.program import Option, Program, Task
+
+PLUS, EQUALS = 10, 11
+SYMBOLS = "0123456789+="
+# The token block (x, a, -x-a) has norm^2 3 for any |x| <= sqrt(2); '+' and '=' sit far from
+# the digits so that the layer-1 spikes (at x-sums 0, 0.1, ..., 1.8) stay silent there.
+TOKEN_X = np.concatenate((np.arange(10) / 10, [-1.2, -1.35]))
+EG_SCALE = 1.5  # the three carry states are EG_SCALE * (e_i - 1/3): norm^2 1.5
+MIN_GAP = 3e-4  # smallest acceptable drop of <code(p), code(q)> for p != q (the max is 3k)
+SOFT = 40.0  # every hard attention keeps its runner-up exp(-40) below the winner
+BIG = 1e6  # the last MLP's output dominates the residual before the final layer norm
+
+
+def token_block(x):
+    """``(x, a, -x - a)`` with mean 0 and ``x^2 + a^2 + (x + a)^2 = 3``: fixed by layer norm."""
+    x = np.asarray(x, dtype=np.float64)
+    a = (-x + np.sqrt(6 - 3 * x ** 2)) / 2
+    return np.stack([x, a, -x - a], axis=-1)
+
+
+def eg_state(i):
+    """Carry states: 0 = ``s != 9``, no carry; 1 = ``s != 9``, carry; 2 = ``s = 9``."""
+    return EG_SCALE * (np.eye(3)[i] - 1 / 3)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where each block lives in the residual stream, for ``k`` position circles."""
+    k: int
+
+    @property
+    def base(self) -> int:
+        return max(6, 3 * self.k + 3)
+
+    T = slice(0, 3)  # token block, erased by layer 1's MLP
+    B = slice(3, 6)  # the token read by layer 1, erased by its MLP
+
+    @property
+    def P(self):  # pointer code (layer 2), replaced by the fetched one (layer 3)
+        return slice(0, 3 * self.k)
+
+    @property
+    def V(self):  # s mod 10 (layer 1), replaced by the fetched one (layer 3), + carry (4)
+        return slice(3 * self.k, 3 * self.k + 3)
+
+    @property
+    def C(self):  # the position code
+        return slice(self.base, self.base + 3 * self.k)
+
+    @property
+    def CQ(self):  # stored target code (input), replaced by Q (layer 3)
+        return slice(self.base + 3 * self.k, self.base + 6 * self.k)
+
+    @property
+    def EG(self):
+        return slice(self.base + 6 * self.k, self.base + 6 * self.k + 3)
+
+    @property
+    def d_model(self) -> int:
+        return self.base + 6 * self.k + 3
+
+
+def circle_periods(n_digits: int) -> tuple[float, ...]:
+    """Periods of the position circles: the coarse ``8 (n + 1)``, then finer roots of it.
+
+    The fewest circles whose codes of distinct positions differ by at least ``MIN_GAP``.
+    """
+    coarse = 8.0 * (n_digits + 1)
+    n_positions = 3 * n_digits + 2
+    for k in (1, 2, 3):
+        periods = tuple(coarse ** ((k - c) / k) for c in range(k))
+        if code_gap(periods, n_positions) >= MIN_GAP:
+            return periods
+    raise ValueError(f"{n_digits} digits need more than 3 position circles")
+
+
+def code_gap(periods, n_positions: int) -> float:
+    """``min over 0 < delta < n_positions`` of ``3k - <code(p), code(p + delta)>``."""
+    delta = np.arange(1, n_positions)
+    return float(sum(3 * (1 - np.cos(2 * np.pi * delta / p)) for p in periods).min())
+
+
+def position_code(positions, periods) -> np.ndarray:
+    """Concatenated 3D circles, shape ``(len(positions), 3k)``."""
+    positions = np.asarray(positions, dtype=np.float64)
+    return np.concatenate([pos_enc_3d(2 * np.pi * positions / p).T for p in periods], axis=1)
+
+
+def _rotation(periods, delta) -> np.ndarray:
+    """Block-diagonal R with ``code(p) @ R == code(p + delta)``."""
+    k = len(periods)
+    R = np.zeros((3 * k, 3 * k))
+    for c, p in enumerate(periods):
+        R[3 * c:3 * c + 3, 3 * c:3 * c + 3] = pos_3d_enc_rotation_matrix(2 * np.pi * delta / p)
+    return R
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Sizes and scales shared by the layers."""
+    n: int
+    periods: tuple[float, ...]
+
+    @cached_property
+    def lay(self) -> Layout:
+        return Layout(len(self.periods))
+
+    @property
+    def d(self) -> int:
+        return self.lay.d_model
+
+    @property
+    def k3(self) -> int:
+        return 3 * len(self.periods)
+
+    def scale(self, norm2: float) -> float:
+        """Layer norm of a mean-0 vector with squared norm ``norm2`` multiplies it by this."""
+        return (self.d / norm2) ** 0.5
+
+    @cached_property
+    def gap(self) -> float:
+        return code_gap(self.periods, 3 * self.n + 2)
+
+    # Squared norms of the residual stream (every block has mean 0 and a fixed norm).
+    @property
+    def s1(self) -> float:  # layer-1 attention input: T, C, CQ
+        return 3 + 2 * self.k3
+
+    @property
+    def s1m(self) -> float:  # layer-1 MLP input: + B
+        return 6 + 2 * self.k3
+
+    @property
+    def s2(self) -> float:  # layer-2 input: C, CQ, V, EG
+        return 2 * self.k3 + 3 + 2 * EG_SCALE ** 2 / 3
+
+    @property
+    def s3(self) -> float:  # layers 3 and 4: + P
+        return self.s2 + self.k3
+
+
+def build_long_addition_transformer(n_digits: int) -> dict:
+    """``a + b =`` -> the ``n_digits + 1`` digits of ``a + b`` (see the module docstring)."""
+    if isinstance(n_digits, bool) or not isinstance(n_digits, (int, np.integer)) \
+            or n_digits < 1:
+        raise ValueError(f"n_digits must be an integer >= 1, got {n_digits!r}")
+    n = int(n_digits)
+    plan = _Plan(n, circle_periods(n))
+    lay, d = plan.lay, plan.d
+    block_size = 3 * n + 2
+    params = base_params(vocab_size=12, block_size=block_size, d_model=d)
+    params["tok_emb"][:, lay.T] = token_block(TOKEN_X)
+    params["out_emb"] = params["tok_emb"].copy()
+    positions = np.arange(block_size)
+    params["pos_emb"][:, lay.C] = position_code(positions, plan.periods)
+    # Stored targets: n + 1 back from b, '=' and the outputs; position 0 for a and '+'.
+    params["pos_emb"][:, lay.CQ] = position_code(np.maximum(positions - n - 1, 0), plan.periods)
+    params["layers"] = [_layer1(plan), _layer2(plan), _layer3(plan), _layer4(plan)]
+    return params
+
+
+def _hardness(plan: _Plan, scale: float, d_head: int, gap: float) -> float:
+    """The factor making a score gap of ``gap`` (before layer norm) worth SOFT logits."""
+    return SOFT * d_head ** 0.5 / (scale ** 2 * gap)
+
+
+def _layer1(plan: _Plan) -> dict:
+    lay, k3, d = plan.lay, plan.k3, plan.d
+    layer = base_layer(n_heads=1, d_model=d, d_ff=3 * 19 + 6, d_head=k3)
+    lam = plan.scale(plan.s1)
+    layer["Q"][0, lay.CQ, :] = np.eye(k3) * _hardness(plan, lam, k3, plan.gap)
+    layer["K"][0, lay.C, :] = np.eye(k3)
+    layer["V"][0, lay.T, :3] = np.eye(3) / lam
+    layer["P"][0, lay.B, :3] = np.eye(3)
+    # Spikes on x(own) + x(read) = s / 10 (scaled by layer norm): write V and EG relative to
+    # the biases (V of 0, EG of "no carry"), which every other position keeps.
+    lam_m = plan.scale(plan.s1m)
+    base = np.zeros(d)
+    base[lay.V], base[lay.EG] = token_block(0.0), eg_state(0)
+    x0s, a0s = [], []
+    for s in range(19):
+        out = np.zeros(d)
+        out[lay.V] = token_block(s % 10 / 10)
+        out[lay.EG] = eg_state(2 if s == 9 else int(s >= 10))
+        x0s.append(lam_m * s / 10)
+        a0s.append(out - base)
+    M1, b1, M2, b2 = build_MLP(x0s, a0s)
+    layer["M1"][lay.T.start, :57] = M1[0]
+    layer["M1"][lay.B.start, :57] = M1[0]
+    layer["b1"][:57], layer["M2"][:57] = b1, M2
+    layer["b2"] = b2 + base
+    # Erase T and B: six units pass them through, shifted above 0, and subtract them.
+    offset = 4.0 * lam_m
+    for u, dim in enumerate(range(6)):
+        layer["M1"][dim, 57 + u] = 1.0
+        layer["b1"][57 + u] = offset
+        layer["M2"][57 + u, dim] = -1.0 / lam_m
+        layer["b2"][dim] += offset / lam_m
+    return layer
+
+
+def _ramp_step(plan: _Plan) -> float:
+    """Smallest drop of the ramp ``3 sin(gamma - 2 pi delta / P1)`` per step, delta <= n + 1."""
+    gamma, p1 = np.pi / 4, plan.periods[0]
+    delta = np.arange(plan.n + 2)
+    f = 3 * np.sin(gamma - 2 * np.pi * delta / p1)
+    return float(np.min(f[:-1] - f[1:]))
+
+
+def _layer2(plan: _Plan) -> dict:
+    lay, k3, d = plan.lay, plan.k3, plan.d
+    d_head = max(4, k3)
+    layer = base_layer(n_heads=1, d_model=d, d_ff=0, d_head=d_head)
+    lam = plan.scale(plan.s2)
+    c1 = slice(lay.C.start, lay.C.start + 3)
+    # Ramp: <code1(m), code1(q) rotated by pi/2 - gamma> = 3 sin(theta_m - theta_q + gamma),
+    # rising with m over every key a query can see (gamma = pi / 4, period 8 (n + 1)).
+    h = _hardness(plan, lam, d_head, _ramp_step(plan))
+    theta = np.pi / 2 - np.pi / 4
+    layer["Q"][0, c1, :3] = pos_3d_enc_rotation_matrix(theta) * h
+    layer["K"][0, c1, :3] = np.eye(3)
+    # Bonus for s != 9: the V block's second entry is in [0.49, 1.23] everywhere, a constant
+    # enough query; eligible keys get EG_SCALE, s = 9 keys -2 EG_SCALE.
+    va_min = float(token_block(0.9)[1])
+    bonus = 2.5 * h * 6 / (3 * EG_SCALE * va_min)
+    layer["Q"][0, lay.V.start + 1, 3] = bonus
+    layer["K"][0, lay.EG, 3] = [1.0, 1.0, -2.0]
+    layer["V"][0, lay.C, :k3] = np.eye(k3) / lam
+    layer["P"][0, lay.P, :k3] = np.eye(k3)
+    return layer
+
+
+def _layer3(plan: _Plan) -> dict:
+    lay, k3, d = plan.lay, plan.k3, plan.d
+    d_head = k3 + 3
+    layer = base_layer(n_heads=4, d_model=d, d_ff=0, d_head=d_head)
+    lam = plan.scale(plan.s3)
+    h = _hardness(plan, lam, d_head, plan.gap)
+    for head in range(4):
+        layer["K"][head, lay.C, :k3] = np.eye(k3)
+    # Head 0: Q = P one position back.
+    layer["Q"][0, lay.C, :k3] = _rotation(plan.periods, -1) * h
+    layer["V"][0, lay.P, :k3] = np.eye(k3) / lam
+    layer["P"][0, lay.CQ, :k3] = np.eye(k3)
+    # Head 1: P and V of the stored target (an output reads P(i) and s_i from b_i).
+    layer["Q"][1, lay.CQ, :k3] = np.eye(k3) * h
+    for head, sign in ((1, 1.0), (2, -1.0)):
+        layer["V"][head, lay.P, :k3] = np.eye(k3) / lam
+        layer["V"][head, lay.V, k3:] = np.eye(3) / lam
+        layer["P"][head, lay.P, :k3] = sign * np.eye(k3)
+        layer["P"][head, lay.V, k3:] = sign * np.eye(3)
+    # Heads 2 and 3 attend to themselves and erase the old P, V and CQ.
+    layer["Q"][2, lay.C, :k3] = np.eye(k3) * h
+    layer["Q"][3, lay.C, :k3] = np.eye(k3) * h
+    layer["V"][3, lay.CQ, :k3] = np.eye(k3) / lam
+    layer["P"][3, lay.CQ, :k3] = -np.eye(k3)
+    return layer
+
+
+CARRY = 1.05  # the carry moves x(V) by +-CARRY / 2: the 20 (s mod 10, carry) cases stay apart
+
+
+def _layer4(plan: _Plan) -> dict:
+    lay, k3, d = plan.lay, plan.k3, plan.d
+    d_head = k3 + 1
+    layer = base_layer(n_heads=1, d_model=d, d_ff=60, d_head=d_head)
+    lam = plan.scale(plan.s3)
+    h = _hardness(plan, lam, d_head, plan.gap)
+    layer["Q"][0, lay.P, :k3] = np.eye(k3) * h
+    layer["K"][0, lay.CQ, :k3] = np.eye(k3)
+    # s = 9 keys share Q with the wanted key; a bonus for s != 9 settles it.
+    va_min = float(token_block(0.9)[1])
+    layer["Q"][0, lay.V.start + 1, k3] = 2 * _hardness(plan, lam, d_head, 3 * EG_SCALE * va_min)
+    layer["K"][0, lay.EG, k3] = [1.0, 1.0, -2.0]
+    # The carry state of the key: (-1, 1, 0) . EG = -EG_SCALE (no carry) or +EG_SCALE.
+    layer["V"][0, lay.EG, 0] = np.array([-1.0, 1.0, 0.0]) / lam
+    direction = np.array([1.0, 0.0, -1.0]) * CARRY / 2 / EG_SCALE
+    layer["P"][0, lay.V, 0] = direction
+    # Spikes on x(V) after layer norm; the norm depends only on the case.
+    x0s, a0s = [], []
+    for v in range(10):
+        for carry in (0, 1):
+            block = token_block(v / 10) + (2 * carry - 1) * direction * EG_SCALE
+            norm2 = plan.s3 - 3 + float(block @ block)
+            x0s.append(block[0] * plan.scale(norm2))
+            out = np.zeros(d)
+            out[lay.T] = token_block((v + carry) % 10 / 10) * BIG
+            a0s.append(out)
+    M1, b1, M2, b2 = build_MLP(x0s, a0s)
+    layer["M1"][lay.V.start] = M1[0]
+    layer["b1"], layer["M2"], layer["b2"] = b1, M2, b2
+    return layer
+
+
+# --- Registry: parsing, references and test inputs -------------------------------------
+
+def add_digits(a: list[int], b: list[int]) -> list[int]:
+    """Schoolbook addition of equal-length digit lists (most significant first): n + 1 digits."""
+    out, carry = [], 0
+    for x, y in zip(reversed(a), reversed(b)):
+        carry, digit = divmod(x + y + carry, 10)
+        out.append(digit)
+    return [carry] + out[::-1]
+
+
+def _render(ids) -> str:
+    return "".join(SYMBOLS[int(i)] for i in ids)
+
+
+def parse_sum(text: str, max_digits: int) -> tuple[list[int], list[int]]:
+    """``"45+78"`` (spaces and a final '=' allowed) -> the two digit lists; errors name why."""
+    compact = "".join(str(text).split())
+    if not compact:
+        raise ValueError("empty input: expected two numbers like '45+78'")
+    if compact.endswith("="):
+        compact = compact[:-1]
+    if "=" in compact:
+        raise ValueError("'=' may only end the input, as in '45+78='")
+    for char in compact:
+        if char not in "0123456789+":
+            raise ValueError(f"symbol {char!r} is outside the vocabulary (digits, '+', '=')")
+    parts = compact.split("+")
+    if len(parts) != 2 or not all(parts):
+        raise ValueError(f"expected exactly two numbers joined by '+', got {text!r}")
+    for part in parts:
+        if len(part) > max_digits:
+            raise ValueError(f"a number has {len(part)} digits; this program adds numbers "
+                             f"of at most {max_digits} digits")
+    return [int(c) for c in parts[0]], [int(c) for c in parts[1]]
+
+
+def make_prompt(a: list[int], b: list[int], n_digits: int) -> np.ndarray:
+    pad = lambda x: [0] * (n_digits - len(x)) + list(x)
+    return np.array(pad(a) + [PLUS] + pad(b) + [EQUALS])
+
+
+def _operands(prompt, n: int) -> tuple[list[int], list[int]]:
+    prompt = [int(t) for t in prompt]
+    if len(prompt) != 2 * n + 2 or prompt[n] != PLUS or prompt[-1] != EQUALS \
+            or any(t > 9 for t in prompt[:n] + prompt[n + 1:2 * n + 1]):
+        raise ValueError(f"not a {n}-digit prompt 'a + b =': {_render(prompt)!r}")
+    return prompt[:n], prompt[n + 1:2 * n + 1]
+
+
+def nasty_pairs(n: int) -> list[tuple[list[int], list[int]]]:
+    """Carry chains and extremes, as digit lists of length n."""
+    nines, zeros = [9] * n, [0] * n
+    one = zeros[:-1] + [1]
+    pairs = [(zeros, zeros), (nines, nines), (nines, one), (one, nines), (nines, zeros),
+             ([4] + [9] * (n - 2) + [5] if n >= 2 else [4], one if n >= 2 else [5]),
+             ([(i % 2) * 9 for i in range(n)], [((i + 1) % 2) * 9 for i in range(n)]),
+             ([9, 0] * (n // 2) + [9] * (n % 2), [0, 9] * (n // 2) + [1] * (n % 2)),
+             ([5] * n, [4] * (n - 1) + [5]), ([5] * n, [4] * n), ([5] * n, [5] * n)]
+    # Long runs of digit sums 9, broken (or not) at the end, the start or the middle.
+    for head in (0, 1, 8, 9):
+        for tail in (0, 1, 9):
+            a = [head] + [4] * (n - 2) + [tail] if n >= 2 else [tail]
+            b = [0] + [5] * (n - 2) + [tail] if n >= 2 else [tail]
+            pairs.append((a[:n], b[:n]))
+    for k in sorted({0, 1, n // 2, n - 1} & set(range(n))):
+        a, b = [4] * n, [5] * n
+        a[k], b[k] = 7, 7  # one carry source inside a chain of 9s
+        pairs.append((a, b))
+    return pairs
+
+
+def _task(n_digits: int) -> Task:
+    params = build_long_addition_transformer(n_digits)
+    n = n_digits
+
+    def reference(prompt):
+        return np.array(add_digits(*_operands(prompt, n)))
+
+    def sample(rng, count):
+        return [make_prompt(list(rng.integers(0, 10, n)), list(rng.integers(0, 10, n)), n)
+                for _ in range(count)]
+
+    def exhaustive():
+        top = 10 ** n
+        return (make_prompt([int(c) for c in str(a).zfill(n)], [int(c) for c in str(b).zfill(n)],
+                            n) for a in range(top) for b in range(top))
+
+    return Task(params=params, encode=lambda text: make_prompt(*parse_sum(text, n), n),
+                render=_render, steps=lambda prompt: n + 1, reference=reference, sample=sample,
+                exhaustive=exhaustive if n <= 2 else None,
+                adversarial=lambda: [make_prompt(a, b, n) for a, b in nasty_pairs(n)],
+                options=dict(n_digits=n))
+
+
+PROGRAMS = (
+    Program(name="long-addition", title="DECIMAL ADDITION THAT SCALES", section="6.8",
+            summary="Add two n-digit numbers (n up to 10,000 and beyond): carries through an "
+                    "equality match on causally computed pointers; 4 layers, linear size.",
+            input_format="two numbers of at most n digits, e.g. '45+78' -> '123' (n = 2)",
+            build=_task, options=(Option("n_digits", int, 10, "digits per number",
+                                         flag="--digits"),),
+            examples=("4999999999+1", "9999999999+9999999999", "1234567890+9876543210")),
+)
