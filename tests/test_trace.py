@@ -129,9 +129,17 @@ def test_trace_mlp_unit_choices(rng):
 def test_trace_every_registered_program(name, tmp_path):
     program = PROGRAMS[name]
     task = program.make()
-    fig = trace(task, program.examples[0], title=program.title)
-    width, height = check_png(save(fig, tmp_path / f"{name}.png"))
-    # The drawn step predicts what decoding gives, i.e. the program's reference answer.
-    prompt = task.encode(program.examples[0])
-    expected = task.render(task.reference(prompt))
-    assert task.run(program.examples[0]) == expected
+    # A program's first example, or (for one without examples) a sampled prompt.
+    prompt = task.encode(program.examples[0]) if program.examples \
+        else task.sample(np.random.default_rng(0), 1)[0]
+    fig = trace(task, prompt, title=program.title)
+    check_png(save(fig, tmp_path / f"{name}.png"))
+    # The drawn step is the last of greedy decoding, whose output is the reference answer.
+    expected = list(task.reference(prompt))
+    assert f"predicts {_label(task, expected[-1])}" in fig.get_suptitle()
+
+
+def _label(task, token):
+    from taotp.plotting import token_labels
+
+    return token_labels(task.render, [token], eos=task.eos)[0]
