@@ -73,7 +73,9 @@ from taotp.search_blocks import (
 
 N_SEARCH = 12.0  # per prefix bit: a mismatch costs 2 N = 24 nats
 N_FLAG = 12.0  # layer 0: the terminator outscores the rest by N (1 + sqrt 2) = 29 nats
-EPS = 2.0 ** -4  # the count average is written this small, so layer norm barely sees it
+EPS = 2.0 ** -4  # scale of the count average written into bit j (layer norm barely sees it)
+EPS2 = 2.0 ** -5  # scale of the half-made decision c in [0, 1] between the two MLPs
+GAIN = 50.0  # gain of the first, gentle step
 SQRT2 = 2.0 ** 0.5
 
 
@@ -104,8 +106,7 @@ def build_multiset_sort_transformer(vocab_size: int = 1000, block_size: int = 20
     params["layers"].append(_flag_layer(space, B, F))
     for j in range(B - 1, -1, -1):
         params["layers"].append(_bit_layer(space, B, F, j, n_max))
-        if j > 0:
-            params["layers"].append(_snap_layer(space, j))
+        params["layers"].append(_decide_layer(space, B, F, j, n_max))
     return params
 
 
@@ -151,20 +152,15 @@ def _bit_layer(space: FeatureSpace, B: int, F: int, j: int, n_max: int) -> dict:
     layer["P"][0, :, 0] = space.writer(j)
 
     f = space.reader(F) / SQRT2  # 1 at outputs, -1/sqrt 2 at inputs
-    gap = 1.0 / ((1.0 + SQRT2) * n_max)  # smallest |I - O| / (sqrt(2) I + O) when I < O
     bit, write = space.reader(j), space.writer(j)
-    # The step reads -count/eps, ~1/eps at inputs: a gate of that size keeps it off there.
-    g_step = 1.2 / EPS / (1.0 + 1.0 / SQRT2)
-    units = step_units(-bit / EPS, gap / 4, 3 * gap / 4, 2.0 * write,
-                       gate_in=g_step * f, gate_bias=-g_step)
-    # h = 1 at outputs, 0 at inputs: the "-1" of the new bit (+-1 = 2 step - 1), the "+1"
-    # of clearing bit j - 1, and the flag's return to -1 after the last bit.
-    out_h = -write
-    if j > 0:
-        out_h = out_h + space.writer(j - 1)
-    else:
-        out_h = out_h - (1.0 + SQRT2) * space.writer(F)
-    units += step_units(f, 0.2, 0.6, out_h)  # a step, not ReLU(f): exact although f ~ 1
+    # Stage 1 of the decision: outputs read t = -count/eps; the count is >= 0 when bit j is 0
+    # and <= -gap when it is 1. A gentle step (gain GAIN) writes c = clip(1/2 + GAIN (t -
+    # gap/2), 0, 1) into bit j at the small scale EPS2; the next layer's MLP makes it a bit.
+    # (One sharp step of gain ~n would leave ~n ulps of rounding in every feature.)
+    gap = _gap(n_max)
+    g1 = 1.2 / EPS / (1.0 + 1.0 / SQRT2)  # inputs read t ~ +-1/EPS: keep the step off there
+    units = step_units(-bit / EPS, gap / 2 - 0.5 / GAIN, gap / 2 + 0.5 / GAIN, EPS2 * write,
+                       gate_in=g1 * f, gate_bias=-g1)
     units += gated_linear_units(bit, -write, headroom=2 * EPS, gate_in=f, gate_bias=-1.0)
     # Inputs read the constant eps/sqrt(2) (they only see inputs): take it off again, one
     # unit per sign of their bit j, each calibrated to layer norm's scale for that sign.
@@ -173,22 +169,40 @@ def _bit_layer(space: FeatureSpace, B: int, F: int, j: int, n_max: int) -> dict:
         lam = ((B + 1) / (B + bit_j ** 2)) ** 0.5
         on = lam * (abs(bit_j) + 1 / SQRT2) - 1.5
         units.append((sign * bit - f, -1.5, -(EPS / SQRT2) / on * write))
-    if j > 0:  # bit j - 1 of outputs (their own token's bit) -> the placeholder 0
-        units += step_units(space.reader(j - 1), -0.5, 0.5, -2.0 * space.writer(j - 1),
-                            gate_in=f, gate_bias=-1.0)
     layer["M1"], layer["b1"], layer["M2"], layer["b2"] = relu_units(units, d)
     return layer
 
 
-def _snap_layer(space: FeatureSpace, j: int) -> dict:
-    """No heads; the MLP maps bit j from +-1 (+ rounding) back to exactly +-1."""
+def _decide_layer(space: FeatureSpace, B: int, F: int, j: int, n_max: int) -> dict:
+    """No heads. Stage 2: outputs' bit j (``EPS2 c``) becomes exactly -1 (c < 1/2) or +1;
+    bit j - 1 of outputs becomes the placeholder 0; after the last bit the flag goes back
+    to -1."""
     d = space.d_model
     layer = base_layer(n_heads=0, d_model=d, d_ff=0, d_head=1)
+    f = space.reader(F) / SQRT2
     bit, write = space.reader(j), space.writer(j)
-    # x -> sign(x) - x near +-1: 1 - ReLU(x + 2) + (10/7)(ReLU(x + .7) - ReLU(x - .7)).
-    units = [(bit, 2.0, -write), (bit, 0.7, 10 / 7 * write), (bit, -0.7, -10 / 7 * write)]
-    layer["M1"], layer["b1"], layer["M2"], layer["b2"] = relu_units(units, d, b2=write)
+    half = min(GAIN * _gap(n_max) / 4, 0.25)  # c is at least 2 half away from 1/2
+    g2 = 1.2 / EPS2 / (1.0 + 1.0 / SQRT2)  # inputs read c ~ +-1/EPS2
+    units = step_units(bit / EPS2, 0.5 - half, 0.5 + half, 2.0 * write,
+                       gate_in=g2 * f, gate_bias=-g2)
+    units += gated_linear_units(bit, -write, headroom=2 * EPS2, gate_in=f, gate_bias=-1.0)
+    # h = 1 at outputs, 0 at inputs (a step, so exactly 1 whatever layer norm's scale): the
+    # "-1" of the new bit, the "+1" that clears bit j - 1, the flag's way back to -1.
+    out_h = -write
+    if j > 0:
+        out_h = out_h + space.writer(j - 1)
+        units += step_units(space.reader(j - 1), -0.5, 0.5, -2.0 * space.writer(j - 1),
+                            gate_in=f, gate_bias=-1.0)
+    else:
+        out_h = out_h - (1.0 + SQRT2) * space.writer(F)
+    units += step_units(f, 0.2, 0.6, out_h)
+    layer["M1"], layer["b1"], layer["M2"], layer["b2"] = relu_units(units, d)
     return layer
+
+
+def _gap(n_max: int) -> float:
+    """The least |I - O| / (sqrt(2) I + O) when I < O <= n_max and I <= n_max."""
+    return 1.0 / ((1.0 + SQRT2) * n_max)
 
 
 # --- Registry: parsing, references and test inputs -------------------------------------
