@@ -286,6 +286,7 @@ PROGRAMS = (
             build=lambda n_digits=2: _sum_task(n_digits, build_multi_digit_mod_transformer,
                                                lambda s: [s % 10], steps=1),
             options=(_DIGITS,), examples=("12+33", "99+99", "5+7"), book_size=_book(_MOD_BOOK),
+            sizes=({"n_digits": 1}, {"n_digits": 3}),
             float32="from 2 digits on, the MLP's input points are 1.4e-6 apart or less, "
                     "finer than float32 resolves."),
     Program(name="addition", title="DECIMAL ADDITION", section="6.8",
@@ -294,5 +295,6 @@ PROGRAMS = (
             build=lambda n_digits=2: _sum_task(
                 n_digits, build_decimal_addition_transformer,
                 lambda s: _digits(s, n_digits + 1), steps=n_digits + 1),
-            options=(_DIGITS,), examples=("45+78", "99+99", "4+2"), book_size=_book(_ADD_BOOK)),
+            options=(_DIGITS,), examples=("45+78", "99+99", "4+2"), book_size=_book(_ADD_BOOK),
+            sizes=({"n_digits": 1}, {"n_digits": 3})),
 )

@@ -221,5 +221,6 @@ PROGRAMS = (
                         "--tokenizer")),
         examples=("",),
         book_size=_book_size,
+        sizes=({"tokenizer": "ascii"},),
     ),
 )

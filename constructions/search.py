@@ -227,6 +227,6 @@ PROGRAMS = (
                  Option("prefix_len", int, 3, "length of the query (>= 2)", "--prefix-len")),
         examples=("1 2 3 4 5 6 1 2 3", "7 7 1 2 9 0 3 5 2 9 0", "1 1 1 2 3 1 1 1"),
         book_size=_book_size,
-        float32="",
+        sizes=({"vocab_size": 1000, "prefix_len": 10},),
     ),
 )
