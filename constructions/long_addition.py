@@ -61,68 +61,74 @@ from functools import cached_property
 
 import numpy as np
 
-from taotp.blocks import build_MLP, pos_3d_enc_rotation_matrix, pos_enc_3d
+from taotp.blocks import build_MLP
+from taotp.circuits import (
+    RADIUS, build_kink_MLP, circle_code, circle_rotation, code_gap, mean_free, rotation_2d,
+)
 from taotp.model import base_layer, base_params
 from taotp.program import Option, Program, Task
 
 PLUS, EQUALS = 10, 11
 SYMBOLS = "0123456789+="
-# The token block (x, a, -x-a) has norm^2 3 for any |x| <= sqrt(2); '+' and '=' sit far from
+# Tokens are points (x, sqrt(3 - x^2)) of a circle; x is the value. '+' and '=' sit far from
 # the digits so that the layer-1 spikes (at x-sums 0, 0.1, ..., 1.8) stay silent there.
 TOKEN_X = np.concatenate((np.arange(10) / 10, [-1.2, -1.35]))
-EG_SCALE = 1.5  # the three carry states are EG_SCALE * (e_i - 1/3): norm^2 1.5
+EG_RADIUS = 1.5 ** 0.5
 MIN_GAP = 3e-4  # smallest acceptable drop of <code(p), code(q)> for p != q (the max is 3k)
 SOFT = 40.0  # every hard attention keeps its runner-up exp(-40) below the winner
 BIG = 1e6  # the last MLP's output dominates the residual before the final layer norm
+GAMMA = np.pi / 4  # the ramp is 3 sin(angle difference + GAMMA)
+CARRY = 1.05  # the carry moves x(V) by +-CARRY / 2: the 20 (s mod 10, carry) cases stay apart
 
 
 def token_block(x):
-    """``(x, a, -x - a)`` with mean 0 and ``x^2 + a^2 + (x + a)^2 = 3``: fixed by layer norm."""
+    """``(x, sqrt(3 - x^2))``: a value on a circle, so every token has the same norm."""
     x = np.asarray(x, dtype=np.float64)
-    a = (-x + np.sqrt(6 - 3 * x ** 2)) / 2
-    return np.stack([x, a, -x - a], axis=-1)
+    return np.stack([x, np.sqrt(RADIUS ** 2 - x ** 2)], axis=-1)
 
 
 def eg_state(i):
-    """Carry states: 0 = ``s != 9``, no carry; 1 = ``s != 9``, carry; 2 = ``s = 9``."""
-    return EG_SCALE * (np.eye(3)[i] - 1 / 3)
+    """Carry states at 150, 30 and -90 degrees: 0 = ``s != 9``, no carry; 1 = ``s != 9``,
+    carry; 2 = ``s = 9``. The second coordinate tells ``s != 9``, the first the carry."""
+    angle = np.radians((150.0, 30.0, -90.0)[i])
+    return EG_RADIUS * np.array([np.cos(angle), np.sin(angle)])
 
 
 @dataclass(frozen=True)
 class Layout:
-    """Where each block lives in the residual stream, for ``k`` position circles."""
+    """Logical coordinates of each block, for ``k`` position circles (model: one more)."""
     k: int
 
     @property
     def base(self) -> int:
-        return max(6, 3 * self.k + 3)
+        return max(4, 2 * self.k + 2)
 
-    T = slice(0, 3)  # token block, erased by layer 1's MLP
-    B = slice(3, 6)  # the token read by layer 1, erased by its MLP
+    T = slice(0, 2)  # token, erased by layer 1's MLP
+    B = slice(2, 4)  # the token read by layer 1, erased by its MLP
 
     @property
     def P(self):  # pointer code (layer 2), replaced by the fetched one (layer 3)
-        return slice(0, 3 * self.k)
+        return slice(0, 2 * self.k)
 
     @property
     def V(self):  # s mod 10 (layer 1), replaced by the fetched one (layer 3), + carry (4)
-        return slice(3 * self.k, 3 * self.k + 3)
+        return slice(2 * self.k, 2 * self.k + 2)
 
     @property
     def C(self):  # the position code
-        return slice(self.base, self.base + 3 * self.k)
+        return slice(self.base, self.base + 2 * self.k)
 
     @property
     def CQ(self):  # stored target code (input), replaced by Q (layer 3)
-        return slice(self.base + 3 * self.k, self.base + 6 * self.k)
+        return slice(self.base + 2 * self.k, self.base + 4 * self.k)
 
     @property
     def EG(self):
-        return slice(self.base + 6 * self.k, self.base + 6 * self.k + 3)
+        return slice(self.base + 4 * self.k, self.base + 4 * self.k + 2)
 
     @property
-    def d_model(self) -> int:
-        return self.base + 6 * self.k + 3
+    def width(self) -> int:
+        return self.base + 4 * self.k + 2
 
 
 def circle_periods(n_digits: int) -> tuple[float, ...]:
@@ -139,30 +145,9 @@ def circle_periods(n_digits: int) -> tuple[float, ...]:
     raise ValueError(f"{n_digits} digits need more than 3 position circles")
 
 
-def code_gap(periods, n_positions: int) -> float:
-    """``min over 0 < delta < n_positions`` of ``3k - <code(p), code(p + delta)>``."""
-    delta = np.arange(1, n_positions)
-    return float(sum(3 * (1 - np.cos(2 * np.pi * delta / p)) for p in periods).min())
-
-
-def position_code(positions, periods) -> np.ndarray:
-    """Concatenated 3D circles, shape ``(len(positions), 3k)``."""
-    positions = np.asarray(positions, dtype=np.float64)
-    return np.concatenate([pos_enc_3d(2 * np.pi * positions / p).T for p in periods], axis=1)
-
-
-def _rotation(periods, delta) -> np.ndarray:
-    """Block-diagonal R with ``code(p) @ R == code(p + delta)``."""
-    k = len(periods)
-    R = np.zeros((3 * k, 3 * k))
-    for c, p in enumerate(periods):
-        R[3 * c:3 * c + 3, 3 * c:3 * c + 3] = pos_3d_enc_rotation_matrix(2 * np.pi * delta / p)
-    return R
-
-
 @dataclass(frozen=True)
 class _Plan:
-    """Sizes and scales shared by the layers."""
+    """Sizes and layer-norm scales shared by the layers."""
     n: int
     periods: tuple[float, ...]
 
@@ -171,37 +156,37 @@ class _Plan:
         return Layout(len(self.periods))
 
     @property
-    def d(self) -> int:
-        return self.lay.d_model
+    def L(self) -> int:  # logical width; d_model is L + 1
+        return self.lay.width
 
     @property
-    def k3(self) -> int:
-        return 3 * len(self.periods)
+    def k2(self) -> int:
+        return 2 * len(self.periods)
 
     def scale(self, norm2: float) -> float:
-        """Layer norm of a mean-0 vector with squared norm ``norm2`` multiplies it by this."""
-        return (self.d / norm2) ** 0.5
+        """Layer norm multiplies a mean-free residual of squared norm ``norm2`` by this."""
+        return ((self.L + 1) / norm2) ** 0.5
 
     @cached_property
     def gap(self) -> float:
         return code_gap(self.periods, 3 * self.n + 2)
 
-    # Squared norms of the residual stream (every block has mean 0 and a fixed norm).
+    # Squared norms of the residual stream: every block has a fixed norm.
     @property
     def s1(self) -> float:  # layer-1 attention input: T, C, CQ
-        return 3 + 2 * self.k3
+        return 3 + 3 * self.k2
 
     @property
     def s1m(self) -> float:  # layer-1 MLP input: + B
-        return 6 + 2 * self.k3
+        return 6 + 3 * self.k2
 
     @property
     def s2(self) -> float:  # layer-2 input: C, CQ, V, EG
-        return 2 * self.k3 + 3 + 2 * EG_SCALE ** 2 / 3
+        return 3 * self.k2 + 3 + EG_RADIUS ** 2
 
     @property
     def s3(self) -> float:  # layers 3 and 4: + P
-        return self.s2 + self.k3
+        return self.s2 + 1.5 * self.k2
 
 
 def build_long_addition_transformer(n_digits: int) -> dict:
@@ -211,40 +196,41 @@ def build_long_addition_transformer(n_digits: int) -> dict:
         raise ValueError(f"n_digits must be an integer >= 1, got {n_digits!r}")
     n = int(n_digits)
     plan = _Plan(n, circle_periods(n))
-    lay, d = plan.lay, plan.d
+    lay = plan.lay
     block_size = 3 * n + 2
-    params = base_params(vocab_size=12, block_size=block_size, d_model=d)
+    params = base_params(vocab_size=12, block_size=block_size, d_model=plan.L)
     params["tok_emb"][:, lay.T] = token_block(TOKEN_X)
     params["out_emb"] = params["tok_emb"].copy()
     positions = np.arange(block_size)
-    params["pos_emb"][:, lay.C] = position_code(positions, plan.periods)
+    params["pos_emb"][:, lay.C] = circle_code(positions, plan.periods)
     # Stored targets: n + 1 back from b, '=' and the outputs; position 0 for a and '+'.
-    params["pos_emb"][:, lay.CQ] = position_code(np.maximum(positions - n - 1, 0), plan.periods)
+    params["pos_emb"][:, lay.CQ] = circle_code(np.maximum(positions - n - 1, 0), plan.periods)
     params["layers"] = [_layer1(plan), _layer2(plan), _layer3(plan), _layer4(plan)]
-    return params
+    return mean_free(params)
 
 
-def _hardness(plan: _Plan, scale: float, d_head: int, gap: float) -> float:
+def _hardness(scale: float, d_head: int, gap: float) -> float:
     """The factor making a score gap of ``gap`` (before layer norm) worth SOFT logits."""
     return SOFT * d_head ** 0.5 / (scale ** 2 * gap)
 
 
 def _layer1(plan: _Plan) -> dict:
-    lay, k3, d = plan.lay, plan.k3, plan.d
-    layer = base_layer(n_heads=1, d_model=d, d_ff=3 * 19 + 6, d_head=k3)
+    lay, k2, L = plan.lay, plan.k2, plan.L
+    layer = base_layer(n_heads=1, d_model=L, d_ff=3 * 19 + 4, d_head=k2)
     lam = plan.scale(plan.s1)
-    layer["Q"][0, lay.CQ, :] = np.eye(k3) * _hardness(plan, lam, k3, plan.gap)
-    layer["K"][0, lay.C, :] = np.eye(k3)
-    layer["V"][0, lay.T, :3] = np.eye(3) / lam
-    layer["P"][0, lay.B, :3] = np.eye(3)
-    # Spikes on x(own) + x(read) = s / 10 (scaled by layer norm): write V and EG relative to
-    # the biases (V of 0, EG of "no carry"), which every other position keeps.
+    layer["Q"][0, lay.CQ, :] = np.eye(k2) * _hardness(lam, k2, plan.gap)
+    layer["K"][0, lay.C, :] = np.eye(k2)
+    layer["V"][0, lay.T, :2] = np.eye(2) / lam
+    layer["P"][0, lay.B, :2] = np.eye(2)
+    # Spikes on x(own) + x(read) = s / 10 (scaled by layer norm) write V and EG relative to
+    # the biases (V of 0, EG of "no carry"), which every other position keeps. Spikes, not
+    # kinks: later layers compare these blocks' norms to 1e-6.
     lam_m = plan.scale(plan.s1m)
-    base = np.zeros(d)
+    base = np.zeros(L)
     base[lay.V], base[lay.EG] = token_block(0.0), eg_state(0)
     x0s, a0s = [], []
     for s in range(19):
-        out = np.zeros(d)
+        out = np.zeros(L)
         out[lay.V] = token_block(s % 10 / 10)
         out[lay.EG] = eg_state(2 if s == 9 else int(s >= 10))
         x0s.append(lam_m * s / 10)
@@ -254,9 +240,9 @@ def _layer1(plan: _Plan) -> dict:
     layer["M1"][lay.B.start, :57] = M1[0]
     layer["b1"][:57], layer["M2"][:57] = b1, M2
     layer["b2"] = b2 + base
-    # Erase T and B: six units pass them through, shifted above 0, and subtract them.
+    # Erase T and B: four units pass them through, shifted above 0, and subtract them.
     offset = 4.0 * lam_m
-    for u, dim in enumerate(range(6)):
+    for u, dim in enumerate(range(4)):
         layer["M1"][dim, 57 + u] = 1.0
         layer["b1"][57 + u] = offset
         layer["M2"][57 + u, dim] = -1.0 / lam_m
@@ -265,93 +251,88 @@ def _layer1(plan: _Plan) -> dict:
 
 
 def _ramp_step(plan: _Plan) -> float:
-    """Smallest drop of the ramp ``3 sin(gamma - 2 pi delta / P1)`` per step, delta <= n + 1."""
-    gamma, p1 = np.pi / 4, plan.periods[0]
+    """Smallest drop of the ramp ``3 sin(GAMMA - 2 pi delta / P1)`` per step, delta <= n + 1."""
     delta = np.arange(plan.n + 2)
-    f = 3 * np.sin(gamma - 2 * np.pi * delta / p1)
+    f = 3 * np.sin(GAMMA - 2 * np.pi * delta / plan.periods[0])
     return float(np.min(f[:-1] - f[1:]))
 
 
 def _layer2(plan: _Plan) -> dict:
-    lay, k3, d = plan.lay, plan.k3, plan.d
-    d_head = max(4, k3)
-    layer = base_layer(n_heads=1, d_model=d, d_ff=0, d_head=d_head)
+    lay, k2, L = plan.lay, plan.k2, plan.L
+    d_head = max(3, k2)
+    layer = base_layer(n_heads=1, d_model=L, d_ff=0, d_head=d_head)
     lam = plan.scale(plan.s2)
-    c1 = slice(lay.C.start, lay.C.start + 3)
-    # Ramp: <code1(m), code1(q) rotated by pi/2 - gamma> = 3 sin(theta_m - theta_q + gamma),
-    # rising with m over every key a query can see (gamma = pi / 4, period 8 (n + 1)).
-    h = _hardness(plan, lam, d_head, _ramp_step(plan))
-    theta = np.pi / 2 - np.pi / 4
-    layer["Q"][0, c1, :3] = pos_3d_enc_rotation_matrix(theta) * h
-    layer["K"][0, c1, :3] = np.eye(3)
-    # Bonus for s != 9: the V block's second entry is in [0.49, 1.23] everywhere, a constant
-    # enough query; eligible keys get EG_SCALE, s = 9 keys -2 EG_SCALE.
-    va_min = float(token_block(0.9)[1])
-    bonus = 2.5 * h * 6 / (3 * EG_SCALE * va_min)
-    layer["Q"][0, lay.V.start + 1, 3] = bonus
-    layer["K"][0, lay.EG, 3] = [1.0, 1.0, -2.0]
-    layer["V"][0, lay.C, :k3] = np.eye(k3) / lam
-    layer["P"][0, lay.P, :k3] = np.eye(k3)
+    c1 = slice(lay.C.start, lay.C.start + 2)
+    # Ramp: <code1(m), code1(q) rotated by pi/2 - GAMMA> = 3 sin(theta_m - theta_q + GAMMA),
+    # rising with m over every key a query can see (period 8 (n + 1) > 8 (3 n + 2) / 3).
+    h = _hardness(lam, d_head, _ramp_step(plan))
+    layer["Q"][0, c1, :2] = rotation_2d(np.pi / 2 - GAMMA) * h
+    layer["K"][0, c1, :2] = np.eye(2)
+    # Bonus for s != 9: V's second coordinate is in [1.49, 1.74] everywhere, a constant
+    # enough query; EG's second coordinate is EG_RADIUS / 2 if s != 9, -EG_RADIUS if s = 9.
+    v_min = float(token_block(0.9)[1])
+    layer["Q"][0, lay.V.start + 1, 2] = 2.0 * h * 6 / (1.5 * EG_RADIUS * v_min)
+    layer["K"][0, lay.EG.start + 1, 2] = 1.0
+    layer["V"][0, lay.C, :k2] = np.eye(k2) / lam
+    layer["P"][0, lay.P, :k2] = np.eye(k2)
     return layer
 
 
 def _layer3(plan: _Plan) -> dict:
-    lay, k3, d = plan.lay, plan.k3, plan.d
-    d_head = k3 + 3
-    layer = base_layer(n_heads=4, d_model=d, d_ff=0, d_head=d_head)
+    lay, k2, L = plan.lay, plan.k2, plan.L
+    d_head = k2 + 2
+    layer = base_layer(n_heads=4, d_model=L, d_ff=0, d_head=d_head)
     lam = plan.scale(plan.s3)
-    h = _hardness(plan, lam, d_head, plan.gap)
+    h = _hardness(lam, d_head, plan.gap)
     for head in range(4):
-        layer["K"][head, lay.C, :k3] = np.eye(k3)
+        layer["K"][head, lay.C, :k2] = np.eye(k2)
     # Head 0: Q = P one position back.
-    layer["Q"][0, lay.C, :k3] = _rotation(plan.periods, -1) * h
-    layer["V"][0, lay.P, :k3] = np.eye(k3) / lam
-    layer["P"][0, lay.CQ, :k3] = np.eye(k3)
-    # Head 1: P and V of the stored target (an output reads P(i) and s_i from b_i).
-    layer["Q"][1, lay.CQ, :k3] = np.eye(k3) * h
+    layer["Q"][0, lay.C, :k2] = circle_rotation(plan.periods, -1) * h
+    layer["V"][0, lay.P, :k2] = np.eye(k2) / lam
+    layer["P"][0, lay.CQ, :k2] = np.eye(k2)
+    # Head 1: P and V of the stored target (an output reads P(i) and s_i from b_i); head 2
+    # attends to itself and erases the old P and V, head 3 the old CQ (proper cleanup).
+    layer["Q"][1, lay.CQ, :k2] = np.eye(k2) * h
     for head, sign in ((1, 1.0), (2, -1.0)):
-        layer["V"][head, lay.P, :k3] = np.eye(k3) / lam
-        layer["V"][head, lay.V, k3:] = np.eye(3) / lam
-        layer["P"][head, lay.P, :k3] = sign * np.eye(k3)
-        layer["P"][head, lay.V, k3:] = sign * np.eye(3)
-    # Heads 2 and 3 attend to themselves and erase the old P, V and CQ.
-    layer["Q"][2, lay.C, :k3] = np.eye(k3) * h
-    layer["Q"][3, lay.C, :k3] = np.eye(k3) * h
-    layer["V"][3, lay.CQ, :k3] = np.eye(k3) / lam
-    layer["P"][3, lay.CQ, :k3] = -np.eye(k3)
+        layer["V"][head, lay.P, :k2] = np.eye(k2) / lam
+        layer["V"][head, lay.V, k2:] = np.eye(2) / lam
+        layer["P"][head, lay.P, :k2] = sign * np.eye(k2)
+        layer["P"][head, lay.V, k2:] = sign * np.eye(2)
+    layer["Q"][2, lay.C, :k2] = np.eye(k2) * h
+    layer["Q"][3, lay.C, :k2] = np.eye(k2) * h
+    layer["V"][3, lay.CQ, :k2] = np.eye(k2) / lam
+    layer["P"][3, lay.CQ, :k2] = -np.eye(k2)
     return layer
 
 
-CARRY = 1.05  # the carry moves x(V) by +-CARRY / 2: the 20 (s mod 10, carry) cases stay apart
-
-
 def _layer4(plan: _Plan) -> dict:
-    lay, k3, d = plan.lay, plan.k3, plan.d
-    d_head = k3 + 1
-    layer = base_layer(n_heads=1, d_model=d, d_ff=60, d_head=d_head)
+    lay, k2, L = plan.lay, plan.k2, plan.L
+    d_head = k2 + 1
+    layer = base_layer(n_heads=1, d_model=L, d_ff=19, d_head=d_head)
     lam = plan.scale(plan.s3)
-    h = _hardness(plan, lam, d_head, plan.gap)
-    layer["Q"][0, lay.P, :k3] = np.eye(k3) * h
-    layer["K"][0, lay.CQ, :k3] = np.eye(k3)
+    h = _hardness(lam, d_head, plan.gap)
+    layer["Q"][0, lay.P, :k2] = np.eye(k2) * h
+    layer["K"][0, lay.CQ, :k2] = np.eye(k2)
     # s = 9 keys share Q with the wanted key; a bonus for s != 9 settles it.
-    va_min = float(token_block(0.9)[1])
-    layer["Q"][0, lay.V.start + 1, k3] = 2 * _hardness(plan, lam, d_head, 3 * EG_SCALE * va_min)
-    layer["K"][0, lay.EG, k3] = [1.0, 1.0, -2.0]
-    # The carry state of the key: (-1, 1, 0) . EG = -EG_SCALE (no carry) or +EG_SCALE.
-    layer["V"][0, lay.EG, 0] = np.array([-1.0, 1.0, 0.0]) / lam
-    direction = np.array([1.0, 0.0, -1.0]) * CARRY / 2 / EG_SCALE
-    layer["P"][0, lay.V, 0] = direction
-    # Spikes on x(V) after layer norm; the norm depends only on the case.
+    v_min = float(token_block(0.9)[1])
+    layer["Q"][0, lay.V.start + 1, k2] = 2 * _hardness(lam, d_head, 1.5 * EG_RADIUS * v_min)
+    layer["K"][0, lay.EG.start + 1, k2] = 1.0
+    # The carry: EG's first coordinate is -EG_RADIUS cos 30 (no carry) or +EG_RADIUS cos 30.
+    unit = EG_RADIUS * np.cos(np.radians(30.0))
+    layer["V"][0, lay.EG.start, 0] = 1.0 / (lam * unit)
+    layer["P"][0, lay.V.start, 0] = CARRY / 2
+    # Kinks on x(V) after layer norm (the norm depends only on the case): the output
+    # token's direction, times BIG.
     x0s, a0s = [], []
     for v in range(10):
         for carry in (0, 1):
-            block = token_block(v / 10) + (2 * carry - 1) * direction * EG_SCALE
+            block = token_block(v / 10) + [(carry - 0.5) * CARRY, 0.0]
             norm2 = plan.s3 - 3 + float(block @ block)
             x0s.append(block[0] * plan.scale(norm2))
-            out = np.zeros(d)
+            out = np.zeros(L)
             out[lay.T] = token_block((v + carry) % 10 / 10) * BIG
             a0s.append(out)
-    M1, b1, M2, b2 = build_MLP(x0s, a0s)
+    M1, b1, M2, b2 = build_kink_MLP(x0s, a0s)
     layer["M1"][lay.V.start] = M1[0]
     layer["b1"], layer["M2"], layer["b2"] = b1, M2, b2
     return layer
