@@ -1,0 +1,344 @@
+"""LOOKUP TABLE (Chapter 3): memorise a table of keys (``key_len`` tokens) and values (one
+token); output the value of the key that ends the input, whatever comes before it.
+
+With the table ``{[1, 2, 3]: 4, [4, 5, 6]: 7}``: input ``[1, 2, 3, 4, 5, 6]``, output ``7``.
+Inputs whose last ``key_len`` tokens are no key are undefined behaviour.
+
+One attention-only layer: n_heads = key_len, d_head = d_model = tok_dims + 3, d_ff = 0.
+Tokens are ``tok_dims``-vectors (fixed under layer norm) followed by 3 zeros, positions the 3D
+circle after ``tok_dims`` zeros. Head h attends h tokens back (Section 3.2) and writes that
+token's vector times a hash matrix; head 0 also erases the residual (proper cleanup, Section
+3.4). So the last position holds ``hash(key) = sum_p tok[k_p] @ M[p]`` and the tied output
+embedding scores each value against it. Tied (Section 3.6, Figures 3.4-3.6): token vectors
+and hash matrices are fitted by gradient descent on the table's cross-entropy. Untied
+(Section 3.5, Figure 3.3): random vectors and hash matrices, and ``out_emb[v]`` is the sum of
+the hashes of the keys with value v.
+
+Sizes (vocab 10, block 5, key length 5): 1,408 / 3,588 / 22,308 parameters at tok_dims
+5 / 10 / 30, the book's sizes for tables of 10 / 100 / 1,000 entries; non-zero 286 / 736 /
+5,036 (the book: 283 / 733 / 5,033; our rotation matrices, Figure 3.1, have other zeros).
+Fitting (clipped gradient descent, lr 1e-2, 1,000 steps, under a second at vocab <= 100)
+decodes every key of seeded random tables of 10 and 100 entries at tok_dims 5 and 10, for
+vocab 10, 100 and 1,000, in float64 and float32; it first reaches 100% within ~300 steps.
+The untied construction needs far more dimensions (Section 3.5.1: d >> n l^2 / |V|): its
+registry entry defaults to 10 entries, vocab 100, tok_dims 50 (67,098 parameters), where
+50 of 50 seeded tables decode fully (at vocab 10 even tok_dims 200 misses an entry of some
+tables).
+
+Book bugs fixed: Figure 3.5's ``E = lr * dE`` rebinds E instead of updating it (so the book
+never trains the token embedding): we do ``E -= lr * dE``. Plain steps are unstable (a hash
+near 0 has a huge layer-norm gradient): we clip the gradient and keep the best iterate. The
+book draws from the global numpy RNG; we use ``np.random.default_rng(seed)``, so a seed
+fixes the table and the weights.
+
+>>> ks, vs = np.array([[1, 2, 3], [4, 5, 6]]), np.array([4, 7])
+>>> params = build_lookup_transformer(ks, vs, vocab_size=10, block_size=8, tok_dims=5,
+...                                   optimization_iters=300, seed=0, progress=False)
+>>> from taotp import decode
+>>> int(decode([1, 2, 3, 4, 5, 6], params, max_steps=1)[-1])
+7
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from taotp.blocks import HARDER, attend_back, pos_enc_3d_array
+from taotp.model import base_layer, base_params, layer_norm, softmax, transformer_layer
+from taotp.program import Option, Program, Task
+
+EPS = 1e-10  # layer_norm's epsilon, as in taotp.model
+
+
+def onehot(t, v):
+    return np.eye(v)[t]
+
+
+def logsumexp(x, axis=-1):
+    mx = x.max(axis=axis, keepdims=True)
+    return np.log(np.sum(np.exp(x - mx), axis=axis, keepdims=True)) + mx
+
+
+def loss_and_grad(E, M, k, v, y):
+    """Cross-entropy of the table and its gradient ``(dM, dE)`` (Figure 3.4).
+
+    ``E (V, d)`` token vectors (already layer-normed), ``M (l, d, d)`` hash matrices, ``k (n, l)``
+    keys, ``v (n,)`` values, ``y (n, V)`` their one-hots. The model is the transformer's last
+    position: ``hash = sum_p E[k_p] @ M[p]``, padded with 3 zeros, through the final layer norm
+    (over d + 3 dims), against the tied ``E``. (We derived the layer-norm backward afresh;
+    the tests check it against finite differences.)
+    """
+    loss, grads, _ = _loss_grad_logits(E, M, k, v, y)
+    return loss, grads
+
+
+def _loss_grad_logits(E, M, k, v, y):
+    # The book's einsums as matmuls (einsum without `optimize` is ~10x slower here).
+    n, l = k.shape
+    d = E.shape[1]
+    D = d + 3
+    x = E[k].reshape(n, l * d)                  # nld
+    h = x @ M.reshape(l * d, d)                 # nld,ldo->no
+    mean = h.sum(axis=1, keepdims=True) / D
+    h0 = h - mean                               # the 3 padding dims hold -mean
+    s = (((h0 ** 2).sum(axis=1, keepdims=True) + 3 * mean ** 2) / D) ** 0.5
+    std = s + EPS
+    h01 = h0 / std
+    z = h01 @ E.T                               # vd,nd->nv
+    loss = float((logsumexp(z) - z)[np.arange(len(z)), v].sum())
+
+    dz = softmax(z) - y                         # n, V
+    g = dz @ E                                  # d loss / d h01 (0 on the padding dims)
+    # Back through layer norm: d/du [(u - mean(u)) / (std(u) + eps)] with u = (h, 0, 0, 0).
+    dh = (g - g.sum(axis=1, keepdims=True) / D) / std \
+        - h0 * (g * h0).sum(axis=1, keepdims=True) / (D * s * std ** 2)
+    dM = (x.T @ dh).reshape(l, d, d)            # nld,no->ldo
+    dx = (dh @ M.reshape(l * d, d).T).reshape(n, l, d)  # no,ldo->nld
+    dE = dz.T @ h01                             # nd,nv->vd
+    np.add.at(dE, k, dx)
+    return loss, (dM, dE), z
+
+
+def optimize(E, M, ks, vs, iters, lr=1e-3, progress=True, max_grad_norm=30.0):
+    """Gradient descent on ``E`` and ``M`` in place, layer-norming ``E`` each step (Figure
+    3.5, with ``E -= lr * dE`` where the book has ``E = lr * dE``).
+
+    Two changes make it reliable: a step's gradient is clipped to ``max_grad_norm`` (a hash
+    near 0 has a huge layer-norm gradient, and plain steps then throw the fit away), and the
+    best iterate seen (fewest entries decoded wrong, then lowest loss) is the one kept.
+    Returns ``(loss, wrong, iteration)`` of that iterate; ``progress=False`` silences tqdm.
+    """
+    from tqdm import tqdm
+
+    y = onehot(vs, E.shape[0])
+    best = (np.inf, np.inf, -1)
+    kept = E.copy(), M.copy()
+    with tqdm(range(iters), disable=not progress, desc="lookup table") as bar:
+        for i in bar:
+            E[:] = layer_norm(E)
+            loss, (dM, dE), z = _loss_grad_logits(E, M, ks, vs, y)
+            wrong = int((z.argmax(axis=1) != vs).sum())
+            if (wrong, loss) < best[:2]:
+                best = (wrong, loss, i)
+                kept = E.copy(), M.copy()
+            norm = float(np.sqrt((dE ** 2).sum() + (dM ** 2).sum()))
+            step = lr * min(1.0, max_grad_norm / norm) if norm > 0 else 0.0
+            E -= step * dE
+            M -= step * dM
+            if i % 50 == 0:
+                bar.set_postfix(loss=f"{loss:.4g}", wrong=wrong)
+    E[:], M[:] = kept
+    return best[1], best[0], best[2]
+
+
+def _check_table(ks, vs, vocab_size, block_size, prefix_len=None):
+    ks, vs = np.asarray(ks), np.asarray(vs)
+    if ks.ndim != 2 or vs.shape != ks.shape[:1] or len(ks) == 0:
+        raise ValueError("a lookup table is keys ks (n, key_len) and values vs (n,), n >= 1")
+    if ks.dtype.kind not in "iu" or vs.dtype.kind not in "iu":
+        raise ValueError("keys and values must be integer token ids")
+    if ks.min() < 0 or ks.max() >= vocab_size or vs.min() < 0 or vs.max() >= vocab_size:
+        raise ValueError(f"keys and values must be token ids in [0, {vocab_size})")
+    if len(np.unique(ks, axis=0)) != len(ks):
+        raise ValueError("the table's keys must be distinct")
+    if prefix_len is not None and prefix_len != ks.shape[1]:
+        raise ValueError(f"prefix_len={prefix_len} but the keys have {ks.shape[1]} tokens")
+    if block_size < ks.shape[1]:
+        raise ValueError(f"block_size={block_size} is shorter than a key ({ks.shape[1]})")
+    return ks, vs
+
+
+def _hash_layer(params, hash_matrices, block_size):
+    """Head h attends h back and adds ``tok @ hash_matrices[h]``; head 0 clears the residual."""
+    key_len, tok_dims, _ = hash_matrices.shape
+    d_model = tok_dims + 3  # d_head = d_model: we don't need the standard n_heads * d_head
+    layer0 = base_layer(key_len, d_model, 0, d_model)
+    for head in range(key_len):
+        attend_back(layer0, head, head, block_size, hardness=HARDER)
+        layer0["V"][head] = np.eye(d_model)
+        layer0["P"][head, :tok_dims, :tok_dims] = hash_matrices[head].T
+    layer0["P"][0] -= np.eye(d_model)
+    params["layers"].append(layer0)
+    return layer0
+
+
+def build_untied_transformer(ks, vs, vocab_size, block_size, prefix_len, tok_dims, seed=0):
+    """Figure 3.3: random token vectors and hash matrices, untied ``out_emb`` = summed hashes."""
+    ks, vs = _check_table(ks, vs, vocab_size, block_size, prefix_len)
+    rng = np.random.default_rng(seed)
+    d_model = tok_dims + 3
+    params = base_params(vocab_size, block_size, d_model)
+    params["pos_emb"] = np.pad(pos_enc_3d_array(block_size), ((0, 0), (tok_dims, 0)))
+    params["tok_emb"] = np.pad(layer_norm(rng.normal(0, 1, (vocab_size, tok_dims))),
+                               ((0, 0), (0, 3)))
+    layer0 = _hash_layer(params, rng.normal(0, 1e-1, (prefix_len, tok_dims, tok_dims)),
+                         block_size)
+    mask = np.tril(np.ones((prefix_len, prefix_len), dtype=bool))
+    for k, v in zip(ks, vs):
+        x = params["tok_emb"][k] + params["pos_emb"][np.arange(prefix_len)]
+        params["out_emb"][v] += transformer_layer(x, **layer0, mask=mask)[-1]
+    return params
+
+
+def build_lookup_transformer(ks, vs, vocab_size, block_size, tok_dims, optimization_iters,
+                             seed=0, progress=True, lr=1e-2):
+    """Figure 3.6: tied embeddings, token vectors and hash matrices fitted to the table."""
+    ks, vs = _check_table(ks, vs, vocab_size, block_size)
+    rng = np.random.default_rng(seed)
+    n, prefix_len = ks.shape
+    params = base_params(vocab_size, block_size, tok_dims + 3)
+    params["pos_emb"] = np.pad(pos_enc_3d_array(block_size), ((0, 0), (tok_dims, 0)))
+    tok_emb = rng.normal(0, 1e-1, (vocab_size, tok_dims))
+    hash_matrices = rng.normal(0, 1e-1, (prefix_len, tok_dims, tok_dims))
+    optimize(tok_emb, hash_matrices, ks, vs, optimization_iters, lr=lr, progress=progress)
+    params["tok_emb"] = params["out_emb"] = np.pad(layer_norm(tok_emb), ((0, 0), (0, 3)))
+    # Head h reads the token h back, i.e. key position prefix_len - 1 - h.
+    _hash_layer(params, hash_matrices[::-1], block_size)
+    return params
+
+
+def random_lookup_table(rng, entries, vocab_size, key_len):
+    """``entries`` distinct random keys of ``key_len`` tokens, with random values."""
+    if entries > vocab_size ** key_len:
+        raise ValueError(f"there are only {vocab_size ** key_len} distinct keys of length "
+                         f"{key_len} over {vocab_size} tokens, not {entries}")
+    ks = np.empty((0, key_len), dtype=np.int64)
+    while len(ks) < entries:
+        more = rng.integers(0, vocab_size, (entries - len(ks), key_len))
+        ks = np.concatenate((ks, more))
+        _, first = np.unique(ks, axis=0, return_index=True)
+        ks = ks[np.sort(first)]
+    return ks, rng.integers(0, vocab_size, entries)
+
+
+def make_task(params, ks, vs, block_size, options) -> Task:
+    """The Task of a built lookup table (tied or untied)."""
+    vocab_size, key_len = params["tok_emb"].shape[0], ks.shape[1]
+    table = {tuple(int(t) for t in k): int(v) for k, v in zip(ks, vs)}
+
+    def check(prompt) -> np.ndarray:
+        prompt = np.asarray(prompt)
+        if prompt.ndim != 1 or prompt.dtype.kind not in "iu":
+            raise ValueError("a lookup-table prompt is a 1-D array of token ids")
+        bad = prompt[(prompt < 0) | (prompt >= vocab_size)]
+        if len(bad):
+            raise ValueError(f"token {bad[0]} is outside the vocabulary [0, {vocab_size})")
+        if len(prompt) < key_len:
+            raise ValueError(f"a key has {key_len} tokens; got {len(prompt)}")
+        if len(prompt) > block_size:
+            raise ValueError(f"{len(prompt)} tokens do not fit in block_size={block_size} "
+                             f"(a key of {key_len} plus a prefix of at most "
+                             f"{block_size - key_len})")
+        key = tuple(int(t) for t in prompt[-key_len:])
+        if key not in table:
+            raise ValueError(f"undefined behaviour: the input ends with {list(key)}, "
+                             "which is not a key of the table")
+        return prompt
+
+    def encode(text: str) -> np.ndarray:
+        if not isinstance(text, str):
+            raise TypeError(f"input must be a str, not {type(text).__name__}")
+        if not text.split():
+            raise ValueError(f"empty input: give a key of {key_len} space-separated token ids")
+        try:
+            ids = np.array([int(w) for w in text.split()], dtype=np.int64)
+        except ValueError:
+            raise ValueError(f"input must be space-separated integers, got {text!r}") from None
+        return check(ids)
+
+    def sample(rng, n):
+        prompts = []
+        for _ in range(n):
+            prefix = rng.integers(0, vocab_size, int(rng.integers(0, block_size - key_len + 1)))
+            prompts.append(np.concatenate((prefix, ks[rng.integers(len(ks))])))
+        return prompts
+
+    def adversarial():
+        """Each key after: another key and this key's value; itself; its value repeated."""
+        room = block_size - key_len
+        cases = []
+        for i, k in enumerate(ks):
+            for prefix in (np.append(ks[(i + 1) % len(ks)], vs[i]), k, np.full(room, vs[i])):
+                cases.append(np.concatenate((prefix[max(0, len(prefix) - room):] if room else [], k)))
+        return [c.astype(np.int64) for c in cases]
+
+    return Task(params=params, encode=encode,
+                render=lambda ids: " ".join(str(int(i)) for i in ids), steps=lambda p: 1,
+                reference=lambda p: np.array([table[tuple(int(t) for t in check(p)[-key_len:])]]),
+                sample=sample, exhaustive=lambda: (k.copy() for k in ks),
+                adversarial=adversarial, options=options)
+
+
+def _table(entries, vocab_size, key_len, seed):
+    table_seed, weight_seed = np.random.SeedSequence(seed).spawn(2)
+    return (*random_lookup_table(np.random.default_rng(table_seed), entries, vocab_size,
+                                 key_len), weight_seed)
+
+
+def build(entries=10, vocab_size=10, key_len=5, tok_dims=5, block_size=5, iters=1000,
+          seed=0, progress=False) -> Task:
+    ks, vs, weight_seed = _table(entries, vocab_size, key_len, seed)
+    params = build_lookup_transformer(ks, vs, vocab_size, block_size, tok_dims, iters,
+                                      seed=weight_seed, progress=progress)
+    return make_task(params, ks, vs, block_size, dict(
+        entries=entries, vocab_size=vocab_size, key_len=key_len, tok_dims=tok_dims,
+        block_size=block_size, iters=iters, seed=seed))
+
+
+def build_untied(entries=10, vocab_size=100, key_len=5, tok_dims=50, block_size=5,
+                 seed=0) -> Task:
+    ks, vs, weight_seed = _table(entries, vocab_size, key_len, seed)
+    params = build_untied_transformer(ks, vs, vocab_size, block_size, key_len, tok_dims,
+                                      seed=weight_seed)
+    return make_task(params, ks, vs, block_size, dict(
+        entries=entries, vocab_size=vocab_size, key_len=key_len, tok_dims=tok_dims,
+        block_size=block_size, seed=seed))
+
+
+def _book_size(entries=10, vocab_size=10, key_len=5, tok_dims=5, block_size=5, **_):
+    if (vocab_size, key_len, block_size) != (10, 5, 5):
+        return None
+    return {5: {"n_params": 1_408, "non0": 283}, 10: {"n_params": 3_588, "non0": 733},
+            30: {"n_params": 22_308, "non0": 5_033}}.get(tok_dims)
+
+
+def _options(entries, vocab_size, tok_dims, tied):
+    options = (
+        Option("entries", int, entries, "number of random key-value pairs", "--entries"),
+        Option("vocab_size", int, vocab_size, "vocabulary size", "--vocab-size"),
+        Option("key_len", int, 5, "tokens per key (= heads)", "--key-len"),
+        Option("tok_dims", int, tok_dims, "token dimensions (d_model = tok_dims + 3)",
+               "--tok-dims"),
+        Option("block_size", int, 5, "longest input: key plus prefix", "--block-size"),
+    )
+    if tied:
+        options += (Option("iters", int, 1000, "gradient-descent steps", "--iters"),)
+    return options + (Option("seed", int, 0, "seed of the table and the weights", "--seed"),)
+
+
+def _examples(entries, vocab_size, key_len=5, seed=0):
+    ks, _, _ = _table(entries, vocab_size, key_len, seed)
+    return tuple(" ".join(map(str, k)) for k in ks[:3])
+
+
+PROGRAMS = (
+    Program(
+        name="lookup-table", title="LOOKUP TABLE", section="Chapter 3 (Section 3.6)",
+        summary="Memorise a random table (key of key_len tokens -> value token) in one "
+                "attention layer: hashed keys against tied embeddings fitted by gradient "
+                "descent.",
+        input_format="space-separated token ids ending with a key of the (seeded, random) "
+                     "table, optionally after a prefix, e.g. the examples",
+        build=build, options=_options(10, 10, 5, tied=True),
+        examples=_examples(10, 10), book_size=_book_size,
+        float32="",
+    ),
+    Program(
+        name="lookup-table-untied", title="LOOKUP TABLE (untied)", section="Section 3.5",
+        summary="The simplified construction: random token vectors and hash matrices, and an "
+                "untied out_emb holding the sum of the hashes of each value's keys.",
+        input_format="as lookup-table",
+        build=build_untied, options=_options(10, 100, 50, tied=False),
+        examples=_examples(10, 100),
+        float32="",
+    ),
+)
