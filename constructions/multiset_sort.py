@@ -249,7 +249,7 @@ def _multiset_sort_task(vocab_size: int = 1000, block_size: int = 200) -> Task:
         cases = [[1] * n, [top] * n, [second] * (n - 1) + [1], [1] + [second] * (n - 1),
                  [top, 1] * (n // 2), list(range(top, 0, -1))[:n], list(range(1, top + 1))[:n],
                  [top] * (n - 1) + [1], [1], [top], [max(top - 1, 1), top] * (n // 2)]
-        cases.append([(i % 3) + top - min(2, top - 1) for i in range(n)])  # near-duplicates
+        cases.append([max(1, top - i % 3) for i in range(n)])  # near-duplicates
         cases.append(sorted([1, top] * (n // 2), reverse=True))
         cases.append([2 ** i for i in range(n_bits(vocab_size)) if 2 ** i <= top][:n])
         return [np.array(c + [0]) for c in cases if c]
