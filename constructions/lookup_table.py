@@ -225,9 +225,7 @@ def make_task(params, ks, vs, block_size, options) -> Task:
         if len(prompt) < key_len:
             raise ValueError(f"a key has {key_len} tokens; got {len(prompt)}")
         if len(prompt) > block_size:
-            raise ValueError(f"{len(prompt)} tokens do not fit in block_size={block_size} "
-                             f"(a key of {key_len} plus a prefix of at most "
-                             f"{block_size - key_len})")
+            raise ValueError(f"{len(prompt)} tokens do not fit in block_size={block_size}")
         key = tuple(int(t) for t in prompt[-key_len:])
         if key not in table:
             raise ValueError(f"undefined behaviour: the input ends with {list(key)}, "
@@ -245,15 +243,12 @@ def make_task(params, ks, vs, block_size, options) -> Task:
             raise ValueError(f"input must be space-separated integers, got {text!r}") from None
         return check(ids)
 
-    def sample(rng, n):
-        prompts = []
-        for _ in range(n):
-            prefix = rng.integers(0, vocab_size, int(rng.integers(0, block_size - key_len + 1)))
-            prompts.append(np.concatenate((prefix, ks[rng.integers(len(ks))])))
-        return prompts
+    def sample(rng, n):  # a random key after a random prefix of random length
+        lengths = rng.integers(0, block_size - key_len + 1, n)
+        return [np.concatenate((rng.integers(0, vocab_size, m), ks[rng.integers(len(ks))]))
+                for m in lengths]
 
-    def adversarial():
-        """Each key after: another key and this key's value; itself; its value repeated."""
+    def adversarial():  # each key after: another key and its value; itself; its value
         room = block_size - key_len
         cases = []
         for i, k in enumerate(ks):
