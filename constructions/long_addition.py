@@ -1,54 +1,58 @@
-"""DECIMAL ADDITION that scales (issue 7): 10,000-digit numbers, exact in float32, in 4 layers.
+"""DECIMAL ADDITION that scales (issue 7): 10,000-digit numbers, exact in float32, 4 layers.
 
 Tokens as in the book (Chapter 6): digits 0-9, '+' = 10, '=' = 11; both numbers zero-padded
 to ``n`` digits, most significant first; the output is the ``n + 1`` digits of the sum
 ("45+78" -> "123", "04+02" -> "006"). Positions: ``a_d`` at ``d``, '+' at ``n``, ``b_d`` at
-``n + 1 + d``, '=' at ``2 n + 1``; output digit ``k`` (``k = 0`` is the carry out, digit
-``i = k - 1`` of the sum otherwise) is predicted at ``2 n + 1 + k``. block_size ``3 n + 2``.
+``n + 1 + d``, '=' at ``2 n + 1``; output digit ``k`` (``k = 0``: the carry out; else digit
+``i = k - 1`` of the sum) is predicted at ``2 n + 1 + k``. block_size ``3 n + 2``.
 
 The carry into digit ``i`` is ``[s_j >= 10]`` for ``j`` the nearest less significant digit
 with ``s_j = a_j + b_j != 9`` (none: no carry). "Nearest to the right" is a one-sided search
-no attention score expresses, but an *equality* is cheap, and the causal mask gives "most
-recent" for free. Let ``P(i)`` be the most recent digit ``<= i`` with ``s != 9`` (the '+'
-counts as digit -1 with ``s = 0``) and ``Q(j) = P(j - 1)``. Then the digit we want is the
-unique ``j`` with ``s_j != 9`` and ``Q(j) = P(i)``; the '=' acts as digit ``n`` with ``s = 0``,
+that no low-rank attention score expresses, but an *equality* is cheap, and the causal mask
+gives "most recent" for free. Let ``P(i)`` be the most recent digit ``<= i`` with ``s != 9``
+(the '+' counts as digit -1 with ``s = 0``) and ``Q(j) = P(j - 1)``: the digit we want is the
+unique ``j`` with ``s_j != 9`` and ``Q(j) = P(i)``. The '=' acts as digit ``n`` with ``s = 0``,
 so that ``j`` always exists. Four layers:
 
-1. Every position reads the token of a target position whose code ``pos_emb`` stores in the
-   ``CQ`` block (``b_d`` reads ``a_d``, an output reads ``b_i``, '=' reads '+', the a-digits
-   and '+' read position 0: storing the target, rather than rotating one's own code, gives
-   every position a real target, so no position is left with a blurred read). The MLP maps
-   ``x(own) + x(read)`` with spikes (Theorem 6.1) to ``V``, a token-like code of ``s mod 10``,
-   and ``EG``, one of three states (``s != 9`` without carry, with carry, ``s = 9``), and
-   erases the two token blocks. Tokens '+' and '=' sit far from the digits, so there the
-   spikes are silent and the biases leave ``s = 0``.
-2. Pointer: the key score is a ramp (a quarter turn of the coarse circle, read relative to
-   the query, so the most recent key scores highest) plus a large bonus for ``s != 9``;
-   the value is the key's position code. Every position gets ``P`` = the code of its most
-   recent ``s != 9`` position.
-3. Three reads by relative or stored codes: ``Q = P`` one back (into ``CQ``); the ``P`` and
-   ``V`` of the ``CQ`` target (an output gets ``P(i)`` and ``s_i``); and two self-attending
-   heads erasing the old ``P``, ``V`` and ``CQ`` (proper cleanup), so every block keeps its
-   norm and layer norm stays a known constant scale at every position.
-4. The match: query ``P``, keys ``Q`` plus a bonus for ``s != 9``; the value is the key's
-   carry, added to ``V``. The MLP's spikes map ``x(V)`` (20 cases: ``s mod 10`` and the
-   carry) to the output token.
+1. Every position reads the token at a target whose code ``pos_emb`` stores (block ``CQ``):
+   ``b_d`` reads ``a_d``, an output reads ``b_i``, '=' reads '+', the a-digits and '+' read
+   position 0. Storing the target, rather than rotating one's own code, gives every position
+   a real target, so no position holds a blurred read. The MLP's spikes (Theorem 6.1) map
+   ``x(own) + x(read) = s / 10`` to ``V`` (a token-like code of ``s mod 10``) and ``EG`` (three
+   states: ``s != 9`` without carry, with carry, ``s = 9``), and erase both token blocks.
+   '+' and '=' sit far from the digits (x = -1.2, -1.35): there the spikes stay silent and the
+   biases leave ``s = 0``.
+2. Pointer: the key score is a ramp (``3 sin(angle(m) - angle(q) + pi/4)`` on the coarse
+   circle: the most recent key scores highest) plus a large bonus for ``s != 9``; the value
+   is the key's position code. Every position gets ``P``.
+3. ``Q = P`` one position back (into ``CQ``); ``P`` and ``V`` of the stored target (an output
+   gets ``P(i)`` and ``s_i``); two heads attend to themselves and erase the old ``P``, ``V``
+   and ``CQ`` (proper cleanup), so every block keeps its norm.
+4. The match: query ``P``, key ``Q`` plus a bonus for ``s != 9``; the value is the key's
+   carry, added to ``V``. The MLP (``|S| - 1`` kinks, Exercise 6.4) maps ``x(V)`` (20 cases:
+   ``s mod 10`` and the carry) to the output token.
 
-Positions are concatenated 3D circles (Section 2.3) with periods ``8 (n + 1)``, ``(8 (n +
-1)) ** (1 / k)``...: one circle while its neighbours differ by enough for float32 (up to 40
-digits), two up to 10**4 digits and beyond (the equality gap is then about 7e-4 of a score
-of 6: two circles with coprime-like periods separate 30,000 positions where one circle would
-need a 1e-8 resolution). The coarse circle also carries the ramp: a period of ``8 (n + 1)``
-keeps every key a query can see on the rising side of ``sin``.
+Every block is a point of a fixed norm on a circle (2 logical dimensions per circle, token or
+state), built in logical coordinates and embedded along the Helmert basis in one more model
+dimension (``taotp.circuits.mean_free``): layer norm is then a known constant scale at every
+position of every layer, which is what lets the attention compare scores to 1e-6 and the
+spikes read exact points.
 
-Sizes: 4 layers; d_model 15 (one circle) or 24 (two); heads 1 / 1 / 4 / 1 with d_head
-``3k``, ``max(4, 3k)``, ``3k + 3``, ``3k + 1``; d_ff 63 / 0 / 0 / 60. Parameters: the
-position embedding, ``(3 n + 2) d_model``, is all that grows with ``n``: ``45 n + 6,213`` for
-n <= 40, ``72 n + 11,739`` beyond (4,127 + ... see ``parameter_count``): 6,348 at 3 digits,
-83,739 at 1,000 and 731,739 at 10,000.
+Positions are ``k`` circles (``taotp.circuits.circle_code``) with periods ``8 (n + 1)`` and
+``(8 (n + 1)) ** (1/2)``...: as few as keep codes of distinct positions ``3e-4`` apart (of a
+maximum ``3 k``): one circle up to 54 digits, two from 55 (at 10,000 digits one circle would
+separate neighbours by 1e-8, below float32's resolution; two keep 7.4e-4). The coarse circle
+also gives the ramp: with period ``8 (n + 1)`` every key a query sees is on its rising side.
 
-float32: exact; tested exhaustively to 2 digits and on random and carry-chain inputs at 10,
-100, 1,000 and (slow) 10,000 digits.
+Sizes: 4 layers; d_model 11 (one circle) or 17 (two); heads 1 / 1 / 4 / 1, d_head ``2k``,
+``max(3, 2k)``, ``2k + 2``, ``2k + 1``; d_ff 61 / 0 / 0 / 19. Only the position embedding,
+``(3 n + 2) d_model``, grows with ``n``: ``33 n + 3,094`` parameters for n <= 54 and
+``51 n + 5,622`` from 55: 3,193 at 3 digits, 56,622 at 1,000 and 515,622 at 10,000 (a
+prototype needed 4,127 and 63,947, and d_model 29 at 10,000 digits: 870,058 parameters in
+its position embedding alone).
+
+float32: exact on every input tried: exhaustive to 2 digits; random and carry-chain inputs
+at 3, 10, 100, 1,000 and 10,000 digits (the last in the slow test, ~20 s per input).
 
 >>> task = PROGRAMS[0].make(n_digits=4)
 >>> task.run("4999+5"), task.run("9999+9999"), task.run("0+0")
