@@ -204,3 +204,15 @@ def test_bad_tables():
         build_lookup_transformer(np.array([[1, 2, 3]]), np.array([0]), 10, 2, 5, 1)
     with pytest.raises(ValueError, match="outside the vocabulary"):
         decode([10], TIED.make(iters=1).params, max_steps=1)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("vocab_size", [100, 1000])
+def test_book_table_of_1000_entries(vocab_size):
+    """The book's largest table: 1,000 entries at tok_dims 30 (22,308 parameters)."""
+    task = TIED.make(entries=1000, vocab_size=vocab_size, tok_dims=30, block_size=8)
+    # 22,308 at vocab 10 and block 5; each more token or position adds d_model = 33
+    assert count_params(task.params)["n_params"] == 22_308 + 33 * (vocab_size - 10 + 8 - 5)
+    prompts = all_prompts(task, 0, n=500)
+    assert wrong(task.params, prompts, task) == []
+    assert wrong(astype(task.params, np.float32), prompts, task) == []
