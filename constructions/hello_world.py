@@ -30,6 +30,7 @@ ValueError at the end of ``pos_emb``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -64,11 +65,11 @@ class Tokenizer:
             return self.bos
         if symbol == EOS:
             return self.eos
-        ids = self._ids()
-        if symbol not in ids:
+        if symbol not in self._ids:
             raise ValueError(f"symbol {symbol!r} is not in the vocabulary")
-        return ids[symbol]
+        return self._ids[symbol]
 
+    @cached_property
     def _ids(self) -> dict[str, int]:
         return {s: i for i, s in enumerate(self.symbols)}
 

@@ -38,7 +38,7 @@ from taotp.blocks import HARDER, attend_back, padding_block, pos_enc_3d_array
 from taotp.model import base_layer, base_params
 from taotp.program import Option, Program, Task
 
-MARK = 1.0  # size of the start-of-input marker, in slot 0 (any value well above 1e-6 works)
+MARK = 1.0  # start-of-input offset; layer 1 shrinks marked slots 10% (prefix_len 2) to 4% (10)
 
 
 def build_search_transformer(vocab_size: int, block_size: int, prefix_len: int) -> dict:
