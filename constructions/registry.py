@@ -8,9 +8,15 @@ from taotp.program import Program
 # One module per book program (and the beyond-the-book ones), in the book's order.
 MODULES = (
     "hello_world",
+    "lookup_table",
     "search",
     "sort",
     "addition",
+    # Beyond the book.
+    "long_addition",
+    "multiset_sort",
+    "stable_min",
+    # Capabilities from the book's exercises.
     "exercises",
 )
 
