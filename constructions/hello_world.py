@@ -219,7 +219,7 @@ PROGRAMS = (
         options=(Option("message", str, "Hello World!", "the message to print", "--message"),
                  Option("tokenizer", str, "message",
                         "'message' (the message's own symbols) or 'ascii' (byte values)",
-                        "--tokenizer")),
+                        "--tokenizer", choices=("message", "ascii"))),
         examples=("",),
         book_size=_book_size,
         sizes=({"tokenizer": "ascii"},),

@@ -91,7 +91,8 @@ def _program_options(args, rest):
     parser = argparse.ArgumentParser(prog=f"taotp {args.command} {program.name}")
     for option in program.options:
         parser.add_argument(option.cli_flag, dest=option.name, type=option.type,
-                            default=option.default, help=option.help)
+                            default=option.default, help=option.help,
+                            choices=option.choices or None)
     if args.command in ("run", "trace"):
         parser.add_argument("input", nargs="*", help=program.input_format)
     parsed = parser.parse_args(rest)
@@ -121,8 +122,8 @@ def _list(args):
         print(f"    {program.summary}")
         print(f"    input: {program.input_format}")
         for option in program.options:
-            print(f"    {option.cli_flag} {option.type.__name__.upper()}  {option.help} "
-                  f"(default {option.default})")
+            kind = "|".join(option.choices) if option.choices else option.type.__name__.upper()
+            print(f"    {option.cli_flag} {kind}  {option.help} (default {option.default})")
         if program.float32:
             print(f"    float32: {program.float32}")
     return 0

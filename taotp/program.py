@@ -19,6 +19,7 @@ class Option:
     default: Any
     help: str
     flag: str = ""
+    choices: tuple = ()
 
     @property
     def cli_flag(self) -> str:
