@@ -91,6 +91,7 @@ SQRT2 = 2.0 ** 0.5
 
 
 def n_bits(vocab_size: int) -> int:
+    """B: how many bits the numbers ``0..vocab_size-1`` need (one bit layer each)."""
     return max(1, (vocab_size - 1).bit_length())
 
 
