@@ -126,3 +126,28 @@ def test_vocab_100000_float32():
     bad, worst = check(task, prompts, np.float32)
     print(f"vocab 100,000: {len(prompts)} inputs, worst float32 margin {worst:.4f}")
     assert bad == [] and worst > 2.0
+
+
+def test_float32_decisions_keep_clear_of_their_ramps():
+    """The docstring's float32 claim: each decide layer's input c stays (nearly) as far from
+    its ramp as exact arithmetic puts it (|c - 1/2| >= 2 half, so 'half' clear)."""
+    from constructions.multiset_sort import EPS2, GAIN, _gap
+    from taotp.model import layer_norm
+    from taotp.search_blocks import FeatureSpace
+    from taotp.trace import record
+
+    task = PROGRAM.make(vocab_size=1000, block_size=200)
+    params = astype(task.params, np.float32)
+    B = n_bits(1000)
+    space, half = FeatureSpace(B + 1), GAIN * _gap(100) / 4
+    rng = np.random.default_rng(3)
+    worst = np.inf
+    for prompt in task.sample(rng, 6) + task.adversarial()[:6]:
+        tokens = np.concatenate((prompt, task.reference(prompt)[:-1]))
+        rec = record(params, tokens)
+        assert rec.logits.dtype == np.float32
+        for j in range(B):
+            mlp_in = layer_norm(rec.after_attn[2 * (B - j)])[len(prompt) - 1:]
+            c = space.read(mlp_in)[:, j] / EPS2
+            worst = min(worst, float(np.abs(c - 0.5).min()) - half)
+    assert 0.95 * half <= worst <= 1.01 * half
