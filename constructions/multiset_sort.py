@@ -55,9 +55,10 @@ Sizes (``vocab_size=1000, block_size=200``, up to 100 numbers): d_model 12, 21 l
 (tok_emb 12,000, pos_emb 2,400 zeros, the rest 6,440; 15,983 non-zero), below the 22,890 of
 the earlier prototype (d_model 14, 12 layers). At ``vocab_size=100_000, block_size=200``:
 d_model 19, 35 layers, **1,925,451 parameters** (tok_emb 1,900,000), against the
-prototype's 2.2M. For comparison tracr needs 22,237,193 to sort 10 numbers with repeats
-over vocab 100 (and is right on 81% of inputs). The count is ``V (B + 2) + block_size (B +
-2) + ...``: tok_emb is the floor of any design with a +-1 code per bit.
+prototype's 2.2M (both prototype figures and the tracr one are quoted from the project's
+issue 7, not re-measured here: tracr compiles a sort of 10 numbers with repeats over vocab
+100 to 22,237,193 parameters, right on 81% of inputs). The count is ``(V + block_size)
+(B + 2)`` plus the layers: tok_emb is the floor of any design with a +-1 feature per bit.
 
 float32: exact. Scores are at most N B ~ 200 in size (rounding ~1e-5), the count's decision
 gap is ``gap`` (4e-3 at 100 numbers), and bits are exact again before they serve as keys.
