@@ -133,6 +133,22 @@ def _parse(text: str, vocab_size: int) -> np.ndarray:
     return np.array(ids, dtype=np.int64)
 
 
+def random_table(entries: int, vocab_size: int, key_len: int, seed: int = 0):
+    """``entries`` distinct random keys of ``key_len`` tokens and random values (seeded)."""
+    rng = np.random.default_rng(seed)
+    keys = rng.choice(vocab_size ** key_len, size=entries, replace=False)
+    ks = np.array([[k // vocab_size ** (key_len - 1 - p) % vocab_size for p in range(key_len)]
+                   for k in keys], dtype=np.int64)
+    return ks, rng.integers(0, vocab_size, entries)
+
+
+def _examples() -> tuple[str, ...]:
+    """Keys of the default table: alone, after a prefix, and after another key."""
+    ks, _ = random_table(1000, 10, 5)
+    key = lambda j: " ".join(map(str, ks[j]))
+    return (key(0), "7 7 7 " + key(1), key(2) + " " + key(3)[-9:])
+
+
 def build(entries: int = 1000, vocab_size: int = 10, key_len: int = 5, block_size: int = 10,
           seed: int = 0) -> Task:
     """A random table (the one Chapter 3's construction caps near 20 % on) and its program."""
@@ -142,11 +158,7 @@ def build(entries: int = 1000, vocab_size: int = 10, key_len: int = 5, block_siz
             raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
     if entries > vocab_size ** key_len:
         raise ValueError(f"only {vocab_size ** key_len} distinct keys exist, not {entries}")
-    rng = np.random.default_rng(seed)
-    keys = rng.choice(vocab_size ** key_len, size=entries, replace=False)
-    ks = np.array([[k // vocab_size ** (key_len - 1 - p) % vocab_size for p in range(key_len)]
-                   for k in keys], dtype=np.int64)
-    vs = rng.integers(0, vocab_size, entries)
+    ks, vs = random_table(entries, vocab_size, key_len, seed)
     table = {tuple(k): int(v) for k, v in zip(ks, vs)}
     params = build_general_lookup_transformer(ks, vs, vocab_size, block_size, seed)
 
@@ -198,7 +210,7 @@ PROGRAMS = (
                  Option("key_len", int, 5, "tokens per key"),
                  Option("block_size", int, 10, "block size"),
                  Option("seed", int, 0, "seed of the random table")),
-        examples=(),
+        examples=_examples(),
         float32="the MLP's spikes are 1e-7-wide at 1,000 entries, below float32 resolution",
     ),
 )
