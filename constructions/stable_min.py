@@ -16,8 +16,9 @@ the score of token v is ``~ 5e8 sin(t_last) cos(t_v)``. With many numbers:
 - The softmax mass. Adjacent values score ``5e8 sin(t_last) sin(t_v) pi / (vocab_size +
   1)`` apart: near both ends of the half circle that is 15 nats at vocab_size 1,000 (last
   number 999, minimum 0), so 10^6 copies of the runner-up carry 10^6 e^-15 ~ 0.2 of the
-  winner's weight; at vocab_size 10^5 the gap is 2e-5 nats and the head averages everything.
-  And the scores are ~1e6-5e8 in size, where float32 rounds to 0.1-64.
+  winner's weight (computed; that input still decodes right, the drift being under half);
+  at vocab_size 10^5 the gap is 2e-5 nats and the head averages everything.
+  And the scores are ~1e6-5e8 in size, where float32 rounds to 0.1-32.
 
 What we build instead (d_model 4, one layer, one head of d_head 3, no MLP):
 
