@@ -34,7 +34,8 @@ from taotp.plotting import token_labels
 from taotp.program import Task
 
 
-MAX_COLUMNS = 4  # panels per row in a trace
+MAX_COLUMNS = 4  # panels per row in a trace (6 for deep programs)
+MAX_STAGES = 12  # more residual stages than this are drawn at the query position only
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ def trace(task_or_params: Task | dict, prompt_or_text: str | Sequence[int], step
           max_steps: int | None = None, top_k: int = 24, title: str = "",
           render: Callable[[Sequence[int]], str] | None = None, max_vocab: int = 40,
           mlp_units: str | Sequence[int] = "largest"):
-    """Draw decode step ``step`` (the last by default) of a program; returns the Figure.
+    """Draw decode step ``step`` (0-based; -1, the last, by default); returns the Figure.
 
     ``task_or_params`` is a built ``Task`` (then ``prompt_or_text`` is human input, or
     prompt ids; its ``steps``, ``eos`` and ``render`` are used) or a params dict (then
@@ -159,43 +160,51 @@ def draw_recording(rec: Recording, step: Step | None = None, *,
     """Draw a recording: attention per layer and head, MLP units, residual stream, logits.
 
     The last position is the query of the decode step (outlined in red); its logits are the
-    ones drawn, with the predicted token in red.
+    ones drawn, with the predicted token in red. Deep programs get smaller panels, and more
+    than ``MAX_STAGES`` residual stages are drawn as one map of the query's residual stream.
     """
     from taotp.plotting import new_figure
 
     n, d = rec.embedding.shape
-    n_layers = len(rec.attn)
-    n_heads = rec.attn[0].shape[0] if n_layers else 0
+
     def label(ids):
         return token_labels(render, ids, eos=eos)
 
     labels = label(rec.tokens)
     rows = [f"{i}: {t}" for i, t in enumerate(labels)]
-    side = float(np.clip(0.32 * n + 1.2, 2.4, 7.0))          # one attention panel, inches
+    # One panel per head and per MLP, layer after layer, in a grid.
+    panels = [("head", i, h) for i, a in enumerate(rec.attn) for h in range(a.shape[0])]
+    panels += [("mlp", i, 0) for i, h in enumerate(rec.hidden) if h.shape[1] > 0]
+    panels.sort(key=lambda p: (p[1], p[0] == "mlp", p[2]))
+    many = len(panels) > 4 * MAX_COLUMNS
+    columns = max(2, min(MAX_COLUMNS + 2 * many, len(panels)))
+    side = float(np.clip(0.32 * n + 1.2, 2.4, 3.4 if many else 7.0))  # a panel, inches
+    cell = side if many else max(side, float(np.clip(0.22 * top_k + 1.5, 3.0, 7.0)))
     res_w = float(np.clip(0.16 * d + 2.0, 3.2, 11.0))        # one residual-stream panel
-    cell = max(side, float(np.clip(0.22 * top_k + 1.5, 3.0, 7.0)))  # a head or the MLP
-    has_mlp = [h.shape[1] > 0 for h in rec.hidden]
-    # Panels per layer (heads, then the MLP) wrap after MAX_COLUMNS, to stay readable.
-    layer_rows = [-(-(n_heads + m) // MAX_COLUMNS) for m in has_mlp]
-    columns = min(MAX_COLUMNS, max([n_heads + m for m in has_mlp], default=1))
     stages = _distinct_stages(rec)
-    n_stages = len(stages)
-    width = max(8.0, columns * cell, min(n_stages, MAX_COLUMNS) * res_w)
-    n_res_rows = -(-n_stages // max(1, int(width // res_w)))
-    per_row = -(-n_stages // n_res_rows)  # balance the rows
-    heights = [r * (side + 0.8) for r in layer_rows] + [side + 0.7] * n_res_rows + [3.2]
+    compact = len(stages) > MAX_STAGES
+    width = max(8.0, columns * cell,
+                res_w if compact else min(len(stages), MAX_COLUMNS) * res_w)
+    n_res_rows = 1 if compact else -(-len(stages) // max(1, int(width // res_w)))
+    per_row = -(-len(stages) // n_res_rows)  # balance the rows
+    grid_rows = -(-len(panels) // columns)
+    res_h = max(3.0, 0.22 * len(stages) + 1.5) if compact else side + 0.7
+    heights = ([grid_rows * (side + 0.8)] if panels else []) + [res_h] * n_res_rows + [3.2]
     fig = new_figure(width, sum(heights) + 0.8)
-    sub = fig.subfigures(len(heights), 1, height_ratios=heights, squeeze=False)[:, 0]
-    for i in range(n_layers):
-        _draw_layer(sub[i], rec, i, labels, rows, has_mlp[i], top_k, layer_rows[i],
-                    max(columns, 2), mlp_units)
-    _draw_residual(sub[n_layers:n_layers + n_res_rows], stages, rows, per_row)
+    sub = list(fig.subfigures(len(heights), 1, height_ratios=heights, squeeze=False)[:, 0])
+    if panels:
+        _draw_panels(sub.pop(0), rec, panels, labels, rows, grid_rows, columns, top_k,
+                     mlp_units)
+    if compact:
+        _draw_query_residual(sub[0], stages, d)
+    else:
+        _draw_residual(sub[:n_res_rows], stages, rows, per_row)
     _draw_logits(sub[-1], rec, label, max_vocab)
     context = " ".join(labels)
     head = f"{title}: " if title else ""
     if step is not None:
         predicted = label([step.predicted])[0]
-        head += (f"decode step {step.index + 1} of {step.total}; "
+        head += (f"decode step {step.index} (of 0..{step.total - 1}); "
                  f"context [{context}] -> predicts {predicted}")
     else:
         head += f"forward pass on [{context}]"
@@ -203,30 +212,33 @@ def draw_recording(rec: Recording, step: Step | None = None, *,
     return fig
 
 
-def _draw_layer(sfig, rec, i, labels, rows, has_mlp, top_k, n_rows, n_cols, mlp_units):
+def _draw_panels(sfig, rec, panels, labels, rows, n_rows, n_cols, top_k, mlp_units):
+    """Every head's attention pattern and every layer's MLP units, in a grid."""
     from matplotlib.patches import Rectangle
 
     from taotp.plotting import heatmap
 
-    weights = rec.attn[i]
-    n_heads, n, _ = weights.shape
     axes = sfig.subplots(n_rows, n_cols, squeeze=False).ravel()
     image = None
-    for h in range(n_heads):
-        first = h % n_cols == 0
-        image = heatmap(axes[h], weights[h], title=f"layer {i} head {h}", xlabel="key",
+    for k, (ax, (kind, i, h)) in enumerate(zip(axes, panels)):
+        first = k % n_cols == 0
+        if kind == "mlp":
+            _draw_mlp(ax, rec.hidden[i], i, rows, top_k, mlp_units)
+            continue
+        weights = rec.attn[i][h]
+        n = len(weights)
+        image = heatmap(ax, weights, title=f"layer {i} head {h}", xlabel="key",
                         ylabel="query" if first else "", xticklabels=labels,
                         yticklabels=rows if first else [""] * n, signed=False, vmin=0.0,
                         vmax=1.0, cmap="Blues", colorbar=False)
-        axes[h].add_patch(Rectangle((-0.5, n - 1.5), n, 1, fill=False, ec="red", lw=1.5))
+        ax.add_patch(Rectangle((-0.5, n - 1.5), n, 1, fill=False, ec="red", lw=1.5))
+    for ax in axes[len(panels):]:
+        ax.set_axis_off()
     if image is not None:
         bar = sfig.colorbar(image, ax=list(axes), shrink=0.6, pad=0.01, label="attention")
         bar.ax.tick_params(labelsize=7)
-    if has_mlp:
-        _draw_mlp(axes[n_heads], rec.hidden[i], i, rows, top_k, mlp_units)
-    for ax in axes[n_heads + has_mlp:]:
-        ax.set_axis_off()
-    sfig.suptitle(f"Layer {i}: attention weights (rows: queries, red: this step's query)"
+    has_mlp = any(kind == "mlp" for kind, _, _ in panels)
+    sfig.suptitle("Attention weights of every head (rows: queries; red: this step's query)"
                   + (", and the MLP units that fire" if has_mlp else ""), fontsize=10)
 
 
@@ -253,8 +265,8 @@ def _draw_mlp(ax, hidden, i, rows, top_k, mlp_units="largest"):
         shown = np.sort(active[np.argsort(sign * at_query[active], kind="stable")[:top_k]])
         what = (f"all {len(active)} active" if len(shown) == len(active)
                 else f"{len(shown)} {mlp_units} of {len(active)} active")
-    heatmap(ax, hidden[:, shown], title=f"layer {i} MLP hidden: {what} at the query "
-            f"(d_ff={d_ff})", xlabel="hidden unit", xticklabels=[str(u) for u in shown],
+    heatmap(ax, hidden[:, shown], title=f"layer {i} MLP hidden units (d_ff={d_ff}):\n"
+            f"{what} at the query", xlabel="hidden unit", xticklabels=[str(u) for u in shown],
             yticklabels=rows, signed=False, symlog=True, max_ticks=40)
 
 
@@ -283,6 +295,17 @@ def _draw_residual(sfigs, stages, rows, per_row):
         if r == 0:
             sfig.suptitle("Residual stream (rows: positions; colour on a symmetric log scale)",
                           fontsize=10)
+
+
+def _draw_query_residual(sfig, stages, d):
+    """The residual stream of this step's query (the last position), stage after stage."""
+    from taotp.plotting import heatmap
+
+    ax = sfig.subplots()
+    heatmap(ax, np.stack([x[-1] for _, x in stages]), title="", xlabel="model dimension",
+            yticklabels=[name for name, _ in stages], symlog=True, max_ticks=40)
+    sfig.suptitle(f"Residual stream at this step's query, after the embedding and every "
+                  f"sublayer ({len(stages)} stages; symmetric log colour scale)", fontsize=10)
 
 
 def _draw_logits(sfig, rec, label, max_vocab):

@@ -77,8 +77,8 @@ def test_decode_steps_match_decoding(rng):
 def test_trace_of_random_params(rng, tmp_path):
     params = random_params(rng, n_layers=2, n_heads=2)
     fig = trace(params, [1, 2, 3], max_steps=3, step=1, title="random")
-    assert "decode step 2 of 3" in fig.get_suptitle()
-    check_png(save(fig, tmp_path / "random.png"))
+    assert "decode step 1 (of 0..2)" in fig.get_suptitle()
+    check_png(save(fig, tmp_path / "random.png", dpi=70))
 
 
 def test_trace_errors(rng):
@@ -107,7 +107,7 @@ def _top_k_mlp_params(rng, d_ff):
 def test_trace_shows_only_top_k_mlp_units(rng):
     fig = trace(_top_k_mlp_params(rng, d_ff=300), [1, 2], top_k=3)
     mlp = [ax for ax in fig.get_axes() if "MLP hidden" in ax.get_title()]
-    assert len(mlp) == 1 and "3 largest of 300 active at the query (d_ff=300)" \
+    assert len(mlp) == 1 and "(d_ff=300):\n3 largest of 300 active at the query" \
         in mlp[0].get_title()
     shown = [t.get_text() for t in mlp[0].get_xticklabels()]
     assert shown == ["96", "193", "290"]  # the units of largest activation, by index
@@ -133,7 +133,7 @@ def test_trace_every_registered_program(name, tmp_path):
     prompt = task.encode(program.examples[0]) if program.examples \
         else task.sample(np.random.default_rng(0), 1)[0]
     fig = trace(task, prompt, title=program.title)
-    check_png(save(fig, tmp_path / f"{name}.png"))
+    check_png(save(fig, tmp_path / f"{name}.png", dpi=70))
     # The drawn step is the last of greedy decoding, whose output is the reference answer.
     expected = list(task.reference(prompt))
     assert f"predicts {_label(task, expected[-1])}" in fig.get_suptitle()
