@@ -397,7 +397,7 @@ def nasty_pairs(n: int) -> list[tuple[list[int], list[int]]]:
     nines, zeros = [9] * n, [0] * n
     one = zeros[:-1] + [1]
     pairs = [(zeros, zeros), (nines, nines), (nines, one), (one, nines), (nines, zeros),
-             ([4] + [9] * (n - 2) + [5] if n >= 2 else [4], one if n >= 2 else [5]),
+             ([4] + [9] * (n - 2) + [5] if n >= 2 else [4], zeros[:-1] + [5]),  # 4999..95+5
              ([(i % 2) * 9 for i in range(n)], [((i + 1) % 2) * 9 for i in range(n)]),
              ([9, 0] * (n // 2) + [9] * (n % 2), [0, 9] * (n // 2) + [1] * (n % 2)),
              ([5] * n, [4] * (n - 1) + [5]), ([5] * n, [4] * n), ([5] * n, [5] * n)]
