@@ -227,3 +227,30 @@ def test_general_lookup_bad_input():
         build_general_task(entries=0)
     with pytest.raises(ValueError, match="distinct keys exist"):
         build_general_task(entries=10, vocab_size=3, key_len=2)
+
+
+# --- constructions.exercises: SORT with negative numbers (Exercise 5.5) ---------------------
+
+from constructions.exercises import build_signed_sort
+
+
+def test_signed_sort_random_and_adversarial_against_reference():
+    task = build_signed_sort(max_abs=50, block_size=40)
+    prompts = task.sample(np.random.default_rng(5), 40) + task.adversarial()
+    steps = max(task.steps(p) for p in prompts)
+    outs = decode_batch(prompts, task.params, max_steps=steps)
+    for out, prompt in zip(outs, prompts):
+        n = task.steps(prompt)
+        assert list(out[len(prompt):len(prompt) + n]) == list(task.reference(prompt))
+    assert task.run("-5 3 -2 3 0 -50 50") == "-50 -5 -2 0 3 3 50"
+    assert task.answer("7 -7") == "-7 7"
+
+
+def test_signed_sort_bad_input():
+    task = build_signed_sort(max_abs=5, block_size=8)
+    for text, message in (("", "empty"), ("1 x", "not an integer"), ("6", "outside"),
+                          ("1 2 3 4 5", "do not fit")):
+        with pytest.raises(ValueError, match=message):
+            task.encode(text)
+    with pytest.raises(ValueError, match="max_abs"):
+        build_signed_sort(max_abs=-1)
