@@ -119,10 +119,11 @@ def test_thousand_digits(tasks, dtype, count):
 
 @pytest.mark.slow
 def test_ten_thousand_digits_float32():
-    """~20 s per input on one core: 24 inputs in about 8 minutes."""
+    """About 17 s per input on a free core (18 inputs: ~5 minutes; 26 took 23 minutes on a
+    shared machine)."""
     task = PROGRAMS[0].make(n_digits=10_000)
     params = astype(task.params, np.float32)
-    prompts = task.adversarial()[::2] + task.sample(np.random.default_rng(10_000), 12)
+    prompts = task.adversarial()[::3] + task.sample(np.random.default_rng(10_000), 9)
     start = time.time()
     assert _wrong_chunked(task, params, prompts) == []
     print(f"{len(prompts)} inputs of 10,000 digits in {time.time() - start:.0f} s")
