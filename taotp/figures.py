@@ -8,7 +8,19 @@ a matplotlib Figure. Programs are reached through the registry, lazily, never by
 Figures: 2.3 (the message's tokens on the unit circle), 2.6 (layer norm on R^2 and R^3), 2.7
 (HELLO WORLD's 3D token embedding), 3.8 (LOOKUP TABLE decoding precision), 5.1 (MIN's token
 embedding), 5.3 (powerpoints), 6.3 (the spike MLP and Theorem 6.1), 7.2, 7.6, 7.8, 7.9, 7.10,
-7.13 (the chapter 7 encodings) and Exercise 7.9 (four rotation embeddings).
+7.13 (the chapter 7 encodings) and Exercise 7.9 (four rotation embeddings, named: the book
+asks which is which).
+
+What differs from the book: Figure 3.8 sweeps fewer sizes and runs (see ``_SWEEP_FULL``; it
+still shows the book's findings: 10 entries perfect from d_model 7-8, 100 entries from 13,
+1,000 entries over 100 tokens from 33, and 1,000 entries over 10 tokens stuck near 25%).
+Figure 7.9 is measured, and contradicts the text's "> 0.99 from about 10 dimensions" for
+random rotations (see ``taotp.encodings``). Figure 6.3 of the book is the multi-digit
+addition code; the spike plot it is cited for is drawn here under that number.
+
+Cost: ``quick`` takes a few seconds in all; the full run about 3-4 minutes, nearly all of it
+Figure 3.8's 138 table fits (run it with ``OPENBLAS_NUM_THREADS=1`` on a busy machine:
+multi-threaded BLAS on small matrices is ~10x slower there).
 """
 from __future__ import annotations
 
