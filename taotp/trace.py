@@ -179,7 +179,9 @@ def draw_recording(rec: Recording, step: Step | None = None, *,
     many = len(panels) > 4 * MAX_COLUMNS
     columns = max(2, min(MAX_COLUMNS + 2 * many, len(panels)))
     side = float(np.clip(0.32 * n + 1.2, 2.4, 3.4 if many else 7.0))  # a panel, inches
-    cell = side if many else max(side, float(np.clip(0.22 * top_k + 1.5, 3.0, 7.0)))
+    mlp_cell = float(np.clip(0.22 * top_k + 1.5, 3.0, 7.0))  # room for top_k unit labels
+    has_mlp = any(kind == "mlp" for kind, _, _ in panels)
+    cell = side if many or not has_mlp else max(side, mlp_cell)
     res_w = float(np.clip(0.16 * d + 2.0, 3.2, 11.0))        # one residual-stream panel
     stages = _distinct_stages(rec)
     compact = len(stages) > MAX_STAGES
@@ -324,8 +326,11 @@ def _draw_logits(sfig, rec, label, max_vocab):
     right.bar(x, np.where(gaps > 0, gaps, np.nan), color="tab:gray")
     positive = gaps[gaps > 0]
     if positive.size:
+        from matplotlib.ticker import NullFormatter
+
         right.set_yscale("log")
         right.set_ylim(positive.min() / 3, positive.max() * 3)
+        right.yaxis.set_minor_formatter(NullFormatter())  # decades only: minor labels clash
     for ax in (left, right):
         ax.set_xticks(x, labels=label(ids), fontsize=8, rotation=90 if len(ids) > 12 else 0)
     which = "every token" if v <= max_vocab else f"the top 20 of {v} tokens"
