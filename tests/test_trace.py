@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from constructions import PROGRAMS
 from taotp import astype, layer_norm, transformer
@@ -21,6 +22,20 @@ def test_recorded_logits_equal_transformer(seed, causal):
     rec = record(params, tokens, causal=causal)
     np.testing.assert_allclose(rec.logits, transformer(tokens, **params, causal=causal),
                                rtol=0, atol=1e-12)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(n_layers=st.integers(0, 3), n_heads=st.integers(1, 3), d_ff=st.integers(0, 6),
+       n=st.integers(1, 12), seed=st.integers(0, 2 ** 16), causal=st.booleans())
+def test_recorded_logits_equal_transformer_any_shape(n_layers, n_heads, d_ff, n, seed, causal):
+    rng = np.random.default_rng(seed)
+    params = random_params(rng, n_layers=n_layers, n_heads=n_heads, d_ff=d_ff)
+    tokens = rng.integers(0, 7, size=n)
+    rec = record(params, tokens, causal=causal)
+    np.testing.assert_allclose(rec.logits, transformer(tokens, **params, causal=causal),
+                               rtol=0, atol=1e-12)
+    assert len(rec.residual) == 2 * n_layers + 1
+    assert all(w.shape == (n_heads, n, n) for w in rec.attn)
 
 
 def test_recording_is_consistent(rng):
