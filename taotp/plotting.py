@@ -172,6 +172,6 @@ def draw_circle(ax, radius: float = 1.0, **kwargs):
 
 def progress(iterable, desc: str, total: int | None = None, enable: bool = True):
     """A tqdm progress bar (to stderr) for the slow figures."""
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     return tqdm(iterable, desc=desc, total=total, disable=not enable, leave=False)

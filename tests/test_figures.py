@@ -52,3 +52,39 @@ def test_lookup_precision_is_measured():
     keys = [" ".join(map(str, key)) for key in task.exhaustive()]
     decoded = np.mean([task.run(key) == task.answer(key) for key in keys])
     assert low == decoded < 0.5
+
+
+def test_plane_coordinates_of_the_circle():
+    from taotp.blocks import pos_enc_3d
+    from taotp.plotting import plane_coordinates
+
+    t = np.linspace(0, 2 * np.pi, 17)
+    xy = plane_coordinates(pos_enc_3d(t).T)
+    np.testing.assert_allclose(xy, 3 ** 0.5 * np.stack((np.cos(t), np.sin(t)), axis=1),
+                               atol=1e-12)
+    with pytest.raises(ValueError, match="shape"):
+        plane_coordinates(np.zeros((4, 2)))
+
+
+def test_token_labels():
+    from taotp.plotting import token_labels
+
+    def render(ids):
+        if ids[0] == 9:
+            raise ValueError("no such token")
+        return {0: "", 1: " ", 2: "a"}[ids[0]]
+
+    assert token_labels(render, [0, 1, 2, 9, 5], eos=5) == ["⟨0⟩", "␣", "a", "#9", "<eos>"]
+    assert token_labels(None, [3]) == ["#3"]
+
+
+def test_plotting_rejects_bad_input(tmp_path):
+    from taotp.plotting import heatmap, new_figure, save
+
+    fig = new_figure(3, 3)
+    with pytest.raises(ValueError, match="2-D"):
+        heatmap(fig.add_subplot(), np.zeros(3))
+    with pytest.raises(ValueError, match="tick labels"):
+        heatmap(fig.add_subplot(), np.zeros((2, 2)), yticklabels=["a"])
+    with pytest.raises(ValueError, match=".png"):
+        save(fig, tmp_path / "figure.jpg")
