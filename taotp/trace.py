@@ -198,11 +198,13 @@ def draw_recording(rec: Recording, step: Step | None = None, *,
         _draw_panels(sub.pop(0), rec, panels, labels, rows, grid_rows, columns, top_k,
                      mlp_units)
     if compact:
-        _draw_query_residual(sub[0], stages, d)
+        _draw_query_residual(sub[0], stages)
     else:
         _draw_residual(sub[:n_res_rows], stages, rows, per_row)
     _draw_logits(sub[-1], rec, label, max_vocab)
     context = " ".join(labels)
+    if len(context) > 120:  # a long prompt: the title keeps its end, next to the prediction
+        context = "… " + context[-118:]
     head = f"{title}: " if title else ""
     if step is not None:
         predicted = label([step.predicted])[0]
@@ -232,7 +234,7 @@ def _draw_panels(sfig, rec, panels, labels, rows, n_rows, n_cols, top_k, mlp_uni
         image = heatmap(ax, weights, title=f"layer {i} head {h}", xlabel="key",
                         ylabel="query" if first else "", xticklabels=labels,
                         yticklabels=rows if first else [""] * n, signed=False, vmin=0.0,
-                        vmax=1.0, cmap="Blues", colorbar=False)
+                        vmax=1.0, cmap="Blues", colorbar=False, max_ticks=24)
         ax.add_patch(Rectangle((-0.5, n - 1.5), n, 1, fill=False, ec="red", lw=1.5))
     for ax in axes[len(panels):]:
         ax.set_axis_off()
@@ -299,7 +301,7 @@ def _draw_residual(sfigs, stages, rows, per_row):
                           fontsize=10)
 
 
-def _draw_query_residual(sfig, stages, d):
+def _draw_query_residual(sfig, stages):
     """The residual stream of this step's query (the last position), stage after stage."""
     from taotp.plotting import heatmap
 
