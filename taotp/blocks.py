@@ -77,14 +77,18 @@ def build_MLP(x0s, a0s):
     return M1, b1, M2, b2
 
 
-def attend_back(layer, head, delta, block_size, dims=slice(-3, None), hardness=HARDER):
+def attend_back(layer, head, delta, block_size, dims=slice(-3, None), hardness=HARDER,
+                head_dims=None):
     """Make ``head`` attend (hard) to the token ``delta`` positions back (Sections 3.1-3.2).
 
-    ``dims`` selects the 3 model dimensions holding ``pos_enc_3d_array(block_size)``.
+    ``dims`` selects the 3 model dimensions holding ``pos_enc_3d_array(block_size)``;
+    ``head_dims`` the 3 head dimensions the query and key use (by default the same indices,
+    as in the book, where d_head covers them).
     """
+    head_dims = dims if head_dims is None else head_dims
     theta = -delta * 2 * np.pi / block_size
-    layer["Q"][head, dims, dims] = pos_3d_enc_rotation_matrix(theta) * hardness
-    layer["K"][head, dims, dims] = np.eye(3)
+    layer["Q"][head, dims, head_dims] = pos_3d_enc_rotation_matrix(theta) * hardness
+    layer["K"][head, dims, head_dims] = np.eye(3)
 
 
 def attend_to(layer, head, query_dim, target, dims=slice(-3, None), hardness=HARD):

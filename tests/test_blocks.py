@@ -120,3 +120,14 @@ def test_mlp_with_cleanup_erases_the_residual():
     M1, b1, M2, b2 = mlp_with_cleanup(M1, b1, M2, b2, offset=100.0)
     # The MLP sees layer_norm(x); feeding it x itself shows the erase: x + MLP(x) = 0.
     np.testing.assert_allclose(x + np.maximum(x @ M1 + b1, 0) @ M2 + b2, 0, atol=1e-12)
+
+
+def test_attend_back_can_route_through_other_head_dims():
+    block_size = 7
+    pos = pos_enc_3d_array(block_size)
+    x = np.concatenate((np.tile(padding_block(3), (block_size, 1)), pos), axis=1)
+    narrow = base_layer(1, 6, 0, 3)
+    attend_back(narrow, 0, delta=1, block_size=block_size, dims=slice(3, 6),
+                head_dims=slice(0, 3))
+    scores = (x @ narrow["Q"][0]) @ (x @ narrow["K"][0]).T
+    assert [int(np.argmax(row[: i + 1])) for i, row in enumerate(scores)][1:] == list(range(6))
