@@ -34,17 +34,18 @@ class GPT2Shape:
         return max(self.layout.d_mlp, 1)  # GPT-2 has an MLP in every layer
 
 
-def gpt2_shape(params) -> GPT2Shape:
-    first = layout_of(params)
+def gpt2_shape(params, block_size: int | None = None) -> GPT2Shape:
+    first = layout_of(params, block_size=block_size)
     head_dim = first.d_head
     n_head = max(first.n_heads, -(-first.d_model // head_dim))
-    return GPT2Shape(layout_of(params, n_heads=n_head, d_head=head_dim), n_head * head_dim)
+    return GPT2Shape(layout_of(params, n_heads=n_head, d_head=head_dim, block_size=block_size),
+                     n_head * head_dim)
 
 
-def gpt2_config(params, eos: int | None = None, dtype="float64"):
+def gpt2_config(params, eos: int | None = None, dtype="float64", block_size: int | None = None):
     """The ``GPT2Config`` of the export (dropout off, relu, no tokenizer ids unless ``eos``)."""
     transformers = require("transformers")
-    shape = gpt2_shape(params)
+    shape = gpt2_shape(params, block_size)
     layout = shape.layout
     return transformers.GPT2Config(
         vocab_size=layout.vocab_size, n_positions=layout.block_size, n_embd=shape.n_embd,
@@ -57,20 +58,21 @@ def gpt2_config(params, eos: int | None = None, dtype="float64"):
         dtype=str(torch_dtype(dtype)).removeprefix("torch."))
 
 
-def to_gpt2(params, eos: int | None = None, dtype="float64"):
+def to_gpt2(params, eos: int | None = None, dtype="float64", block_size: int | None = None):
     """A ``transformers.GPT2LMHeadModel`` whose logits are ``taotp.transformer``'s.
 
     ``eos`` (the program's end token, if any) is written into the config so that
-    ``model.generate`` stops where ``taotp.decode`` does.
+    ``model.generate`` stops where ``taotp.decode`` does. ``block_size`` keeps only the
+    first positions.
     """
     torch = require("torch")
     transformers = require("transformers")
     check_params(params)
     dtype = torch_dtype(dtype)
-    config = gpt2_config(params, eos, dtype)
+    config = gpt2_config(params, eos, dtype, block_size)
     config._attn_implementation = "eager"
     model = transformers.GPT2LMHeadModel(config).to(dtype)
-    state = _state_dict(params, gpt2_shape(params), dtype)
+    state = _state_dict(params, gpt2_shape(params, block_size), dtype)
     missing, unexpected = model.load_state_dict(state, strict=False)
     allowed = {"lm_head.weight"} if config.tie_word_embeddings else set()
     if set(missing) - allowed or unexpected:
@@ -82,11 +84,12 @@ def to_gpt2(params, eos: int | None = None, dtype="float64"):
     return model.eval()
 
 
-def save_gpt2(params, path, eos: int | None = None, dtype="float64") -> Path:
-    """Save the GPT-2 export to the directory ``path``: ``GPT2LMHeadModel.from_pretrained(path)``
-    loads it (safetensors + config.json; load it with ``dtype=torch.float64`` to stay exact)."""
+def save_gpt2(params, path, eos: int | None = None, dtype="float64",
+              block_size: int | None = None) -> Path:
+    """Save the GPT-2 export to the directory ``path`` (safetensors + config.json):
+    ``GPT2LMHeadModel.from_pretrained(path)`` loads it, in the dtype it was saved in."""
     path = Path(path)
-    to_gpt2(params, eos, dtype).save_pretrained(str(path))
+    to_gpt2(params, eos, dtype, block_size).save_pretrained(str(path))
     return path
 
 
@@ -109,7 +112,7 @@ def _state_dict(params, shape: GPT2Shape, dtype) -> dict:
         return np.concatenate([matrix, np.zeros((D - d, matrix.shape[1]), np_dtype)])
 
     state = {"transformer.wte.weight": tensor(extend(params["tok_emb"], D), dtype),
-             "transformer.wpe.weight": tensor(extend(params["pos_emb"], D), dtype),
+             "transformer.wpe.weight": tensor(extend(params["pos_emb"][:layout.block_size], D), dtype),
              **ln("transformer.ln_f", params["lnf"])}
     if not is_tied(params):
         state["lm_head.weight"] = tensor(extend(params["out_emb"], D), dtype)

@@ -9,9 +9,9 @@ is multiplied by ``sqrt(d_head_common / d_head)`` so that the library's single
 ``1 / sqrt(d_head_common)`` becomes our ``1 / sqrt(d_head)``.
 
 The layer-norm epsilons: we divide by ``std + 1e-10``, the libraries by ``sqrt(var + eps)``.
-With ``eps = 1e-20`` the two agree to a relative ``1e-10 / std``: exactly at ``std == 0``
-(both give 0) and to float rounding once ``std >> 1e-10``. Only a residual whose spread is
-within a few orders of ``1e-10`` sees a difference (see ``taotp.export`` for measurements).
+With ``eps = 1e-20`` the two agree to a relative ``1e-10 / std`` (exactly at ``std == 0``,
+where both give 0). Hard attention can amplify that difference where keys tie: see
+``taotp.export`` for what was measured.
 
 Einsum axes as in ``taotp.model``.
 """
@@ -40,11 +40,21 @@ class Layout:
     d_mlp: int  # 0: no layer has an MLP (nor a non-zero b2), the export is attention-only
 
 
-def layout_of(params, n_heads: int = 0, d_head: int = 0) -> Layout:
-    """The smallest common shape (at least one head of one dimension), or a larger one asked for."""
+def layout_of(params, n_heads: int = 0, d_head: int = 0, block_size: int | None = None) -> Layout:
+    """The smallest common shape (at least one head of one dimension), or a larger one asked for.
+
+    ``block_size`` (at most the params') keeps only the first positions: for programs whose
+    context is far longer than any sequence one will run.
+    """
     check_params(params)
     layers = params["layers"]
     vocab_size, d_model = params["tok_emb"].shape
+    full = params["pos_emb"].shape[0]
+    if block_size is None:
+        block_size = full
+    if isinstance(block_size, bool) or not isinstance(block_size, (int, np.integer)) \
+            or not 1 <= block_size <= full:
+        raise ValueError(f"block_size must be an integer in [1, {full}], got {block_size!r}")
     heads = max([layer["Q"].shape[0] for layer in layers] + [1])
     head_size = max([layer["Q"].shape[2] for layer in layers] + [1])
     if n_heads and n_heads < heads or d_head and d_head < head_size:
@@ -53,7 +63,7 @@ def layout_of(params, n_heads: int = 0, d_head: int = 0) -> Layout:
     d_mlp = max([layer["M1"].shape[1] for layer in layers] + [0])
     if d_mlp == 0 and any(np.any(layer["b2"] != 0) for layer in layers):
         d_mlp = 1  # an empty MLP still adds b2: keep an MLP of one zero unit to carry it
-    return Layout(vocab_size=vocab_size, block_size=params["pos_emb"].shape[0],
+    return Layout(vocab_size=vocab_size, block_size=int(block_size),
                   d_model=d_model, n_layers=len(layers), n_heads=n_heads or heads,
                   d_head=d_head or head_size, d_mlp=d_mlp)
 

@@ -25,6 +25,9 @@ from taotp.export.layout import THEIR_EPSILON, Layout, layout_of, ln_vectors, pa
 from taotp.params import check_params
 
 FORMAT = "taotp-transformer-lens-bridge"
+# TransformerLens' native attention keeps an (n_ctx, n_ctx) causal mask: refuse sizes that
+# would not fit (2**28 one-byte entries, 256 MB: block_size 16,384).
+MAX_MASK_ENTRIES = 2 ** 28
 
 
 def transformer_lens_config(layout: Layout, dtype="float64") -> dict:
@@ -42,22 +45,28 @@ def transformer_lens_config(layout: Layout, dtype="float64") -> dict:
     )
 
 
-def to_transformer_lens(params, dtype="float64"):
+def to_transformer_lens(params, dtype="float64", block_size: int | None = None):
     """A ``TransformerBridge`` computing the same logits as ``taotp.transformer(tokens, **params)``.
 
     Feed it token ids of shape ``(batch, n)``; it prepends nothing. Keep ``dtype`` float64
-    for programs with huge weights (see ``taotp.export``).
+    for programs with huge weights (see ``taotp.export``). ``block_size`` keeps only the
+    first positions (TransformerLens allocates a ``block_size**2`` mask).
     """
     check_params(params)
-    layout = layout_of(params)
+    layout = layout_of(params, block_size=block_size)
+    if layout.block_size ** 2 > MAX_MASK_ENTRIES:
+        raise ValueError(
+            f"TransformerLens allocates an n_ctx x n_ctx causal mask: block_size="
+            f"{layout.block_size:,} would need {layout.block_size ** 2 / 1e9:,.0f} GB; pass "
+            f"block_size= the longest sequence you will run (at most {int(MAX_MASK_ENTRIES ** 0.5):,})")
     model = _boot(transformer_lens_config(layout, dtype))
     model.load_state_dict(_state_dict(params, layout, torch_dtype(dtype)), strict=True)
     return model.eval()
 
 
-def save_transformer_lens(params, path, dtype="float64") -> Path:
+def save_transformer_lens(params, path, dtype="float64", block_size: int | None = None) -> Path:
     """Save the TransformerLens export of ``params`` to the directory ``path``."""
-    return save_transformer_lens_model(to_transformer_lens(params, dtype), path)
+    return save_transformer_lens_model(to_transformer_lens(params, dtype, block_size), path)
 
 
 def save_transformer_lens_model(model, path) -> Path:
@@ -109,7 +118,7 @@ def _state_dict(params, layout: Layout, dtype) -> dict:
     lnf = ln_vectors(params["lnf"], d, np_dtype)
     state = {
         "embed.weight": tensor(params["tok_emb"], dtype),
-        "pos_embed.weight": tensor(params["pos_emb"], dtype),
+        "pos_embed.weight": tensor(params["pos_emb"][:layout.block_size], dtype),
         "ln_final.weight": tensor(lnf["gamma"], dtype),
         "ln_final.bias": tensor(lnf["beta"], dtype),
         "unembed.weight": tensor(params["out_emb"], dtype),
