@@ -27,5 +27,10 @@ from taotp.params import (
 )
 from taotp.program import Option, Program, Task
 from taotp.textformat import compile_TAOTP, load, load_npz, save, save_npz, to_TAOTP
+from taotp.trace import Recording, record, trace
+from taotp.variants import (
+    decode_variant, ones_preserving_orthogonal, rms_norm, scramble_transformer,
+    transformer_variant,
+)
 
 __version__ = "0.1.0"

@@ -65,6 +65,9 @@ def _parser():
     p.add_argument("program")
     p.add_argument("--out", required=True, help="the PNG to write")
     p.add_argument("--step", type=int, default=-1, help="which decode step (default: last)")
+    p.add_argument("--mlp-units", default="largest", choices=["largest", "smallest"],
+                   help="which active MLP units to draw (smallest: the spike that fires)")
+    p.add_argument("--top-k", type=int, default=24, help="how many MLP units to draw")
     p.set_defaults(handler=_trace)
 
     p = sub.add_parser("export", help="export a program to TransformerLens, GPT-2, text or npz")
@@ -159,7 +162,8 @@ def _trace(args, parsed):
     from taotp.trace import trace
 
     program, options, text = parsed
-    figure = trace(program.make(**options), text, step=args.step)
+    figure = trace(program.make(**options), text, step=args.step, title=program.title,
+                   mlp_units=args.mlp_units, top_k=args.top_k)
     figure.savefig(args.out, dpi=110, bbox_inches="tight")
     print(f"wrote {args.out}")
     return 0

@@ -216,3 +216,10 @@ def test_book_table_of_1000_entries(vocab_size):
     prompts = all_prompts(task, 0, n=500)
     assert wrong(task.params, prompts, task) == []
     assert wrong(astype(task.params, np.float32), prompts, task) == []
+
+
+def test_one_token_dimension_is_a_clear_error():
+    ks, vs = np.array([[1, 2], [2, 1]]), np.array([0, 1])
+    with pytest.raises(ValueError, match="tok_dims"):
+        build_lookup_transformer(ks, vs, vocab_size=3, block_size=4, tok_dims=1,
+                                 optimization_iters=1, progress=False)
