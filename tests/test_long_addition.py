@@ -119,8 +119,7 @@ def test_thousand_digits(tasks, dtype, count):
 
 @pytest.mark.slow
 def test_ten_thousand_digits_float32():
-    """About 17 s per input on a free core (18 inputs: ~5 minutes; 26 took 23 minutes on a
-    shared machine)."""
+    """17 to 40 s per input on one core: these 18 took 692 s on a shared 2-core machine."""
     task = PROGRAMS[0].make(n_digits=10_000)
     params = astype(task.params, np.float32)
     prompts = task.adversarial()[::3] + task.sample(np.random.default_rng(10_000), 9)
