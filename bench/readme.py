@@ -1,7 +1,7 @@
 """Regenerate README's generated sections from code and from bench/results/.
 
     python bench/readme.py            # rewrite README.md in place
-    python bench/readme.py --check    # exit 1 if README is out of date (used by the tests)
+    python bench/readme.py --check    # exit 1 if README's tables are out of date
 
 Sections are delimited by ``<!-- NAME:start -->`` / ``<!-- NAME:end -->``:
 ``sizes`` is the demo's size table, computed now; ``bench-NAME`` is the file
@@ -17,13 +17,29 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def sections() -> dict[str, str]:
+def sections(timed=True) -> dict[str, str]:
+    """Every generated section; ``timed=False`` leaves out the one with a wall-clock time."""
     from taotp.demo import demo_rows, format_table
 
     out = {"sizes": format_table(demo_rows(), markdown=True)}
+    if timed:
+        out["verify-example"] = verify_example()
     for path in sorted((ROOT / "bench" / "results").glob("*.md")):
         out[f"bench-{path.stem}"] = path.read_text().strip()
     return out
+
+
+def verify_example() -> str:
+    """A real run of ``taotp verify addition --digits 2 --exhaustive``, as it prints."""
+    import contextlib
+    import io
+
+    from taotp.cli import main
+
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(io.StringIO()):
+        main(["verify", "addition", "--digits", "2", "--exhaustive"])
+    return "```\n$ taotp verify addition --digits 2 --exhaustive\n" + buffer.getvalue() + "```"
 
 
 def render(readme: str, parts: dict[str, str]) -> str:
@@ -40,7 +56,7 @@ def main():
     args = parser.parse_args()
     path = ROOT / "README.md"
     old = path.read_text()
-    new = render(old, sections())
+    new = render(old, sections(timed=not args.check))
     if args.check:
         if new != old:
             print("README.md is out of date: run python bench/readme.py", file=sys.stderr)
