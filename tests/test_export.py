@@ -198,6 +198,24 @@ def test_random_weights(case, tmp_path):
     assert_generates(models, None, prompt, want, len(want) - len(prompt))
 
 
+@needs_extra
+def test_transformer_lens_weights_read_like_ours(rng):
+    """W_Q/W_K/W_V = Q/K/V, W_O[h] = P[h].T, W_U = out_emb.T, biases 0, as TL users read them."""
+    import torch
+    from taotp.export import to_transformer_lens
+    params = random_params(rng)
+    model = to_transformer_lens(params)
+    for i, layer in enumerate(params["layers"]):
+        for name, ours in (("W_Q", layer["Q"]), ("W_K", layer["K"]), ("W_V", layer["V"]),
+                           ("W_O", layer["P"].transpose(0, 2, 1))):
+            np.testing.assert_array_equal(getattr(model, name)[i].detach().numpy(), ours)
+    np.testing.assert_array_equal(model.W_U.detach().numpy(), params["out_emb"].T)
+    np.testing.assert_array_equal(model.W_E.detach().numpy(), params["tok_emb"])
+    assert not any(torch.any(value != 0) for key, value in model.state_dict().items()
+                   if key.startswith("blocks.") and ".attn." in key and key.endswith(".bias"))
+    assert model.cfg.eps == 1e-20 and model.cfg.dtype == torch.float64
+
+
 # --- Every registered program, at its default size -----------------------------------------
 
 # SORT's exactness rests on float64's last bits: the two best attention scores (1.2e20) of
@@ -312,6 +330,8 @@ def test_bad_input(rng, tmp_path):
         to_gpt2(dict(params, out_emb=np.zeros((7, 5))))
     with pytest.raises(TypeError, match="float32 or float64"):
         to_transformer_lens(params, dtype="int8")
+    with pytest.raises(ValueError, match=r"eos must be a token id in \[0, 7\)"):
+        to_gpt2(params, eos=7)
     with pytest.raises(ValueError, match="no config.json"):
         load_transformer_lens(tmp_path)
     (tmp_path / "config.json").write_text('{"format": "something else"}')

@@ -68,6 +68,10 @@ def to_gpt2(params, eos: int | None = None, dtype="float64", block_size: int | N
     torch = require("torch")
     transformers = require("transformers")
     check_params(params)
+    vocab_size = params["tok_emb"].shape[0]
+    if eos is not None and (isinstance(eos, bool) or not isinstance(eos, (int, np.integer))
+                            or not 0 <= eos < vocab_size):
+        raise ValueError(f"eos must be a token id in [0, {vocab_size}) or None, got {eos!r}")
     dtype = torch_dtype(dtype)
     config = gpt2_config(params, eos, dtype, block_size)
     config._attn_implementation = "eager"

@@ -25,7 +25,7 @@ from taotp.params import check_params
 
 OUR_EPSILON = 1e-10
 # sqrt(var + OUR_EPSILON**2) is the closest a sqrt(var + eps) layer norm gets to std + OUR_EPSILON.
-THEIR_EPSILON = OUR_EPSILON ** 2
+THEIR_EPSILON = 1e-20  # OUR_EPSILON ** 2, written exactly
 
 
 @dataclass(frozen=True)

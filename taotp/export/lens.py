@@ -10,6 +10,13 @@ mask of ``-inf``, untied unembedding. We boot a TL-native model
 center_writing_weights, center_unembed, fold_value_biases): with our hand-set weights those
 rewrites are no longer exact.
 
+Why transformer-lens 4.x (pinned ==4.3.0) and not 3.x's ``HookedTransformer``: in 3.9 every
+``HookedTransformer`` construction warns that it is deprecated and removed in 4.0 (it is);
+4.3's bridge gives the same interface a reader of TransformerLens tutorials expects
+(``run_with_cache`` with ``blocks.0.attn.hook_pattern`` and friends, ``generate``, ``W_Q``
+of shape ``(layer, head, d_model, d_head)``), with the same dependencies as 3.9. The pin is
+exact because ``boot_native`` and the bridge's state-dict names are young API.
+
 Saved models are a directory holding ``config.json`` (the config fields we set, plain JSON)
 and ``model.safetensors`` (the bridge's state dict): no pickle.
 """
