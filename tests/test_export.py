@@ -78,9 +78,7 @@ def test_padded_layers_compute_the_same_function(rng):
     """Padding heads, head dims and MLP units (and rescaling Q) changes nothing but rounding."""
     params = mixed_params(rng)
     layout = layout_of(params, n_heads=5, d_head=6)
-    padded = dict(params, layers=[{**layer, "ln1": params["layers"][i]["ln1"],
-                                   "ln2": params["layers"][i]["ln2"]}
-                                  for i, layer in enumerate(padded_layers(params, layout))])
+    padded = dict(params, layers=padded_layers(params, layout))
     assert {layer["Q"].shape for layer in padded["layers"]} == {(5, params["tok_emb"].shape[1], 6)}
     tokens = rng.integers(0, 7, size=12)
     np.testing.assert_allclose(transformer(tokens, **padded), transformer(tokens, **params),
