@@ -14,6 +14,7 @@ MODULES = (
     "addition",
     # Beyond the book.
     "long_addition",
+    "unpadded_addition",
     "multiset_sort",
     "stable_min",
     # Capabilities from the book's exercises.

@@ -155,20 +155,39 @@ def _forward(params, tokens, start, cache, logits_from, record=None):
         else:
             positions = start + np.arange(t)
         queries = np.einsum("bnj,hjk->bnhk", h, layer["Q"])
-        qk = np.einsum("bnhk,bmhk->bnmh", queries, keys) / float(layer["Q"].shape[-1] ** 0.5)
-        mask = np.arange(keys.shape[1])[None, :] <= positions[:, None]
-        qk = np.where(mask[None, :, :, None], qk, -np.inf)
-        weights = softmax(qk, axis=2)
-        if record is not None:
-            best = qk.max(axis=2, keepdims=True)
-            ties = qk >= best - 1e-9 * (1.0 + np.abs(best))
-            record.append(np.where(ties, weights, 0.0).sum(axis=2))
-        heads = np.einsum("bnmh,bmhk->bnhk", weights, values)
+        heads = _attend(queries, keys, values, positions, record)
         x = x + np.einsum("bnhk,hdk->bnd", heads, layer["P"])
         x = x + _mlp(layer_norm(x, **layer["ln2"]), layer)
     if not params["layers"]:
         x = x[:, keep]
     return np.einsum("bnd,vd->bnv", layer_norm(x, **params["lnf"]), params["out_emb"])
+
+
+def _attend(queries, keys, values, positions, record):
+    """Causal softmax attention, a chunk of queries at a time so that the score array
+    ``(b, n, m, h)`` stays within ``_SCORES`` elements (10,000-token inputs fit in memory)."""
+    b, n, n_heads, d_head = queries.shape
+    m = keys.shape[1]
+    heads = np.empty((b, n, n_heads, values.shape[-1]), dtype=np.result_type(queries, values))
+    best_weight = np.empty((b, n, n_heads), dtype=heads.dtype) if record is not None else None
+    step = max(1, _SCORES // max(1, b * m * n_heads))
+    scale = float(d_head ** 0.5)
+    for s in range(0, n, step):
+        qk = np.einsum("bnhk,bmhk->bnmh", queries[:, s:s + step], keys) / scale
+        mask = np.arange(m)[None, :] <= positions[s:s + step, None]
+        qk = np.where(mask[None, :, :, None], qk, -np.inf)
+        weights = softmax(qk, axis=2)
+        if record is not None:
+            best = qk.max(axis=2, keepdims=True)
+            ties = qk >= best - 1e-9 * (1.0 + np.abs(best))
+            best_weight[:, s:s + step] = np.where(ties, weights, 0.0).sum(axis=2)
+        heads[:, s:s + step] = np.einsum("bnmh,bmhk->bnhk", weights, values)
+    if record is not None:
+        record.append(best_weight)
+    return heads
+
+
+_SCORES = 2 ** 24  # elements of one chunk of attention scores
 
 
 def _mlp(h, layer):

@@ -148,3 +148,15 @@ def test_ragged_forward_batch_is_a_clear_error(rng):
     params = random_params(rng)
     with pytest.raises(ValueError, match="same length"):
         forward_batch([[1, 2], [1]], params)
+
+
+def test_attention_in_query_chunks_is_the_same(rng, monkeypatch):
+    import taotp.decoding
+
+    params = random_params(rng, block_size=40)
+    tokens = rng.integers(0, 7, size=(2, 40))
+    whole = forward_batch(tokens, params, hardness=True)
+    monkeypatch.setattr(taotp.decoding, "_SCORES", 50)  # a few queries per chunk
+    chunked = forward_batch(tokens, params, hardness=True)
+    np.testing.assert_array_equal(whole[0], chunked[0])
+    np.testing.assert_array_equal(whole[1], chunked[1])
