@@ -74,6 +74,9 @@ def _parser():
     p.add_argument("program")
     p.add_argument("--to", required=True, choices=["transformer-lens", "gpt2", "text", "npz"])
     p.add_argument("--out", required=True)
+    p.add_argument("--context", type=int, default=None,
+                   help="context length of the exported model (default: the program's "
+                        "block_size; TransformerLens needs <= 16,384)")
     p.set_defaults(handler=_export)
 
     p = sub.add_parser("figures", help="regenerate the book's figures")
@@ -173,7 +176,8 @@ def _export(args, parsed):
     from taotp.export import export
 
     program, options, _ = parsed
-    path = export(program.make(**options).params, to=args.to, out=args.out)
+    task = program.make(**options)
+    path = export(task.params, to=args.to, out=args.out, eos=task.eos, block_size=args.context)
     print(f"wrote {path}")
     return 0
 

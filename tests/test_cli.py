@@ -97,3 +97,14 @@ def test_params_of_a_missing_or_malformed_file_is_a_message(capsys, tmp_path):
     bad.write_text("{'tok_emb': [[1.0, 2.0]], 'layers': [")
     code, _, err = run(capsys, "params", str(bad))
     assert code == 1 and "line" in err
+
+
+def test_export_writes_text_and_npz_that_load_back(capsys, tmp_path):
+    from taotp import count_params, load
+
+    for to, name in (("text", "min.taotp"), ("npz", "min.npz")):
+        code, out, _ = run(capsys, "export", "min", "--vocab-size", "6", "--to", to,
+                           "--out", str(tmp_path / name))
+        assert code == 0 and name in out
+        params = load(tmp_path / name)
+        assert count_params(params) == count_params(PROGRAMS["min"].make(vocab_size=6).params)

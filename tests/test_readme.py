@@ -29,3 +29,17 @@ def test_generated_tables_are_current():
     result = subprocess.run([sys.executable, str(ROOT / "bench" / "readme.py"), "--check"],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def python_blocks():
+    return re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+
+
+def test_readme_python_examples_run(tmp_path):
+    """Every Python example in README runs as printed (in a scratch folder)."""
+    assert len(python_blocks()) >= 3
+    for block in python_blocks():
+        result = subprocess.run([sys.executable, "-c", block], cwd=tmp_path,
+                                capture_output=True, text=True,
+                                env={**__import__("os").environ, "MPLBACKEND": "Agg"})
+        assert result.returncode == 0, result.stderr[-2000:]
