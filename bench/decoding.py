@@ -38,11 +38,14 @@ def workloads():
 
     if "sort" in PROGRAMS:
         task = PROGRAMS["sort"].make()
-        prompts = task.sample(np.random.default_rng(1), 32)
-        length = len(prompts[0])
-        prompts = [p for p in prompts if len(p) == length]
-        yield (f"SORT (book), {len(prompts)} prompts of {length} tokens, {length - 1} steps",
-               task.params, prompts, length - 1)
+        rng = np.random.default_rng(1)
+        prompts = [task.encode(" ".join(map(str, rng.choice(np.arange(1, 28), 20, replace=False))))
+                   for _ in range(32)]
+        yield ("SORT (book, n=28), 32 prompts of 20 numbers, 20 steps", task.params, prompts, 20)
+    if "addition" in PROGRAMS:
+        task = PROGRAMS["addition"].make(n_digits=3)
+        prompts = task.sample(np.random.default_rng(2), 32)
+        yield ("DECIMAL ADDITION (book, 3 digits), 32 prompts, 4 steps", task.params, prompts, 4)
 
 
 def main():

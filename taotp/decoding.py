@@ -165,26 +165,30 @@ def _forward(params, tokens, start, cache, logits_from, record=None):
 
 def _attend(queries, keys, values, positions, record):
     """Causal softmax attention, a chunk of queries at a time so that the score array
-    ``(b, n, m, h)`` stays within ``_SCORES`` elements (10,000-token inputs fit in memory)."""
+    ``(b, h, n, m)`` stays within ``_SCORES`` elements (10,000-token inputs fit in memory).
+    Batched matmuls rather than einsum: BLAS does the heavy products."""
     b, n, n_heads, d_head = queries.shape
     m = keys.shape[1]
-    heads = np.empty((b, n, n_heads, values.shape[-1]), dtype=np.result_type(queries, values))
-    best_weight = np.empty((b, n, n_heads), dtype=heads.dtype) if record is not None else None
+    q = queries.transpose(0, 2, 1, 3)  # (b, h, n, k)
+    k_t = keys.transpose(0, 2, 3, 1)  # (b, h, k, m)
+    v = values.transpose(0, 2, 1, 3)  # (b, h, m, k)
+    heads = np.empty((b, n_heads, n, v.shape[-1]), dtype=np.result_type(queries, values))
+    best_weight = np.empty((b, n_heads, n), dtype=heads.dtype) if record is not None else None
     step = max(1, _SCORES // max(1, b * m * n_heads))
     scale = float(d_head ** 0.5)
     for s in range(0, n, step):
-        qk = np.einsum("bnhk,bmhk->bnmh", queries[:, s:s + step], keys) / scale
+        qk = (q[:, :, s:s + step] @ k_t) / scale
         mask = np.arange(m)[None, :] <= positions[s:s + step, None]
-        qk = np.where(mask[None, :, :, None], qk, -np.inf)
-        weights = softmax(qk, axis=2)
+        qk = np.where(mask, qk, -np.inf)
+        weights = softmax(qk, axis=-1)
         if record is not None:
-            best = qk.max(axis=2, keepdims=True)
+            best = qk.max(axis=-1, keepdims=True)
             ties = qk >= best - 1e-9 * (1.0 + np.abs(best))
-            best_weight[:, s:s + step] = np.where(ties, weights, 0.0).sum(axis=2)
-        heads[:, s:s + step] = np.einsum("bnmh,bmhk->bnhk", weights, values)
+            best_weight[:, :, s:s + step] = np.where(ties, weights, 0.0).sum(axis=-1)
+        heads[:, :, s:s + step] = weights @ v
     if record is not None:
-        record.append(best_weight)
-    return heads
+        record.append(best_weight.transpose(0, 2, 1))
+    return heads.transpose(0, 2, 1, 3)
 
 
 _SCORES = 2 ** 24  # elements of one chunk of attention scores
