@@ -170,9 +170,10 @@ def _render(ids) -> str:
     return "".join(SYMBOLS[int(i)] for i in ids)
 
 
-def _parse_sum(text: str, n_digits: int) -> tuple[int, int]:
-    """``"45+78"`` (or ``"45 + 78 ="``) -> (45, 78); names what is wrong otherwise."""
-    compact = "".join(text.split())
+def split_sum(text: str, max_digits: int) -> tuple[str, str]:
+    """``"45+78"`` (spaces and a final '=' allowed) -> ("45", "78"); errors name what is
+    wrong. Shared by every addition program."""
+    compact = "".join(str(text).split())
     if not compact:
         raise ValueError("empty input: expected two numbers like '45+78'")
     if compact.endswith("="):
@@ -186,10 +187,16 @@ def _parse_sum(text: str, n_digits: int) -> tuple[int, int]:
     if len(parts) != 2 or not all(parts):
         raise ValueError(f"expected exactly two numbers joined by '+', got {text!r}")
     for part in parts:
-        if len(part) > n_digits:
-            raise ValueError(f"{part} has too many digits (this program adds "
-                             f"{n_digits}-digit numbers)")
-    return int(parts[0]), int(parts[1])
+        if len(part) > max_digits:
+            raise ValueError(f"{part[:20]}{'...' if len(part) > 20 else ''} has too many "
+                             f"digits: {len(part)} digits, where this program adds numbers "
+                             f"of at most {max_digits} digits")
+    return parts[0], parts[1]
+
+
+def _parse_sum(text: str, n_digits: int) -> tuple[int, int]:
+    a, b = split_sum(text, n_digits)
+    return int(a), int(b)
 
 
 def _digits(value: int, width: int) -> list[int]:

@@ -65,6 +65,7 @@ from functools import cached_property
 
 import numpy as np
 
+from constructions.addition import split_sum
 from taotp.blocks import build_MLP
 from taotp.circuits import (
     RADIUS, build_kink_MLP, circle_code, circle_rotation, code_gap, mean_free, rotation_2d,
@@ -359,24 +360,8 @@ def _render(ids) -> str:
 
 def parse_sum(text: str, max_digits: int) -> tuple[list[int], list[int]]:
     """``"45+78"`` (spaces and a final '=' allowed) -> the two digit lists; errors name why."""
-    compact = "".join(str(text).split())
-    if not compact:
-        raise ValueError("empty input: expected two numbers like '45+78'")
-    if compact.endswith("="):
-        compact = compact[:-1]
-    if "=" in compact:
-        raise ValueError("'=' may only end the input, as in '45+78='")
-    for char in compact:
-        if char not in "0123456789+":
-            raise ValueError(f"symbol {char!r} is outside the vocabulary (digits, '+', '=')")
-    parts = compact.split("+")
-    if len(parts) != 2 or not all(parts):
-        raise ValueError(f"expected exactly two numbers joined by '+', got {text!r}")
-    for part in parts:
-        if len(part) > max_digits:
-            raise ValueError(f"a number has {len(part)} digits; this program adds numbers "
-                             f"of at most {max_digits} digits")
-    return [int(c) for c in parts[0]], [int(c) for c in parts[1]]
+    a, b = split_sum(text, max_digits)
+    return [int(c) for c in a], [int(c) for c in b]
 
 
 def make_prompt(a: list[int], b: list[int], n_digits: int) -> np.ndarray:

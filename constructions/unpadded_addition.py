@@ -47,6 +47,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from constructions.addition import split_sum
 from taotp.blocks import build_MLP
 from taotp.circuits import build_kink_MLP, circle_code, circle_rotation, code_gap, mean_free
 from taotp.model import base_layer, base_params
@@ -409,26 +410,11 @@ def _render(ids) -> str:
 
 def parse_sum(text: str, max_digits: int) -> tuple[str, str]:
     """``"84+88"`` (spaces and a final '=' allowed) -> ("84", "88"); errors name why."""
-    compact = "".join(str(text).split())
-    if not compact:
-        raise ValueError("empty input: expected two numbers like '84+88'")
-    if compact.endswith("="):
-        compact = compact[:-1]
-    if "=" in compact:
-        raise ValueError("'=' may only end the input, as in '84+88='")
-    for char in compact:
-        if char not in "0123456789+":
-            raise ValueError(f"symbol {char!r} is outside the vocabulary (digits, '+', '=')")
-    parts = compact.split("+")
-    if len(parts) != 2 or not all(parts):
-        raise ValueError(f"expected exactly two numbers joined by '+', got {text!r}")
+    parts = split_sum(text, max_digits)
     for part in parts:
-        if len(part) > max_digits:
-            raise ValueError(f"{part} has {len(part)} digits; this program adds numbers of "
-                             f"at most {max_digits} digits")
         if len(part) > 1 and part[0] == "0":
             raise ValueError(f"{part} has a leading zero (write numbers without padding)")
-    return parts[0], parts[1]
+    return parts
 
 
 def make_prompt(a: str, b: str) -> np.ndarray:
