@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from constructions.lookup_table import check_table
 from taotp.blocks import HARDER, build_MLP, pos_3d_enc_rotation_matrix, pos_enc_3d_array
 from taotp.model import base_layer, base_params, layer_norm, self_attn
 from taotp.program import Option, Program, Task
@@ -45,24 +46,6 @@ D_MODEL = 8
 TOK, POS, HASH, ANTI = slice(0, 3), slice(3, 6), 6, 7
 N_OUT = 1e6  # the MLP's output drowns the residual before the final layer norm
 MIN_RELATIVE_GAP = 1e-7  # reject hash directions that put two keys closer than this
-
-
-def _check_table(ks, vs, vocab_size, block_size):
-    ks, vs = np.asarray(ks), np.asarray(vs)
-    if not isinstance(vocab_size, (int, np.integer)) or vocab_size < 2:
-        raise ValueError(f"vocab_size must be an integer >= 2, got {vocab_size!r}")
-    if ks.ndim != 2 or ks.shape[1] < 1 or vs.shape != ks.shape[:1] or len(ks) == 0:
-        raise ValueError("a lookup table is keys ks (n, key_len) and values vs (n,), n >= 1")
-    if ks.dtype.kind not in "iu" or vs.dtype.kind not in "iu":
-        raise ValueError("keys and values must be integer token ids")
-    if ks.min() < 0 or ks.max() >= vocab_size or vs.min() < 0 or vs.max() >= vocab_size:
-        raise ValueError(f"keys and values must be token ids in [0, {vocab_size})")
-    if len(np.unique(ks, axis=0)) != len(ks):
-        raise ValueError("the table's keys must be distinct")
-    if not isinstance(block_size, (int, np.integer)) or block_size < ks.shape[1]:
-        raise ValueError(f"block_size={block_size!r} must be an integer >= the key length "
-                         f"{ks.shape[1]}")
-    return ks.astype(np.int64), vs.astype(np.int64)
 
 
 def _hash_directions(ks, circle, seed):
@@ -89,7 +72,7 @@ def build_general_lookup_transformer(ks, vs, vocab_size: int, block_size: int, s
     Works for every table of distinct keys (Exercise 3.12): the attention hashes the key to a
     scalar, the MLP maps each table key's scalar to its value exactly (Theorem 6.1).
     """
-    ks, vs = _check_table(ks, vs, vocab_size, block_size)
+    ks, vs = check_table(ks, vs, vocab_size, block_size)
     n, key_len = ks.shape
     circle = pos_enc_3d_array(vocab_size)
     u = _hash_directions(ks, circle, seed)

@@ -130,12 +130,15 @@ def optimize(E, M, ks, vs, iters, lr=1e-3, progress=True, max_grad_norm=30.0):
     return best[1], best[0], best[2]
 
 
-def _check_table(ks, vs, vocab_size, block_size, prefix_len=None, tok_dims=2):
+def check_table(ks, vs, vocab_size, block_size, prefix_len=None, tok_dims=2):
+    """Validate a lookup table (keys ``(n, key_len)``, values ``(n,)``); int64 copies back."""
     if isinstance(tok_dims, bool) or not isinstance(tok_dims, (int, np.integer)) or tok_dims < 2:
         raise ValueError(f"tok_dims must be an integer >= 2 (layer norm sends every "
                          f"1-dimensional vector to 0), got {tok_dims!r}")
+    if not isinstance(vocab_size, (int, np.integer)) or vocab_size < 2:
+        raise ValueError(f"vocab_size must be an integer >= 2, got {vocab_size!r}")
     ks, vs = np.asarray(ks), np.asarray(vs)
-    if ks.ndim != 2 or vs.shape != ks.shape[:1] or len(ks) == 0:
+    if ks.ndim != 2 or ks.shape[1] < 1 or vs.shape != ks.shape[:1] or len(ks) == 0:
         raise ValueError("a lookup table is keys ks (n, key_len) and values vs (n,), n >= 1")
     if ks.dtype.kind not in "iu" or vs.dtype.kind not in "iu":
         raise ValueError("keys and values must be integer token ids")
@@ -145,9 +148,10 @@ def _check_table(ks, vs, vocab_size, block_size, prefix_len=None, tok_dims=2):
         raise ValueError("the table's keys must be distinct")
     if prefix_len is not None and prefix_len != ks.shape[1]:
         raise ValueError(f"prefix_len={prefix_len} but the keys have {ks.shape[1]} tokens")
-    if block_size < ks.shape[1]:
-        raise ValueError(f"block_size={block_size} is shorter than a key ({ks.shape[1]})")
-    return ks, vs
+    if not isinstance(block_size, (int, np.integer)) or block_size < ks.shape[1]:
+        raise ValueError(f"block_size={block_size!r} must be an integer >= the key length "
+                         f"{ks.shape[1]}")
+    return ks.astype(np.int64), vs.astype(np.int64)
 
 
 def _hash_layer(params, hash_matrices, block_size):
@@ -166,7 +170,7 @@ def _hash_layer(params, hash_matrices, block_size):
 
 def build_untied_transformer(ks, vs, vocab_size, block_size, prefix_len, tok_dims, seed=0):
     """Figure 3.3: random token vectors and hash matrices, untied ``out_emb`` = summed hashes."""
-    ks, vs = _check_table(ks, vs, vocab_size, block_size, prefix_len, tok_dims)
+    ks, vs = check_table(ks, vs, vocab_size, block_size, prefix_len, tok_dims)
     rng = np.random.default_rng(seed)
     d_model = tok_dims + 3
     params = base_params(vocab_size, block_size, d_model)
@@ -185,7 +189,7 @@ def build_untied_transformer(ks, vs, vocab_size, block_size, prefix_len, tok_dim
 def build_lookup_transformer(ks, vs, vocab_size, block_size, tok_dims, optimization_iters,
                              seed=0, progress=True, lr=1e-2):
     """Figure 3.6: tied embeddings, token vectors and hash matrices fitted to the table."""
-    ks, vs = _check_table(ks, vs, vocab_size, block_size, tok_dims=tok_dims)
+    ks, vs = check_table(ks, vs, vocab_size, block_size, tok_dims=tok_dims)
     rng = np.random.default_rng(seed)
     n, prefix_len = ks.shape
     params = base_params(vocab_size, block_size, tok_dims + 3)

@@ -200,7 +200,7 @@ def test_bad_tables():
         build_lookup_transformer(np.array([[1, 12]]), np.array([0]), 10, 5, 5, 1)
     with pytest.raises(ValueError, match="prefix_len=3"):
         build_untied_transformer(np.array([[1, 2]]), np.array([0]), 10, 5, 3, 5)
-    with pytest.raises(ValueError, match="shorter than a key"):
+    with pytest.raises(ValueError, match="block_size=.* must be an integer >= the key length"):
         build_lookup_transformer(np.array([[1, 2, 3]]), np.array([0]), 10, 2, 5, 1)
     with pytest.raises(ValueError, match="outside the vocabulary"):
         decode([10], TIED.make(iters=1).params, max_steps=1)
