@@ -77,6 +77,7 @@ import math
 
 import numpy as np
 
+from constructions.sort import parse_numbers
 from taotp.model import base_layer, base_params
 from taotp.program import Option, Program, Task
 from taotp.search_blocks import (
@@ -234,15 +235,7 @@ def _multiset_sort_task(vocab_size: int = 1000, block_size: int = 200) -> Task:
     top, max_numbers = vocab_size - 1, block_size // 2
 
     def encode(text):
-        words = text.replace(",", " ").split()
-        if not words:
-            raise ValueError("empty input: give at least one number")
-        numbers = []
-        for word in words:
-            if not word.isdigit() or not 1 <= int(word) <= top:
-                raise ValueError(f"{word!r} is not a number in 1..{top} "
-                                 "(0 is the end-of-input token, appended for you)")
-            numbers.append(int(word))
+        numbers = parse_numbers(text, 1, top, " (0 is the end-of-input token, appended for you)")
         if len(numbers) > max_numbers:
             raise ValueError(f"{len(numbers)} numbers do not fit: at most {max_numbers} "
                              f"with block_size={block_size}")

@@ -120,16 +120,19 @@ def _check_size(name, value, minimum=1):
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
 
 
-def _parse_numbers(text: str, vocab_size: int) -> list[int]:
+def parse_numbers(text: str, low: int, high: int, hint: str = "") -> list[int]:
+    """Space- (or comma-) separated whole numbers in ``low..high``; errors name the word.
+    Shared by the programs that read a list of numbers."""
     words = text.replace(",", " ").split()
     if not words:
         raise ValueError("empty input: give at least one number")
     numbers = []
     for word in words:
         if not word.isdigit():
-            raise ValueError(f"{word!r} is not a number in 0..{vocab_size - 1}")
-        if int(word) >= vocab_size:
-            raise ValueError(f"{word} is outside the vocabulary 0..{vocab_size - 1}")
+            raise ValueError(f"{word!r} is not a number in {low}..{high}{hint}")
+        if not low <= int(word) <= high:
+            raise ValueError(f"{word} is outside the vocabulary: not a number in "
+                             f"{low}..{high}{hint}")
         numbers.append(int(word))
     return numbers
 
@@ -142,7 +145,7 @@ def _extreme_task(pick, build, vocab_size: int = 20, block_size: int = 20) -> Ta
     params = build(vocab_size, block_size)
 
     def encode(text):
-        numbers = _parse_numbers(text, vocab_size)
+        numbers = parse_numbers(text, 0, vocab_size - 1)
         if len(numbers) > block_size:
             raise ValueError(f"{len(numbers)} numbers do not fit in block_size={block_size}")
         return np.array(numbers)
@@ -180,7 +183,7 @@ def _sort_task(n: int = 28, block_size: int = 100) -> Task:
     max_numbers = min(n - 1, block_size // 2)  # k numbers + 0 + (k - 1) fed-back outputs
 
     def encode(text):
-        numbers = _parse_numbers(text, n)
+        numbers = parse_numbers(text, 0, n - 1)
         if 0 in numbers:
             raise ValueError("0 is the end-of-input token; give numbers in 1..{}".format(n - 1))
         repeated = sorted({x for x in numbers if numbers.count(x) > 1})

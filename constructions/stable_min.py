@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from constructions.sort import parse_numbers
 from taotp.model import base_layer, base_params
 from taotp.program import Option, Program, Task
 from taotp.search_blocks import helmert_basis
@@ -151,14 +152,7 @@ def _extreme_task(pick, build, vocab_size: int = 1000, block_size: int = 1_000_0
     short = min(block_size, SAMPLE_LENGTH)
 
     def encode(text):
-        words = text.replace(",", " ").split()
-        if not words:
-            raise ValueError("empty input: give at least one number")
-        numbers = []
-        for word in words:
-            if not word.isdigit() or int(word) > top:
-                raise ValueError(f"{word!r} is not a number in 0..{top}")
-            numbers.append(int(word))
+        numbers = parse_numbers(text, 0, top)
         if len(numbers) > block_size:
             raise ValueError(f"{len(numbers)} numbers do not fit in block_size={block_size}")
         return np.array(numbers)
