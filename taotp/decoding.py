@@ -195,11 +195,23 @@ _SCORES = 2 ** 24  # elements of one chunk of attention scores
 
 
 def _mlp(h, layer):
-    used = np.flatnonzero(np.any(layer["M1"] != 0, axis=1))
-    if len(used) == 0:
-        return layer["b2"] + np.maximum(layer["b1"], 0.0) @ layer["M2"]
-    hidden = np.maximum(h[..., used] @ layer["M1"][used] + layer["b1"], 0.0)
-    return hidden @ layer["M2"] + layer["b2"]
+    """The MLP, skipping all-zero rows of M1 and columns of M2 (the book's spike MLPs read
+    one dimension and write a few), with the ReLU done in place: same sums, less traffic."""
+    M1, M2 = layer["M1"], layer["M2"]
+    rows = np.flatnonzero(np.any(M1 != 0, axis=1))
+    cols = np.flatnonzero(np.any(M2 != 0, axis=0))
+    out = np.broadcast_to(layer["b2"], h.shape[:-1] + layer["b2"].shape).copy()
+    if len(rows) == 0:  # the hidden units are constants
+        out += np.maximum(layer["b1"], 0.0) @ M2
+        return out
+    if len(rows) == 1:  # an outer product: BLAS is slower at it than a broadcast multiply
+        hidden = h[..., rows] * M1[rows[0]]
+    else:
+        hidden = h[..., rows] @ M1[rows]
+    hidden += layer["b1"]
+    np.maximum(hidden, 0.0, out=hidden)
+    out[..., cols] += hidden @ M2[:, cols]
+    return out
 
 
 def _decode_chunk(params, batch, steps, eos, temperature, rng):

@@ -161,3 +161,17 @@ def test_attention_in_query_chunks_is_the_same(rng, monkeypatch):
     # BLAS may block a product differently by shape: equal to rounding, not to the bit.
     np.testing.assert_allclose(whole[0], chunked[0], rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(whole[1], chunked[1], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("rows", [[], [2], [0, 3]])
+def test_mlp_shortcuts_equal_the_plain_mlp(rng, rows):
+    """The fast path skips zero rows of M1 / columns of M2; the logits must not change."""
+    params = random_params(rng, n_layers=2, d_ff=7)
+    for layer in params["layers"]:
+        keep = np.zeros(layer["M1"].shape[0], dtype=bool)
+        keep[rows] = True
+        layer["M1"][~keep] = 0.0
+        layer["M2"][:, 1] = 0.0
+    tokens = rng.integers(0, 7, size=(2, 9))
+    for row, logits in zip(tokens, forward_batch(tokens, params)):
+        np.testing.assert_allclose(logits, transformer(row, **params), rtol=1e-10, atol=1e-10)
