@@ -20,6 +20,15 @@ def machine() -> str:
             f"numpy {np.__version__}; {time.strftime('%Y-%m-%d')}")
 
 
+def header() -> str:
+    """The command that produced a result file, and the machine it ran on."""
+    import sys
+    from pathlib import Path
+
+    command = " ".join(["python", f"bench/{Path(sys.argv[0]).name}", *sys.argv[1:]])
+    return f"$ {command}\nmachine: {machine()}\n"
+
+
 def timed(fn, *args, repeat=1, **kwargs):
     """(result, best seconds over ``repeat`` runs)."""
     best, result = float("inf"), None

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, timed  # noqa: E402
+from _common import header, timed  # noqa: E402
 
 from taotp import base_layer, base_params, decode, decode_batch, decode_cached  # noqa: E402
 
@@ -49,7 +49,7 @@ def workloads():
 
 
 def main():
-    print(f"machine: {machine()}\n")
+    print(header())
     print(f"{'workload':<66} {'plain s':>8} {'cached s':>9} {'batched s':>10} "
           f"{'cached x':>9} {'batched x':>10}")
     for name, params, prompts, steps in workloads():

@@ -25,7 +25,10 @@ def sections(timed=True) -> dict[str, str]:
     if timed:
         out["verify-example"] = verify_example()
     for path in sorted((ROOT / "bench" / "results").glob("*.md")):
-        out[f"bench-{path.stem}"] = path.read_text().strip()
+        text = path.read_text().strip()
+        if "\n|---" not in text:  # a plain-text table: keep its alignment
+            text = f"```text\n{text}\n```"
+        out[f"bench-{path.stem}"] = text
     return out
 
 

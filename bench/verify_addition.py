@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, timed  # noqa: E402
+from _common import header, timed  # noqa: E402
 
 from taotp import decode  # noqa: E402
 from taotp.verify import verify  # noqa: E402
@@ -43,7 +43,7 @@ def main():
     from constructions import get_program
 
     program = get_program("addition")
-    print(f"machine: {machine()}\n")
+    print(header())
     print(f"{'check':<46} {'inputs':>9} {'naive s':>11} {'batched s':>10} {'ratio':>8}  result")
     for n_digits in (2, 3):
         task, build_s = timed(program.make, n_digits=n_digits)
@@ -64,8 +64,9 @@ def main():
             print(f"{'  projected: all 10^6 three-digit pairs':<46} {domain:>9,} "
                   f"{naive * domain:>10.0f}* {per * domain:>9.0f}* "
                   f"{naive / per:>7.0f}x")
-    print("\n* naive = the book's decode loop timed on 200 random pairs, times the count;"
-          " a starred batched figure is projected from the sampled run's rate")
+    print("\n* naive = the book's decode loop timed on 200 random pairs, times the count"
+          + ("" if args.full else "; a starred batched figure is projected from the sampled "
+             "run's rate"))
 
 
 if __name__ == "__main__":

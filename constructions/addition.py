@@ -241,7 +241,7 @@ def _sum_task(n_digits: int, build, reference, steps: int) -> Task:
     return Task(params=params, encode=lambda text: _prompt(*_parse_sum(text, n_digits), n_digits),
                 render=_render, steps=lambda prompt: steps,
                 reference=lambda prompt: np.array(reference(sum(_operands(prompt, n_digits)))),
-                sample=sample, exhaustive=exhaustive if n_digits <= 2 else None,
+                sample=sample, exhaustive=exhaustive if n_digits <= 3 else None,  # 10^6 pairs at most
                 adversarial=lambda: [_prompt(a, b, n_digits) for a, b in _nasty_pairs(n_digits)],
                 options=dict(n_digits=n_digits))
 
