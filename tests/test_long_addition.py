@@ -3,9 +3,8 @@ inputs at 10, 100 and 1,000 digits (10,000 in the slow test); parameter counts p
 
 Whole decodes are checked by teacher forcing: the logits at positions ``len(prompt) - 1``
 onwards of ``prompt + expected[:-1]`` are what greedy decoding sees, so one forward pass
-checks all ``n + 1`` steps. Long sequences go through ``forward_chunked`` (the model's forward
-pass with attention computed a few hundred queries at a time), itself checked against
-``taotp.forward_batch``.
+checks all ``n + 1`` steps. Long sequences go one at a time through ``taotp.forward_batch``,
+which computes attention a chunk of queries at a time (memory ``O(chunk n)``, not ``O(n^2)``).
 """
 from __future__ import annotations
 
@@ -20,42 +19,10 @@ from constructions.long_addition import (
 )
 from taotp.circuits import code_gap
 from taotp.decoding import decode_cached, forward_batch
-from taotp.model import layer_norm, transformer
+from taotp.model import transformer
 from taotp.params import astype, count_params
 
 DTYPES = (np.float64, np.float32)
-
-
-def forward_chunked(tokens, params, logits_from=0, chunk=256):
-    """Logits ``(n - logits_from, v)`` of one sequence: the model's forward pass, attention
-    computed for ``chunk`` queries at a time (memory ``O(chunk n)`` instead of ``O(n^2)``)."""
-    tokens = np.asarray(tokens)
-    n = len(tokens)
-    x = params["tok_emb"][tokens] + params["pos_emb"][:n]
-    layers = params["layers"]
-    for li, layer in enumerate(layers):
-        last = li == len(layers) - 1
-        h = layer_norm(x, **layer["ln1"])
-        keys = np.ascontiguousarray(np.einsum("nj,hjk->hnk", h, layer["K"]))
-        values = np.ascontiguousarray(np.einsum("nj,hjk->hnk", h, layer["V"]))
-        start = logits_from if last else 0
-        scale = float(layer["Q"].shape[-1] ** 0.5)
-        out = np.empty((n - start, x.shape[1]), dtype=x.dtype)
-        for s in range(start, n, chunk):
-            e = min(s + chunk, n)
-            q = np.einsum("nj,hjk->hnk", h[s:e], layer["Q"]) / scale
-            w = np.matmul(q, keys[:, :e].transpose(0, 2, 1))  # (h, queries, keys)
-            diag = w[:, :, s:e]
-            diag[:, np.arange(e - s)[:, None] < np.arange(e - s)[None, :]] = -np.inf
-            w -= w.max(axis=-1, keepdims=True)
-            np.exp(w, out=w)
-            w /= w.sum(axis=-1, keepdims=True) + 1e-10
-            heads = np.stack([w[i] @ values[i, :e] for i in range(w.shape[0])])
-            out[s - start:e - start] = np.einsum("hnk,hdk->nd", heads, layer["P"])
-        x = (x[start:] + out) if last else x + out
-        hidden = np.maximum(layer_norm(x, **layer["ln2"]) @ layer["M1"] + layer["b1"], 0.0)
-        x = x + hidden @ layer["M2"] + layer["b2"]
-    return np.einsum("nd,vd->nv", layer_norm(x, **params["lnf"]), params["out_emb"])
 
 
 def _teacher_forced(task, prompts):
@@ -80,7 +47,7 @@ def _wrong_chunked(task, params, prompts):
     wrong = []
     for p in prompts:
         tokens = np.concatenate((p, task.reference(p)[:-1]))
-        logits = forward_chunked(tokens, params, logits_from=len(p) - 1)
+        logits = forward_batch(tokens[None], params, logits_from=len(p) - 1)[0]
         assert logits.dtype == params["tok_emb"].dtype
         if not np.array_equal(logits.argmax(-1), task.reference(p)):
             wrong.append(p)
@@ -126,17 +93,6 @@ def test_ten_thousand_digits_float32():
     start = time.time()
     assert _wrong_chunked(task, params, prompts) == []
     print(f"{len(prompts)} inputs of 10,000 digits in {time.time() - start:.0f} s")
-
-
-def test_forward_chunked_matches_forward_batch(tasks):
-    task = tasks[10]
-    tokens = _teacher_forced(task, task.sample(np.random.default_rng(3), 1))
-    for dtype, tol in ((np.float64, 1e-12), (np.float32, 1e-3)):  # hard attention amplifies rounding
-        params = astype(task.params, dtype)
-        want = forward_batch(tokens, params, logits_from=5)[0]
-        got = forward_chunked(tokens[0], params, logits_from=5, chunk=7)
-        assert got.dtype == want.dtype
-        assert np.abs(got - want).max() <= tol * np.abs(want).max()
 
 
 def test_greedy_decoding_agrees(tasks):
