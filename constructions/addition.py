@@ -294,8 +294,9 @@ PROGRAMS = (
                                                lambda s: [s % 10], steps=1),
             options=(_DIGITS,), examples=("12+33", "99+99", "5+7"), book_size=_book(_MOD_BOOK),
             sizes=({"n_digits": 1}, {"n_digits": 3}),
-            float32="from 2 digits on, the MLP's input points are 1.4e-6 apart or less, "
-                    "finer than float32 resolves."),
+            float32=lambda n_digits: "" if n_digits < 2 else (
+                "from 2 digits on, the MLP's input points are 1.4e-6 apart or less, finer "
+                "than float32 resolves.")),
     Program(name="addition", title="DECIMAL ADDITION", section="6.8",
             summary="Add two n-digit numbers; the n+1 digits of the sum, zero-padded.",
             input_format="two numbers of at most n digits, e.g. '45+78' -> '123', '4+2' -> '006'",
@@ -303,5 +304,8 @@ PROGRAMS = (
                 n_digits, build_decimal_addition_transformer,
                 lambda s: _digits(s, n_digits + 1), steps=n_digits + 1),
             options=(_DIGITS,), examples=("45+78", "99+99", "4+2"), book_size=_book(_ADD_BOOK),
-            sizes=({"n_digits": 1}, {"n_digits": 3})),
+            sizes=({"n_digits": 1}, {"n_digits": 3}),
+            float32=lambda n_digits: "" if n_digits <= 2 else (
+                "from 3 digits on, the MLP's input points are 3.5e-7 apart or less, finer "
+                "than float32 resolves.")),
 )

@@ -130,14 +130,17 @@ def _list(args):
         for option in program.options:
             kind = "|".join(option.choices) if option.choices else option.type.__name__.upper()
             print(f"    {option.cli_flag} {kind}  {option.help} (default {option.default})")
-        if program.float32:
-            print(f"    float32: {program.float32}")
+        if program.float32_note():
+            print(f"    float32: {program.float32_note()}")
     return 0
 
 
 def _run(args, parsed):
     program, options, text = parsed
     task = program.make(**options)
+    if args.dtype == "float32" and program.float32_note(**options):
+        print(f"taotp run: warning: not exact in float32: {program.float32_note(**options)}",
+              file=sys.stderr)
     if args.dtype != "float64":
         from dataclasses import replace
 
@@ -151,6 +154,9 @@ def _verify(args, parsed):
 
     program, options, _ = parsed
     task = program.make(**options)
+    if args.dtype == "float32" and program.float32_note(**options):
+        print(f"note: {program.name} is not expected to be exact in float32 here: "
+              f"{program.float32_note(**options)}")
     report = verify(task, dtype=args.dtype, exhaustive=args.exhaustive, samples=args.samples,
                     seed=args.seed)
     print(f"{program.name} {_format_options(options)}")

@@ -75,9 +75,17 @@ class Program:
     # The book's published sizes for these options (keys as count_params, plus
     # "n_params_non0" etc.), or None where the book gives none.
     book_size: Callable[..., dict | None] = lambda **options: None
-    float32: str = ""  # empty: works in float32; else, why not
+    # Empty: exact in float32; else why not. A callable takes the options (a program can be
+    # exact in float32 at some sizes only).
+    float32: str | Callable[..., str] = ""
     # Option sets at which the book publishes sizes (the demo's size table builds each).
     sizes: tuple[dict, ...] = ()
+
+    def float32_note(self, **options) -> str:
+        """Why this program is not exact in float32 at these options ("" if it is)."""
+        if callable(self.float32):
+            return self.float32(**(self.defaults() | options))
+        return self.float32
 
     def defaults(self) -> dict:
         return {o.name: o.default for o in self.options}

@@ -99,7 +99,9 @@ def test_multi_digit_mod_float32():
     one = BY_NAME["multi-digit-mod"].make(n_digits=1)
     assert failures(one, list(one.exhaustive()), np.float32) == []
     two = BY_NAME["multi-digit-mod"].make(n_digits=2)
-    assert BY_NAME["multi-digit-mod"].float32
+    assert BY_NAME["multi-digit-mod"].float32_note()  # at its default 2 digits
+    assert not BY_NAME["multi-digit-mod"].float32_note(n_digits=1)
+    assert BY_NAME["addition"].float32_note(n_digits=3) and not BY_NAME["addition"].float32_note()
     prompts = two.sample(np.random.default_rng(2), 500)
     assert len(failures(two, prompts, np.float32)) > 250
 
