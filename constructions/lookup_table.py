@@ -44,6 +44,7 @@ import numpy as np
 
 from taotp.blocks import HARDER, attend_back, pos_enc_3d_array
 from taotp.model import base_layer, base_params, layer_norm, softmax, transformer_layer
+from taotp.params import check_tokens
 from taotp.program import Option, Program, Task
 
 EPS = 1e-10  # layer_norm's epsilon, as in taotp.model
@@ -223,16 +224,11 @@ def make_task(params, ks, vs, block_size, options) -> Task:
     table = {tuple(int(t) for t in k): int(v) for k, v in zip(ks, vs)}
 
     def check(prompt) -> np.ndarray:
-        prompt = np.asarray(prompt)
-        if prompt.ndim != 1 or prompt.dtype.kind not in "iu":
+        if np.asarray(prompt).dtype.kind not in "iu":
             raise ValueError("a lookup-table prompt is a 1-D array of token ids")
-        bad = prompt[(prompt < 0) | (prompt >= vocab_size)]
-        if len(bad):
-            raise ValueError(f"token {bad[0]} is outside the vocabulary [0, {vocab_size})")
+        prompt = check_tokens(prompt, vocab_size, block_size)
         if len(prompt) < key_len:
             raise ValueError(f"a key has {key_len} tokens; got {len(prompt)}")
-        if len(prompt) > block_size:
-            raise ValueError(f"{len(prompt)} tokens do not fit in block_size={block_size}")
         key = tuple(int(t) for t in prompt[-key_len:])
         if key not in table:
             raise ValueError(f"undefined behaviour: the input ends with {list(key)}, "

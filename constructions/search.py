@@ -36,6 +36,7 @@ import numpy as np
 
 from taotp.blocks import HARDER, attend_back, padding_block, pos_enc_3d_array
 from taotp.model import base_layer, base_params
+from taotp.params import check_tokens
 from taotp.program import Option, Program, Task
 
 MARK = 1.0  # start-of-input offset; layer 1 shrinks marked slots 10% (prefix_len 2) to 4% (10)
@@ -176,14 +177,9 @@ def build(vocab_size: int = 10, block_size: int = 100, prefix_len: int = 3) -> T
     params = build_search_transformer(vocab_size, block_size, prefix_len)
 
     def check(prompt) -> np.ndarray:
-        prompt = np.asarray(prompt)
-        if prompt.ndim != 1 or prompt.dtype.kind not in "iu":
+        if np.asarray(prompt).dtype.kind not in "iu":
             raise ValueError("a SEARCH prompt is a 1-D array of token ids")
-        bad = prompt[(prompt < 0) | (prompt >= vocab_size)]
-        if len(bad):
-            raise ValueError(f"token {bad[0]} is outside the vocabulary [0, {vocab_size})")
-        if len(prompt) > block_size:
-            raise ValueError(f"{len(prompt)} tokens do not fit in block_size={block_size}")
+        prompt = check_tokens(prompt, vocab_size, block_size)
         search_reference(prompt, prefix_len)  # raises if undefined
         return prompt
 
