@@ -48,6 +48,11 @@ def transformer_layer(x, Q, K, V, P, M1, b1, M2, b2, ln1, ln2, mask):
     return x + np.maximum(layer_norm(x, **ln2) @ M1 + b1, 0.0) @ M2 + b2
 
 
+def attention_mask(n, causal: bool = True):
+    """``mask[n, m]``: query n may see key m (only earlier keys when causal)."""
+    return np.tril(np.ones((n, n), dtype=bool)) if causal else np.ones((n, n), dtype=bool)
+
+
 def transformer(tokens, tok_emb, pos_emb, out_emb, layers, lnf, causal: bool = True):
     """Logits ``(n, v)`` for a 1-D array of token ids.
 
@@ -56,7 +61,7 @@ def transformer(tokens, tok_emb, pos_emb, out_emb, layers, lnf, causal: bool = T
     check_params(dict(tok_emb=tok_emb, pos_emb=pos_emb, out_emb=out_emb, layers=layers, lnf=lnf))
     tokens = check_tokens(tokens, tok_emb.shape[0], pos_emb.shape[0])
     n, = tokens.shape
-    mask = np.tril(np.ones((n, n), dtype=bool)) if causal else np.ones((n, n), dtype=bool)
+    mask = attention_mask(n, causal)
     x = tok_emb[tokens] + pos_emb[np.arange(n)]
     for layer in layers:
         x = transformer_layer(x, **layer, mask=mask)

@@ -28,7 +28,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from taotp.model import layer_norm, softmax
+from taotp.model import attention_mask, layer_norm, softmax
 from taotp.params import check_params, check_tokens
 from taotp.plotting import token_labels
 from taotp.program import Task
@@ -64,7 +64,7 @@ def record(params: dict, tokens, causal: bool = True) -> Recording:
     tok_emb, pos_emb = params["tok_emb"], params["pos_emb"]
     tokens = check_tokens(tokens, tok_emb.shape[0], pos_emb.shape[0])
     n, = tokens.shape
-    mask = np.tril(np.ones((n, n), dtype=bool)) if causal else np.ones((n, n), dtype=bool)
+    mask = attention_mask(n, causal)
     x = tok_emb[tokens] + pos_emb[np.arange(n)]
     embedding, attn, after_attn, hidden, after_mlp = x, [], [], [], []
     for layer in params["layers"]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from taotp.model import layer_norm, self_attn
+from taotp.model import attention_mask, layer_norm, self_attn
 from taotp.params import check_params, check_tokens
 
 NORMS = ("layer", "rms")
@@ -49,7 +49,7 @@ def transformer_variant(tokens, tok_emb, pos_emb, out_emb, layers, lnf, *, norm:
     check_params(dict(tok_emb=tok_emb, pos_emb=pos_emb, out_emb=out_emb, layers=layers, lnf=lnf))
     tokens = check_tokens(tokens, tok_emb.shape[0], pos_emb.shape[0])
     n, = tokens.shape
-    mask = np.tril(np.ones((n, n), dtype=bool)) if causal else np.ones((n, n), dtype=bool)
+    mask = attention_mask(n, causal)
     x = tok_emb[tokens] + pos_emb[np.arange(n)]
     for layer in layers:
         attn = (layer["Q"], layer["K"], layer["V"], layer["P"])
