@@ -15,60 +15,103 @@ below is a Python float, so that numpy never promotes a float32 computation to f
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from taotp.params import check_params, check_tokens
 
+Hook = Callable[[str, np.ndarray], None]
 
-def norm(x, axis=-1, epsilon: float = 1e-10):
+
+def no_hook(name: str, value: np.ndarray) -> None:
+    """The default hook: the forward pass records nothing unless asked to."""
+
+
+def norm(x: np.ndarray, axis: int = -1, epsilon: float = 1e-10) -> np.ndarray:
+    """Scale non-negative weights to sum to 1 (the epsilon keeps an all-zero row finite)."""
     return x / (x.sum(axis=axis, keepdims=True) + epsilon)
 
 
-def softmax(x, axis=-1):
+def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Subtracts the max first, so that hardened attention scores (~1e3) do not overflow."""
     return norm(np.exp(x - np.max(x, axis=axis, keepdims=True)), axis=axis)
 
 
-def layer_norm(x, gamma=1.0, beta=0.0, axis=-1, epsilon: float = 1e-10):
+def layer_norm(x: np.ndarray, gamma=1.0, beta=0.0, axis: int = -1,
+               epsilon: float = 1e-10) -> np.ndarray:
     """Divides by ``std + epsilon`` (the book's formula), not by ``sqrt(var + epsilon)``."""
     centered = x - x.mean(axis=axis, keepdims=True)
     return beta + gamma * centered / (x.var(axis=axis, keepdims=True) ** 0.5 + epsilon)
 
 
-def self_attn(x, Q, K, V, P, mask):
+def self_attn(x: np.ndarray, Q: np.ndarray, K: np.ndarray, V: np.ndarray, P: np.ndarray,
+              mask: np.ndarray, hook: Hook = no_hook) -> np.ndarray:
     """Multi-head attention; ``mask[n, m]`` is true where query n may see key m."""
     queries, keys, values = (np.einsum("nj,hjk->nhk", x, M) for M in (Q, K, V))
     qk = np.einsum("nhk,mhk->nmh", queries, keys) / float(Q.shape[-1] ** 0.5)
     attn_weights = softmax(np.where(mask[..., None], qk, -np.inf), axis=1)
+    hook("attn", attn_weights)
     x = np.einsum("nmh,mhk->nhk", attn_weights, values)
     return np.einsum("nhk,hdk->nd", x, P)
 
 
-def transformer_layer(x, Q, K, V, P, M1, b1, M2, b2, ln1, ln2, mask):
-    x = x + self_attn(layer_norm(x, **ln1), Q, K, V, P, mask)
-    return x + np.maximum(layer_norm(x, **ln2) @ M1 + b1, 0.0) @ M2 + b2
+def mlp(x: np.ndarray, M1: np.ndarray, b1: np.ndarray, M2: np.ndarray, b2: np.ndarray,
+        hook: Hook = no_hook) -> np.ndarray:
+    """The ReLU MLP: one hidden layer of ``d_ff`` units."""
+    hidden = np.maximum(x @ M1 + b1, 0.0)
+    hook("hidden", hidden)
+    return hidden @ M2 + b2
 
 
-def attention_mask(n, causal: bool = True):
+def transformer_layer(x: np.ndarray, Q, K, V, P, M1, b1, M2, b2, ln1: dict, ln2: dict,
+                      mask: np.ndarray, *, normalize: Callable = layer_norm,
+                      post_ln: bool = False, hook: Hook = no_hook) -> np.ndarray:
+    """Pre-LN, as in the book: ``x + f(normalize(x))``; ``post_ln=True``: ``normalize(x + f(x))``.
+
+    ``normalize`` and ``post_ln`` are the seams of the exercises' variants (RMSNorm, Post-LN);
+    ``hook(name, value)`` sees every intermediate result (how ``taotp.trace`` records).
+    """
+    if post_ln:
+        x = normalize(x + self_attn(x, Q, K, V, P, mask, hook), **ln1)
+        hook("after_attn", x)
+        x = normalize(x + mlp(x, M1, b1, M2, b2, hook), **ln2)
+    else:
+        x = x + self_attn(normalize(x, **ln1), Q, K, V, P, mask, hook)
+        hook("after_attn", x)
+        x = x + mlp(normalize(x, **ln2), M1, b1, M2, b2, hook)
+    hook("after_mlp", x)
+    return x
+
+
+def attention_mask(n: int, causal: bool = True) -> np.ndarray:
     """``mask[n, m]``: query n may see key m (only earlier keys when causal)."""
     return np.tril(np.ones((n, n), dtype=bool)) if causal else np.ones((n, n), dtype=bool)
 
 
-def transformer(tokens, tok_emb, pos_emb, out_emb, layers, lnf, causal: bool = True):
+def transformer(tokens, tok_emb: np.ndarray, pos_emb: np.ndarray, out_emb: np.ndarray,
+                layers: list, lnf: dict, causal: bool = True, *,
+                normalize: Callable = layer_norm, post_ln: bool = False,
+                hook: Hook = no_hook) -> np.ndarray:
     """Logits ``(n, v)`` for a 1-D array of token ids.
 
     ``causal=False`` lets every position attend to every other (an encoder, as RASP uses).
+    The hook sees ``"embedding"``, then per layer ``"attn"`` ``(n, m, h)``, ``"after_attn"``,
+    ``"hidden"`` ``(n, d_ff)`` and ``"after_mlp"``.
     """
     check_params(dict(tok_emb=tok_emb, pos_emb=pos_emb, out_emb=out_emb, layers=layers, lnf=lnf))
     tokens = check_tokens(tokens, tok_emb.shape[0], pos_emb.shape[0])
     n, = tokens.shape
     mask = attention_mask(n, causal)
     x = tok_emb[tokens] + pos_emb[np.arange(n)]
+    hook("embedding", x)
     for layer in layers:
-        x = transformer_layer(x, **layer, mask=mask)
-    return np.einsum("nd,vd->nv", layer_norm(x, **lnf), out_emb)
+        x = transformer_layer(x, **layer, mask=mask, normalize=normalize, post_ln=post_ln,
+                              hook=hook)
+    return np.einsum("nd,vd->nv", normalize(x, **lnf), out_emb)
 
 
-def base_layer(n_heads, d_model, d_ff, d_head):
+def base_layer(n_heads: int, d_model: int, d_ff: int, d_head: int) -> dict:
     """A layer that computes the identity (all zeros, thanks to the residual connections)."""
     return {
         "Q": np.zeros((n_heads, d_model, d_head)),
@@ -84,7 +127,8 @@ def base_layer(n_heads, d_model, d_ff, d_head):
     }
 
 
-def base_params(vocab_size, block_size, d_model):
+def base_params(vocab_size: int, block_size: int, d_model: int) -> dict:
+    """Embeddings and a final layer norm with no layers: append ``base_layer``s to program."""
     return {
         "tok_emb": np.zeros((vocab_size, d_model)),
         "out_emb": np.zeros((vocab_size, d_model)),

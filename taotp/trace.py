@@ -1,9 +1,8 @@
 """What a program does inside: record a forward pass and draw it.
 
-``record(params, tokens)`` runs the book's forward pass (the same math, in the same order, as
-``taotp.model.transformer``) and keeps what it computes on the way: per layer the attention
-weights ``(h, n, m)``, the residual stream after the embedding and after each sublayer, the
-MLP's hidden activations, and the final logits. ``trace(task_or_params, prompt_or_text)``
+``record(params, tokens)`` runs ``taotp.model.transformer`` with a hook that keeps what it
+computes on the way: per layer the attention weights ``(h, n, m)``, the residual stream after
+the embedding and after each sublayer, the MLP's hidden activations, and the final logits. ``trace(task_or_params, prompt_or_text)``
 decodes greedily and draws one decode step: every head's attention pattern as a
 query x key heat map labelled with the tokens, the residual stream at every stage, the MLP
 units that fire, and the output logits.
@@ -23,12 +22,13 @@ True
 """
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
 
-from taotp.model import attention_mask, layer_norm, softmax
+from taotp.model import transformer
 from taotp.params import check_params, check_tokens
 from taotp.plotting import token_labels
 from taotp.program import Task
@@ -61,29 +61,14 @@ class Recording:
 def record(params: dict, tokens, causal: bool = True) -> Recording:
     """Run ``transformer(tokens, **params)`` and keep every intermediate result."""
     check_params(params)
-    tok_emb, pos_emb = params["tok_emb"], params["pos_emb"]
-    tokens = check_tokens(tokens, tok_emb.shape[0], pos_emb.shape[0])
-    n, = tokens.shape
-    mask = attention_mask(n, causal)
-    x = tok_emb[tokens] + pos_emb[np.arange(n)]
-    embedding, attn, after_attn, hidden, after_mlp = x, [], [], [], []
-    for layer in params["layers"]:
-        # Exactly self_attn and transformer_layer of taotp.model, keeping the weights.
-        h = layer_norm(x, **layer["ln1"])
-        queries, keys, values = (np.einsum("nj,hjk->nhk", h, layer[M]) for M in "QKV")
-        qk = np.einsum("nhk,mhk->nmh", queries, keys) / float(layer["Q"].shape[-1] ** 0.5)
-        weights = softmax(np.where(mask[..., None], qk, -np.inf), axis=1)
-        heads = np.einsum("nmh,mhk->nhk", weights, values)
-        x = x + np.einsum("nhk,hdk->nd", heads, layer["P"])
-        attn.append(np.transpose(weights, (2, 0, 1)))
-        after_attn.append(x)
-        relu = np.maximum(layer_norm(x, **layer["ln2"]) @ layer["M1"] + layer["b1"], 0.0)
-        x = x + relu @ layer["M2"] + layer["b2"]
-        hidden.append(relu)
-        after_mlp.append(x)
-    logits = np.einsum("nd,vd->nv", layer_norm(x, **params["lnf"]), params["out_emb"])
-    return Recording(tokens, embedding, tuple(attn), tuple(after_attn), tuple(hidden),
-                     tuple(after_mlp), logits)
+    tokens = check_tokens(tokens, params["tok_emb"].shape[0], params["pos_emb"].shape[0])
+    seen = defaultdict(list)
+    logits = transformer(tokens, **params, causal=causal,
+                         hook=lambda name, value: seen[name].append(value))
+    return Recording(tokens, seen["embedding"][0],
+                     tuple(np.transpose(w, (2, 0, 1)) for w in seen["attn"]),
+                     tuple(seen["after_attn"]), tuple(seen["hidden"]),
+                     tuple(seen["after_mlp"]), logits)
 
 
 @dataclass(frozen=True)

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from taotp.model import attention_mask, layer_norm, self_attn
+from taotp.model import layer_norm, transformer
 from taotp.params import check_params, check_tokens
 
 NORMS = ("layer", "rms")
 
 
-def rms_norm(x, gamma=1.0, beta=0.0, axis=-1, epsilon: float = 1e-10):
+def rms_norm(x: np.ndarray, gamma=1.0, beta=0.0, axis: int = -1,
+             epsilon: float = 1e-10) -> np.ndarray:
     """RMSNorm: ``x / rms(x)`` (no mean subtraction), written like the book's layer norm.
 
     Its fixed points are the whole sphere of radius sqrt(d) (layer norm's are that sphere
@@ -36,34 +37,19 @@ def _norm_fn(norm: str):
     return layer_norm if norm == "layer" else rms_norm
 
 
-def transformer_variant(tokens, tok_emb, pos_emb, out_emb, layers, lnf, *, norm: str = "layer",
-                        post_ln: bool = False, causal: bool = True):
+def transformer_variant(tokens, tok_emb: np.ndarray, pos_emb: np.ndarray, out_emb: np.ndarray,
+                        layers: list, lnf: dict, *, norm: str = "layer", post_ln: bool = False,
+                        causal: bool = True) -> np.ndarray:
     """Logits ``(n, v)``: the book's transformer with a choice of norm and of LN placement.
 
     Pre-LN (the book):  ``x = x + attn(N1(x)); x = x + mlp(N2(x))``; logits ``Nf(x) @ out_emb.T``.
     Post-LN (original): ``x = N1(x + attn(x)); x = N2(x + mlp(x))``; logits ``Nf(x) @ out_emb.T``.
     The final norm is kept in Post-LN too, so that a 0-layer model is the same in both; after a
-    Post-LN layer with default gamma/beta it changes nothing (norms are idempotent).
+    Post-LN layer with default gamma/beta it changes nothing (norms are idempotent). The math
+    is ``taotp.transformer``'s, given another norm function and LN placement.
     """
-    N = _norm_fn(norm)
-    check_params(dict(tok_emb=tok_emb, pos_emb=pos_emb, out_emb=out_emb, layers=layers, lnf=lnf))
-    tokens = check_tokens(tokens, tok_emb.shape[0], pos_emb.shape[0])
-    n, = tokens.shape
-    mask = attention_mask(n, causal)
-    x = tok_emb[tokens] + pos_emb[np.arange(n)]
-    for layer in layers:
-        attn = (layer["Q"], layer["K"], layer["V"], layer["P"])
-        if post_ln:
-            x = N(x + self_attn(x, *attn, mask), **layer["ln1"])
-            x = N(x + _mlp(x, layer), **layer["ln2"])
-        else:
-            x = x + self_attn(N(x, **layer["ln1"]), *attn, mask)
-            x = x + _mlp(N(x, **layer["ln2"]), layer)
-    return np.einsum("nd,vd->nv", N(x, **lnf), out_emb)
-
-
-def _mlp(x, layer):
-    return np.maximum(x @ layer["M1"] + layer["b1"], 0.0) @ layer["M2"] + layer["b2"]
+    return transformer(tokens, tok_emb, pos_emb, out_emb, layers, lnf, causal,
+                       normalize=_norm_fn(norm), post_ln=post_ln)
 
 
 def decode_variant(tokens, params, max_steps: int = 1000, eos=None, *, norm: str = "layer",

@@ -9,30 +9,68 @@ from taotp import (
     astype, base_layer, base_params, layer_norm, norm, padding_block, pos_enc_3d,
     pos_enc_3d_array, self_attn, softmax, transformer, transformer_layer,
 )
+from taotp.trace import record
+from taotp.variants import transformer_variant
 from tests.conftest import random_params
 
 
-def reference_transformer(tokens, params):
-    """An independent loop-by-loop forward pass (no einsum) to check the vectorised one."""
+def reference_transformer(tokens, params, rms=False, post_ln=False):
+    """An independent loop-by-loop forward pass (no einsum) to check the vectorised one,
+    with RMSNorm and/or Post-LN as the variants define them."""
     x = np.array([params["tok_emb"][t] + params["pos_emb"][i] for i, t in enumerate(tokens)])
 
-    def ln(v):
-        return (v - v.mean()) / (v.std() + 1e-10)
+    def ln(v, gamma=1.0, beta=0.0):
+        if rms:
+            return beta + gamma * v / (np.sqrt(np.mean(v * v)) + 1e-10)
+        return beta + gamma * (v - v.mean()) / (v.std() + 1e-10)
 
-    for layer in params["layers"]:
-        h = np.array([ln(v) for v in x])
-        out = np.zeros_like(x)
+    def attention(h, layer):
+        out = np.zeros_like(h)
         for head in range(layer["Q"].shape[0]):
             q, k, v = (h @ layer[m][head] for m in "QKV")
-            for n in range(len(x)):
+            for n in range(len(h)):
                 scores = np.array([q[n] @ k[m] for m in range(n + 1)]) / np.sqrt(q.shape[1])
                 w = np.exp(scores - scores.max())
                 w /= w.sum()
                 out[n] += (w @ v[: n + 1]) @ layer["P"][head].T
-        x = x + out
-        h = np.array([ln(v) for v in x])
-        x = x + np.maximum(h @ layer["M1"] + layer["b1"], 0) @ layer["M2"] + layer["b2"]
-    return np.array([ln(v) for v in x]) @ params["out_emb"].T
+        return out
+
+    def mlp(h, layer):
+        return np.maximum(h @ layer["M1"] + layer["b1"], 0) @ layer["M2"] + layer["b2"]
+
+    for layer in params["layers"]:
+        for sublayer, key in ((attention, "ln1"), (mlp, "ln2")):
+            if post_ln:
+                x = np.array([ln(v, **layer[key]) for v in x + sublayer(x, layer)])
+            else:
+                x = x + sublayer(np.array([ln(v, **layer[key]) for v in x]), layer)
+    return np.array([ln(v, **params["lnf"]) for v in x]) @ params["out_emb"].T
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(0, 3), st.integers(1, 3), st.integers(0, 5),
+       st.integers(1, 12), st.booleans(), st.booleans())
+def test_variants_and_recording_equal_a_plain_loop(seed, n_layers, n_heads, d_ff, n, rms,
+                                                   post_ln):
+    """The one forward pass, with its seams (norm, LN placement, hook), on random models."""
+    rng = np.random.default_rng(seed)
+    params = random_params(rng, n_layers=n_layers, n_heads=n_heads, d_ff=d_ff)
+    for layer in params["layers"]:
+        layer["ln1"] = {"gamma": rng.normal(size=6), "beta": rng.normal(size=6)}
+    tokens = rng.integers(0, 7, size=n)
+    expected = reference_transformer(tokens, params, rms=rms, post_ln=post_ln)
+    got = transformer_variant(tokens, **params, norm="rms" if rms else "layer", post_ln=post_ln)
+    scale = np.abs(expected).max(axis=-1, keepdims=True)
+    np.testing.assert_allclose(got / scale, expected / scale, atol=1e-9)
+    if not rms and not post_ln:
+        np.testing.assert_array_equal(record(params, tokens).logits, got)
+
+
+def test_the_hook_sees_every_stage_in_order(rng):
+    params = random_params(rng, n_layers=2)
+    names = []
+    transformer(np.array([1, 2, 3]), **params, hook=lambda name, value: names.append(name))
+    assert names == ["embedding"] + ["attn", "after_attn", "hidden", "after_mlp"] * 2
 
 
 def test_transformer_matches_a_plain_loop(rng):
