@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def sections(timed=True) -> dict[str, str]:
     """Every generated section; ``timed=False`` leaves out the one with a wall-clock time."""
-    from taotp.demo import demo_rows, format_table
+    from constructions.demo import demo_rows, format_table
 
     out = {"sizes": format_table(demo_rows(), markdown=True)}
     if timed:
@@ -37,7 +37,7 @@ def verify_example() -> str:
     import contextlib
     import io
 
-    from taotp.cli import main
+    from constructions.cli import main
 
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(io.StringIO()):

@@ -8,7 +8,7 @@ import pytest
 
 from constructions import PROGRAMS
 from taotp import __version__
-from taotp.cli import main
+from constructions.cli import main
 
 
 def run(capsys, *argv):
@@ -18,11 +18,11 @@ def run(capsys, *argv):
 
 
 def test_console_script_help_and_version():
-    out = subprocess.run([sys.executable, "-m", "taotp.cli", "--help"], capture_output=True,
+    out = subprocess.run([sys.executable, "-m", "constructions.cli", "--help"], capture_output=True,
                          text=True, check=True).stdout
     for command in ("params", "list", "run", "demo", "verify", "trace", "export", "figures"):
         assert command in out
-    version = subprocess.run([sys.executable, "-m", "taotp.cli", "--version"],
+    version = subprocess.run([sys.executable, "-m", "constructions.cli", "--version"],
                              capture_output=True, text=True, check=True).stdout
     assert version.strip() == f"taotp {__version__}"
 

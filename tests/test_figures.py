@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from taotp.figures import FIGURES, render_all
+from constructions.figures import FIGURES, render_all
 from tests.pngcheck import check_png
 
 REPO_FIGURES = Path(__file__).resolve().parent.parent / "figures"
@@ -42,7 +42,7 @@ def test_render_all_rejects_unknown_names(tmp_path):
 def test_lookup_precision_is_measured():
     from constructions import get_program
 
-    from taotp.figures import lookup_precision
+    from constructions.figures import lookup_precision
 
     # 10 entries in d_model 8 are memorised perfectly (Section 3.7); 100 entries in d_model 5
     # are not. The precision is the share of keys that greedy decoding gets right.

@@ -189,7 +189,7 @@ def _export(args, parsed):
 
 
 def _figures(args):
-    from taotp.figures import render_all
+    from constructions.figures import render_all
 
     for path in render_all(args.out, quick=args.quick):
         print(f"wrote {path}")
@@ -197,7 +197,7 @@ def _figures(args):
 
 
 def _demo(args):
-    from taotp.demo import demo_table
+    from constructions.demo import demo_table
 
     table, all_ok = demo_table()
     print(table)
