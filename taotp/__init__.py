@@ -1,7 +1,8 @@
 """taotp: The Art of Transformer Programming, made real.
 
 The book's numpy transformer, its decoding, parameter counting and building blocks, under
-the book's names. Programs live in the separate ``constructions`` package.
+the book's names. It never names a program: the programs are built on top of it, in a
+separate package that imports taotp (never the reverse).
 """
 from __future__ import annotations
 

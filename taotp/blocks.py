@@ -1,8 +1,8 @@
-"""Building blocks of the book's constructions (chapters 2-4 and 6).
+"""Building blocks of the book's programs (chapters 2-4 and 6).
 
 3D positional encodings on the sqrt(3)-circle (fixed under layer norm, linearly shiftable),
 their rotations, layer-norm padding blocks, the spike MLP of Theorem 6.1, and the recipes for
-attention hardening and cleanup, so that constructions call them instead of repeating them.
+attention hardening and cleanup, so that programs call them instead of repeating them.
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """What a registered program is: how to build it, talk to it, and know the right answer.
 
-The engine knows programs only through these two classes; ``constructions`` fills the
+The engine knows programs only through these two classes; the programs' package fills its
 registry with them.
 """
 from __future__ import annotations

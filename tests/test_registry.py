@@ -109,3 +109,25 @@ def test_float32_claims_are_true(tasks, name):
         ok &= bool(np.array_equal(np.argmax(logits[0], axis=-1), expected))
     if not PROGRAMS[name].float32_note():
         assert ok, f"{name} claims to work in float32 but fails"
+
+
+def test_the_engine_never_reaches_back_to_the_programs():
+    """Imports go one way (constructions -> taotp): no taotp module imports the programs'
+    package or spells a registered program's name."""
+    import ast
+    from pathlib import Path
+
+    import taotp
+
+    for path in sorted(Path(taotp.__file__).parent.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                modules = [node.module or ""]
+            else:
+                modules = []
+            assert not any(m.split(".")[0] == "constructions" for m in modules), path
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                assert node.value not in PROGRAMS, f"{path} names the program {node.value!r}"
