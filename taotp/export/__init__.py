@@ -13,37 +13,11 @@ transformers, safetensors); importing this package does not, calling it does.
   ``taotp.export.run``); ``logits_of(model, tokens)`` gives numpy logits from either.
 * ``export(params, to, out)``: what the CLI calls, ``to`` one of ``EXPORTERS``.
 
-How exact (float64, measured with tests/test_export.py and the registry's programs): both
-libraries divide by ``sqrt(var + eps)`` where we divide by ``std + 1e-10``, and their softmax
-has no ``+ 1e-10``. With ``eps = 1e-20`` the mapping itself is exact: against our forward pass
-rewritten with *their* two formulas, both exports agree to 1e-13 of the largest logit on
-random weights (float rounding). Against ours: 4e-9 at every position on random weights, and
-3e-16..5e-9 at every position that emits an output token in the registry's 16 programs
-(LONG ADDITION's 5e-9 is the largest), except SORT at its default n=28 (below). Prompt
-positions, whose logits no program uses, can differ a lot: measured up to 2x the largest
-logit (SEARCH), 8x (MULTI-DIGIT MOD), 0.5x (ADDITION), 2e-2 (general LOOKUP TABLE). Not
-because of a near-zero variance (the residual's std there is 1e-4..1): those positions sit on a
-decision boundary of the program, e.g. three keys that tie exactly under an attention
-hardness of 1e8, where the layer norms' relative 1e-10 difference (different for each key)
-moves the scores by 1e-2 and the 1/3 split to 0.337/0.325/0.338. Even our numpy forward
-with their formulas disagrees with the exports there as much; output positions are far
-from any boundary.
-
-SORT at n=28 is on float64's last bit: at its hardest step the two best attention scores
-(1.2e20) are 2 ulps apart in numpy's rounding and tie in torch's, so that position's logits
-differ by 0.7 relative (and whether the greedy outputs still agree depended on torch's
-thread count). The margin is 4 ulps at n=27, 16 at 26, 65 at 25; every n <= 27 agreed
-to 4e-16 here, and the tests check n=25.
-``transformers``' ``generate`` casts logits to float32 before its argmax, which SORT's
-1e-15-relative gap between its two best logits does not survive: use ``greedy`` there.
-
-float32: export in float64 (the default). A float32 export does what our own float32 forward
-pass does: every registered program whose ``Program.float32`` is empty decoded correctly
-(25 inputs each; the tests check 3), i.e. all but SORT (1e20 weights overflow layer norm's
-variance: 25 of 25 wrong), MULTI-DIGIT MOD (12-19 of 25 wrong) and the general LOOKUP TABLE
-(8-14 of 25 wrong), whose MLP inputs are closer than float32 can tell apart.
-Never run TransformerLens' weight processing (``fold_ln``, ``center_writing_weights``,
-``center_unembed``, ``fold_value_biases``) on the export: it is not exact for these weights.
+Why it is exact: with ``eps = 1e-20`` the mapping is exact; what remains is that both libraries
+divide by ``sqrt(var + eps)`` where we divide by ``std + 1e-10`` (and their softmax has no
+``+ 1e-10``), a float-rounding difference at every position that emits a token. README's
+"How exact the exports are" has the measurements, the exceptions (SORT at n=28, float32) and
+why TransformerLens' weight processing must not be run on an export.
 """
 from __future__ import annotations
 
