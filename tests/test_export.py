@@ -87,9 +87,9 @@ def test_padded_layers_compute_the_same_function(rng):
 
 def test_layout_keeps_an_mlp_for_a_lone_b2(rng):
     params = attention_only(rng)
-    assert layout_of(params).d_mlp == 0
+    assert layout_of(params).d_ff == 0
     params["layers"][1]["b2"] = rng.normal(size=6)
-    assert layout_of(params).d_mlp == 1
+    assert layout_of(params).d_ff == 1
     with pytest.raises(ValueError, match="cannot pad"):
         layout_of(params, n_heads=1)
 

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from numpy.typing import DTypeLike
+
 from taotp.export.gpt2 import gpt2_config, save_gpt2, to_gpt2
 from taotp.export.run import greedy, logits_of
 from taotp.export.lens import (
@@ -33,8 +35,8 @@ from taotp.export.lens import (
 EXPORTERS = ("transformer-lens", "gpt2", "text", "npz")
 
 
-def export(params, to: str, out, *, eos: int | None = None, dtype="float64",
-           block_size: int | None = None) -> Path:
+def export(params: dict, to: str, out: str | Path, *, eos: int | None = None,
+           dtype: DTypeLike = "float64", block_size: int | None = None) -> Path:
     """Write ``params`` to ``out`` in format ``to`` (one of ``EXPORTERS``); return the path.
 
     ``transformer-lens`` and ``gpt2`` write directories (see their ``save_`` functions);

@@ -2,11 +2,19 @@
 from __future__ import annotations
 
 import importlib
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numpy.typing import DTypeLike
+
+if TYPE_CHECKING:  # torch is an optional dependency
+    import torch
 
 INSTALL_HINT = 'install the export extra: pip install -e ".[export]"'
 
 
-def require(module: str):
+def require(module: str) -> ModuleType:
     """Import ``module`` (torch, transformer_lens, transformers, safetensors) or explain."""
     try:
         return importlib.import_module(module)
@@ -14,9 +22,8 @@ def require(module: str):
         raise ImportError(f"taotp.export needs {module.split('.')[0]}: {INSTALL_HINT}") from error
 
 
-def torch_dtype(dtype):
+def torch_dtype(dtype: DTypeLike | torch.dtype) -> torch.dtype:
     """``"float64"``/``np.float64``/``torch.float64`` (or float32) as a torch dtype."""
-    import numpy as np
     torch = require("torch")
     if isinstance(dtype, torch.dtype):
         name = str(dtype).removeprefix("torch.")
@@ -27,8 +34,7 @@ def torch_dtype(dtype):
     return getattr(torch, name)
 
 
-def tensor(array, dtype):
+def tensor(array: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
     """A numpy array as a contiguous CPU tensor of ``dtype`` (a copy: the model owns it)."""
-    import numpy as np
     torch = require("torch")
     return torch.tensor(np.ascontiguousarray(array), dtype=dtype)

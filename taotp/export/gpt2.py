@@ -16,25 +16,33 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import DTypeLike
+
+if TYPE_CHECKING:  # transformers is an optional dependency
+    import transformers
 
 from taotp.export._torch import require, tensor, torch_dtype
-from taotp.export.layout import THEIR_EPSILON, Layout, extend, layout_of, ln_vectors, padded_layers
-from taotp.params import check_params, is_tied
+from taotp.export.layout import THEIR_EPSILON, extend, layout_of, ln_vectors, padded_layers
+from taotp.params import Shape, check_params, is_tied
 
 
 @dataclass(frozen=True)
 class GPT2Shape:
-    layout: Layout  # our layers padded to n_head heads of head_dim
+    """GPT-2 needs one head layout and a residual at least as wide as its heads."""
+    layout: Shape  # our layers padded to n_head heads of head_dim
     n_embd: int     # D >= d_model
 
     @property
     def n_inner(self) -> int:
-        return max(self.layout.d_mlp, 1)  # GPT-2 has an MLP in every layer
+        """GPT-2 has an MLP in every layer: at least one (zero) unit."""
+        return max(self.layout.d_ff, 1)  # GPT-2 has an MLP in every layer
 
 
-def gpt2_shape(params, block_size: int | None = None) -> GPT2Shape:
+def gpt2_shape(params: dict, block_size: int | None = None) -> GPT2Shape:
+    """Heads of our widest size, enough of them to cover d_model (GPT-2 ties them)."""
     first = layout_of(params, block_size=block_size)
     head_dim = first.d_head
     n_head = max(first.n_heads, -(-first.d_model // head_dim))
@@ -42,7 +50,8 @@ def gpt2_shape(params, block_size: int | None = None) -> GPT2Shape:
                      n_head * head_dim)
 
 
-def gpt2_config(params, eos: int | None = None, dtype="float64", block_size: int | None = None):
+def gpt2_config(params: dict, eos: int | None = None, dtype: DTypeLike = "float64",
+                block_size: int | None = None) -> transformers.GPT2Config:
     """The ``GPT2Config`` of the export (dropout off, relu, no tokenizer ids unless ``eos``)."""
     transformers = require("transformers")
     shape = gpt2_shape(params, block_size)
@@ -58,7 +67,8 @@ def gpt2_config(params, eos: int | None = None, dtype="float64", block_size: int
         dtype=str(torch_dtype(dtype)).removeprefix("torch."))
 
 
-def to_gpt2(params, eos: int | None = None, dtype="float64", block_size: int | None = None):
+def to_gpt2(params: dict, eos: int | None = None, dtype: DTypeLike = "float64",
+            block_size: int | None = None) -> transformers.GPT2LMHeadModel:
     """A ``transformers.GPT2LMHeadModel`` whose logits are ``taotp.transformer``'s.
 
     ``eos`` (the program's end token, if any) is written into the config so that
@@ -88,7 +98,8 @@ def to_gpt2(params, eos: int | None = None, dtype="float64", block_size: int | N
     return model.eval()
 
 
-def save_gpt2(params, path, eos: int | None = None, dtype="float64",
+def save_gpt2(params: dict, path: str | Path, eos: int | None = None,
+              dtype: DTypeLike = "float64",
               block_size: int | None = None) -> Path:
     """Save the GPT-2 export to the directory ``path`` (safetensors + config.json):
     ``GPT2LMHeadModel.from_pretrained(path)`` loads it, in the dtype it was saved in."""

@@ -11,37 +11,27 @@ is multiplied by ``sqrt(d_head_common / d_head)`` so that the library's single
 The layer-norm epsilons: we divide by ``std + 1e-10``, the libraries by ``sqrt(var + eps)``.
 With ``eps = 1e-20`` the two agree to a relative ``1e-10 / std`` (exactly at ``std == 0``,
 where both give 0). Hard attention can amplify that difference where keys tie: see
-``taotp.export`` for what was measured.
+README's "How exact the exports are" for what was measured.
 
 Einsum axes as in ``taotp.model``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
+from numpy.typing import DTypeLike
 
-from taotp.params import check_params
+from taotp.params import Shape, check_params
 
 OUR_EPSILON = 1e-10
 # sqrt(var + OUR_EPSILON**2) is the closest a sqrt(var + eps) layer norm gets to std + OUR_EPSILON.
 THEIR_EPSILON = 1e-20  # OUR_EPSILON ** 2, written exactly
 
 
-@dataclass(frozen=True)
-class Layout:
-    """The common shape every layer is padded to."""
-    vocab_size: int
-    block_size: int
-    d_model: int
-    n_layers: int
-    n_heads: int
-    d_head: int
-    d_mlp: int  # 0: no layer has an MLP (nor a non-zero b2), the export is attention-only
-
-
-def layout_of(params, n_heads: int = 0, d_head: int = 0, block_size: int | None = None) -> Layout:
+def layout_of(params: dict, n_heads: int = 0, d_head: int = 0,
+              block_size: int | None = None) -> Shape:
     """The smallest common shape (at least one head of one dimension), or a larger one asked for.
+
+    Its ``d_ff`` is 0 when no layer has an MLP (nor a non-zero ``b2``): an attention-only export.
 
     ``block_size`` (at most the params') keeps only the first positions: for programs whose
     context is far longer than any sequence one will run.
@@ -63,12 +53,12 @@ def layout_of(params, n_heads: int = 0, d_head: int = 0, block_size: int | None 
     d_mlp = max([layer["M1"].shape[1] for layer in layers] + [0])
     if d_mlp == 0 and any(np.any(layer["b2"] != 0) for layer in layers):
         d_mlp = 1  # an empty MLP still adds b2: keep an MLP of one zero unit to carry it
-    return Layout(vocab_size=vocab_size, block_size=int(block_size),
-                  d_model=d_model, n_layers=len(layers), n_heads=n_heads or heads,
-                  d_head=d_head or head_size, d_mlp=d_mlp)
+    return Shape(vocab_size=vocab_size, block_size=int(block_size),
+                 d_model=d_model, n_layers=len(layers), n_heads=n_heads or heads,
+                 d_head=d_head or head_size, d_ff=d_mlp)
 
 
-def padded_layers(params, layout: Layout) -> list[dict]:
+def padded_layers(params: dict, layout: Shape) -> list[dict]:
     """Every layer's ``Q K V P M1 b1 M2 b2`` padded to ``layout``; layer norms as vectors.
 
     ``Q K V P`` come out as ``(n_heads, d_model, d_head)``, ``M1 (d_model, d_mlp)``,
@@ -76,7 +66,7 @@ def padded_layers(params, layout: Layout) -> list[dict]:
     ``gamma``/``beta`` vectors of length ``d_model``.
     """
     dtype = check_params(params)
-    d, h, k, f = layout.d_model, layout.n_heads, layout.d_head, layout.d_mlp
+    d, h, k, f = layout.d_model, layout.n_heads, layout.d_head, layout.d_ff
     out = []
     for layer in params["layers"]:
         heads, _, head_size = layer["Q"].shape
@@ -100,13 +90,13 @@ def padded_layers(params, layout: Layout) -> list[dict]:
     return out
 
 
-def ln_vectors(ln: dict, d_model: int, dtype) -> dict:
+def ln_vectors(ln: dict, d_model: int, dtype: DTypeLike) -> dict:
     """A layer norm's ``gamma``/``beta`` (scalars or vectors) as vectors of length ``d_model``."""
     return {key: np.broadcast_to(np.asarray(ln.get(key, default), dtype), (d_model,)).copy()
             for key, default in (("gamma", 1.0), ("beta", 0.0))}
 
 
-def extend(w, width: int):
+def extend(w: np.ndarray, width: int) -> np.ndarray:
     """``w -> [w ; mean(w), ..., mean(w)]`` along the last axis, to ``width`` entries.
 
     GPT-2 needs a residual stream ``D >= d`` wide. Extending every vector written to it this

@@ -24,12 +24,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import DTypeLike
+
+if TYPE_CHECKING:  # torch is an optional dependency
+    import torch
 
 from taotp.export._torch import require, tensor, torch_dtype
-from taotp.export.layout import THEIR_EPSILON, Layout, layout_of, ln_vectors, padded_layers
-from taotp.params import check_params
+from taotp.export.layout import THEIR_EPSILON, layout_of, ln_vectors, padded_layers
+from taotp.params import Shape, check_params
 
 FORMAT = "taotp-transformer-lens-bridge"
 # TransformerLens' native attention keeps an (n_ctx, n_ctx) causal mask: refuse sizes that
@@ -37,14 +42,14 @@ FORMAT = "taotp-transformer-lens-bridge"
 MAX_MASK_ENTRIES = 2 ** 28
 
 
-def transformer_lens_config(layout: Layout, dtype="float64") -> dict:
+def transformer_lens_config(layout: Shape, dtype: DTypeLike = "float64") -> dict:
     """The ``TransformerBridgeConfig`` fields (JSON-ready) of a layout."""
     return dict(
         d_model=layout.d_model, d_head=layout.d_head, n_heads=layout.n_heads,
         n_layers=layout.n_layers, n_ctx=layout.block_size, d_vocab=layout.vocab_size,
         d_vocab_out=layout.vocab_size,
         # TL turns d_mlp=0 into 4 * d_model: an empty MLP everywhere is attention-only.
-        d_mlp=layout.d_mlp or None, attn_only=layout.d_mlp == 0,
+        d_mlp=layout.d_ff or None, attn_only=layout.d_ff == 0,
         act_fn="relu", normalization_type="LN", positional_embedding_type="standard",
         attention_dir="causal", eps=THEIR_EPSILON, dtype=str(torch_dtype(dtype)).removeprefix("torch."),
         default_prepend_bos=False, tokenizer_prepends_bos=False, init_weights=False,
@@ -52,7 +57,8 @@ def transformer_lens_config(layout: Layout, dtype="float64") -> dict:
     )
 
 
-def to_transformer_lens(params, dtype="float64", block_size: int | None = None):
+def to_transformer_lens(params: dict, dtype: DTypeLike = "float64",
+                        block_size: int | None = None) -> torch.nn.Module:
     """A ``TransformerBridge`` computing the same logits as ``taotp.transformer(tokens, **params)``.
 
     Feed it token ids of shape ``(batch, n)``; it prepends nothing. Keep ``dtype`` float64
@@ -71,12 +77,13 @@ def to_transformer_lens(params, dtype="float64", block_size: int | None = None):
     return model.eval()
 
 
-def save_transformer_lens(params, path, dtype="float64", block_size: int | None = None) -> Path:
+def save_transformer_lens(params: dict, path: str | Path, dtype: DTypeLike = "float64",
+                          block_size: int | None = None) -> Path:
     """Save the TransformerLens export of ``params`` to the directory ``path``."""
     return save_transformer_lens_model(to_transformer_lens(params, dtype, block_size), path)
 
 
-def save_transformer_lens_model(model, path) -> Path:
+def save_transformer_lens_model(model: torch.nn.Module, path: str | Path) -> Path:
     """Save a model made by ``to_transformer_lens`` (weights possibly edited) to ``path``."""
     save_file = require("safetensors.torch").save_file
     config = getattr(model, "_taotp_config", None)
@@ -90,7 +97,7 @@ def save_transformer_lens_model(model, path) -> Path:
     return path
 
 
-def load_transformer_lens(path):
+def load_transformer_lens(path: str | Path) -> torch.nn.Module:
     """Load a directory written by ``save_transformer_lens`` (JSON + safetensors, no pickle)."""
     load_file = require("safetensors.torch").load_file
     path = Path(path)
@@ -117,7 +124,7 @@ def _boot(config: dict):
     return model
 
 
-def _state_dict(params, layout: Layout, dtype) -> dict:
+def _state_dict(params, layout: Shape, dtype) -> dict:
     """Our weights under the bridge's state-dict names (``nn.Linear`` weights are (out, in))."""
     torch = require("torch")
     d, hk = layout.d_model, layout.n_heads * layout.d_head
@@ -133,7 +140,7 @@ def _state_dict(params, layout: Layout, dtype) -> dict:
     }
     for i, layer in enumerate(padded_layers(params, layout)):
         prefix = f"blocks.{i}."
-        for ln in ("ln1", "ln2") if layout.d_mlp else ("ln1",):
+        for ln in ("ln1", "ln2") if layout.d_ff else ("ln1",):
             state[prefix + ln + ".weight"] = tensor(layer[ln]["gamma"], dtype)
             state[prefix + ln + ".bias"] = tensor(layer[ln]["beta"], dtype)
         for key in "QKV":  # rows of the (h*k, d) linear map are head-major
@@ -142,7 +149,7 @@ def _state_dict(params, layout: Layout, dtype) -> dict:
             state[prefix + f"attn.{key.lower()}.bias"] = torch.zeros(hk, dtype=dtype)
         state[prefix + "attn.o.weight"] = tensor(np.einsum("hdk->dhk", layer["P"]).reshape(d, hk), dtype)
         state[prefix + "attn.o.bias"] = torch.zeros(d, dtype=dtype)
-        if layout.d_mlp:
+        if layout.d_ff:
             state[prefix + "mlp.in.weight"] = tensor(layer["M1"].T, dtype)
             state[prefix + "mlp.in.bias"] = tensor(layer["b1"], dtype)
             state[prefix + "mlp.out.weight"] = tensor(layer["M2"].T, dtype)

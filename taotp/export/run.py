@@ -9,12 +9,18 @@ TransformerLens and GPT-2 exports alike.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+from numpy.typing import ArrayLike
+
+if TYPE_CHECKING:  # torch is an optional dependency
+    import torch
 
 from taotp.export._torch import require
 
 
-def logits_of(model, tokens):
+def logits_of(model: torch.nn.Module, tokens: ArrayLike) -> np.ndarray:
     """Logits ``(batch, n, v)`` as numpy, from a TransformerLens bridge or a HF causal LM."""
     torch = require("torch")
     ids = torch.as_tensor(np.asarray(tokens), dtype=torch.long)
@@ -25,7 +31,7 @@ def logits_of(model, tokens):
     return getattr(out, "logits", out).numpy()
 
 
-def greedy(model, prompt, max_steps: int, eos: int | None = None) -> np.ndarray:
+def greedy(model: torch.nn.Module, prompt: ArrayLike, max_steps: int, eos: int | None = None) -> np.ndarray:
     """Prompt + greedily decoded tokens (at most ``max_steps``, stopping after ``eos``).
 
     Recomputes the whole prefix each step: the exports are small, and this keeps the
