@@ -13,23 +13,25 @@ Einsum axes as in ``taotp.model``, plus ``b`` for the batch.
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Iterable
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from taotp.model import layer_norm, softmax, transformer
 from taotp.params import check_batch, check_params, check_tokens
 
 
-def decode(tokens, params, max_steps=1000, eos=None, *, sliding_window=False,
-           temperature=0.0, seed=None):
+def decode(tokens: ArrayLike, params: dict, max_steps: int = 1000, eos: int | None = None, *,
+           sliding_window: bool = False, temperature: float = 0.0,
+           seed: int | None = None) -> np.ndarray:
     """Greedy decoding (or sampling when ``temperature > 0``); returns prompt + output."""
     vocab_size, block_size = _check_call(params, max_steps, eos, temperature)
     tokens = check_tokens(tokens, vocab_size, None if sliding_window else block_size)
     rng = np.random.default_rng(seed)
     for _ in range(max_steps):
-        if len(tokens) > block_size and not sliding_window:
-            raise ValueError(f"decoding past block_size={block_size}: "
-                             "pass sliding_window=True or fewer max_steps")
+        if not sliding_window:
+            check_block_size(len(tokens), block_size, "pass sliding_window=True or fewer max_steps")
         context = tokens[-block_size:]
         next_tok = _pick(transformer(context, **params)[-1], temperature, rng)
         tokens = np.append(tokens, next_tok)
@@ -38,8 +40,9 @@ def decode(tokens, params, max_steps=1000, eos=None, *, sliding_window=False,
     return tokens
 
 
-def decode_cached(tokens, params, max_steps=1000, eos=None, *, sliding_window=False,
-                  temperature=0.0, seed=None):
+def decode_cached(tokens: ArrayLike, params: dict, max_steps: int = 1000,
+                  eos: int | None = None, *, sliding_window: bool = False,
+                  temperature: float = 0.0, seed: int | None = None) -> np.ndarray:
     """``decode`` with a key/value cache: the same tokens, one position of work per step.
 
     Learned absolute positions mean a sliding window shifts every position's embedding, so
@@ -51,9 +54,8 @@ def decode_cached(tokens, params, max_steps=1000, eos=None, *, sliding_window=Fa
     cache = KVCache(len(params["layers"]))
     fed = 0  # how many tokens of `tokens` are in the cache
     for _ in range(max_steps):
-        if len(tokens) > block_size and not sliding_window:
-            raise ValueError(f"decoding past block_size={block_size}: "
-                             "pass sliding_window=True or fewer max_steps")
+        if not sliding_window:
+            check_block_size(len(tokens), block_size, "pass sliding_window=True or fewer max_steps")
         if len(tokens) > block_size:  # the window has slid: start again from its start
             cache, fed = KVCache(len(params["layers"])), 0
             window = tokens[-block_size:]
@@ -68,8 +70,9 @@ def decode_cached(tokens, params, max_steps=1000, eos=None, *, sliding_window=Fa
     return tokens
 
 
-def decode_batch(prompts, params, max_steps=1000, eos=None, *, temperature=0.0, seed=None,
-                 batch_size=4096):
+def decode_batch(prompts: Iterable[ArrayLike], params: dict, max_steps: int = 1000,
+                 eos: int | None = None, *, temperature: float = 0.0, seed: int | None = None,
+                 batch_size: int = 4096) -> list[np.ndarray]:
     """Decode many prompts at once; returns one array (prompt + output) per prompt.
 
     Prompts may differ in length: those of one length are decoded together, in chunks of
@@ -88,15 +91,22 @@ def decode_batch(prompts, params, max_steps=1000, eos=None, *, temperature=0.0, 
             batch = check_batch([prompts[i] for i in chunk], vocab_size, block_size)
             steps = min(max_steps, block_size - length + 1)
             out, finished = _decode_chunk(params, batch, steps, eos, temperature, rng)
-            if steps < max_steps and not finished:
-                raise ValueError(f"decoding past block_size={block_size}: "
+            if not finished:  # the last step would feed length + max_steps - 1 tokens
+                check_block_size(length + max_steps - 1, block_size,
                                  "use fewer max_steps (or decode with a sliding window)")
             for i, row in zip(chunk, out):
                 results[i] = row
     return results
 
 
-def forward_batch(tokens, params, logits_from=0, hardness=False):
+def check_block_size(length: int, block_size: int, hint: str = "use fewer max_steps") -> None:
+    """Refuse to feed more than ``block_size`` tokens: learned positions end there."""
+    if length > block_size:
+        raise ValueError(f"decoding past block_size={block_size}: {hint}")
+
+
+def forward_batch(tokens: ArrayLike, params: dict, logits_from: int = 0, hardness: bool = False
+                  ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Logits ``(b, n - logits_from, v)`` for a batch of equal-length sequences, in one pass.
 
     Feeding prompt + expected output gives, at each output position, the logits greedy
@@ -121,11 +131,13 @@ def forward_batch(tokens, params, logits_from=0, hardness=False):
 class KVCache:
     """Per layer, the keys and values ``(b, m, h, k)`` of every position fed so far."""
 
-    def __init__(self, n_layers):
+    def __init__(self, n_layers: int) -> None:
         self.keys = [None] * n_layers
         self.values = [None] * n_layers
 
-    def extend(self, i, keys, values):
+    def extend(self, i: int, keys: np.ndarray, values: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """Append this step's keys and values to layer ``i``'s; return all of them."""
         if self.keys[i] is not None:
             keys = np.concatenate((self.keys[i], keys), axis=1)
             values = np.concatenate((self.values[i], values), axis=1)

@@ -14,14 +14,16 @@ Einsum axes as in ``taotp.model`` (``n m h d k v``; ``j`` the input of a project
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
+from taotp.decoding import check_block_size
 from taotp.model import layer_norm, transformer
 from taotp.params import check_params, check_tokens
 
 NORMS = ("layer", "rms")
 
 
-def rms_norm(x: np.ndarray, gamma=1.0, beta=0.0, axis: int = -1,
+def rms_norm(x: np.ndarray, gamma: ArrayLike = 1.0, beta: ArrayLike = 0.0, axis: int = -1,
              epsilon: float = 1e-10) -> np.ndarray:
     """RMSNorm: ``x / rms(x)`` (no mean subtraction), written like the book's layer norm.
 
@@ -37,9 +39,9 @@ def _norm_fn(norm: str):
     return layer_norm if norm == "layer" else rms_norm
 
 
-def transformer_variant(tokens, tok_emb: np.ndarray, pos_emb: np.ndarray, out_emb: np.ndarray,
-                        layers: list, lnf: dict, *, norm: str = "layer", post_ln: bool = False,
-                        causal: bool = True) -> np.ndarray:
+def transformer_variant(tokens: ArrayLike, tok_emb: np.ndarray, pos_emb: np.ndarray,
+                        out_emb: np.ndarray, layers: list, lnf: dict, *, norm: str = "layer",
+                        post_ln: bool = False, causal: bool = True) -> np.ndarray:
     """Logits ``(n, v)``: the book's transformer with a choice of norm and of LN placement.
 
     Pre-LN (the book):  ``x = x + attn(N1(x)); x = x + mlp(N2(x))``; logits ``Nf(x) @ out_emb.T``.
@@ -52,8 +54,9 @@ def transformer_variant(tokens, tok_emb: np.ndarray, pos_emb: np.ndarray, out_em
                        normalize=_norm_fn(norm), post_ln=post_ln)
 
 
-def decode_variant(tokens, params, max_steps: int = 1000, eos=None, *, norm: str = "layer",
-                   post_ln: bool = False):
+def decode_variant(tokens: ArrayLike, params: dict, max_steps: int = 1000,
+                   eos: int | None = None, *, norm: str = "layer",
+                   post_ln: bool = False) -> np.ndarray:
     """Greedy decoding (Figure 1.2) over ``transformer_variant``; returns prompt + output."""
     _norm_fn(norm)
     if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) or max_steps < 0:
@@ -61,8 +64,7 @@ def decode_variant(tokens, params, max_steps: int = 1000, eos=None, *, norm: str
     block_size = params["pos_emb"].shape[0]
     tokens = check_tokens(tokens, params["tok_emb"].shape[0], block_size)
     for _ in range(max_steps):
-        if len(tokens) >= block_size + 1:
-            raise ValueError(f"decoding past block_size={block_size}")
+        check_block_size(len(tokens), block_size)
         logits = transformer_variant(tokens, **params, norm=norm, post_ln=post_ln)
         next_tok = int(np.argmax(logits[-1]))
         tokens = np.append(tokens, next_tok)
@@ -71,7 +73,9 @@ def decode_variant(tokens, params, max_steps: int = 1000, eos=None, *, norm: str
     return tokens
 
 
-def scramble_transformer(tok_emb, pos_emb, out_emb, layers, lnf, M, *, atol: float = 1e-8):
+def scramble_transformer(tok_emb: np.ndarray, pos_emb: np.ndarray, out_emb: np.ndarray,
+                         layers: list, lnf: dict, M: ArrayLike, *, atol: float = 1e-8
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list, dict]:
     """Weights computing the same function with residual stream ``x @ M`` (Exercise 1.8).
 
     Convention: row vectors, ``new_tok_emb = tok_emb @ M`` (the book's assert; its prose
@@ -165,7 +169,7 @@ def _ln_compatible_part(M, atol):
     return B / c2 ** 0.5
 
 
-def ones_preserving_orthogonal(d: int, seed=None) -> np.ndarray:
+def ones_preserving_orthogonal(d: int, seed: int | None = None) -> np.ndarray:
     """A random orthonormal ``(d, d)`` matrix with ``1 @ M = 1``: a rotation of ``1^⊥``.
 
     >>> M = ones_preserving_orthogonal(4, seed=1)
