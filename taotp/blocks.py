@@ -6,6 +6,8 @@ attention hardening and cleanup, so that programs call them instead of repeating
 """
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 
 # The large factors the book uses to harden attention (Section 3.1) and for messy cleanup
@@ -16,7 +18,7 @@ HARDER = 1e8
 _U = np.ones(3) / 3 ** 0.5  # the axis the sqrt(3)-circle turns around
 
 
-def pos_enc_3d(t):
+def pos_enc_3d(t: float | np.ndarray) -> np.ndarray:
     """The point at angle ``t`` on the sqrt(3)-circle perpendicular to (1, 1, 1).
 
     ``t`` may be an array: the result then has shape ``(3, *t.shape)`` (as in the book).
@@ -25,14 +27,14 @@ def pos_enc_3d(t):
     return np.array([x + y, -x + y, -2 * y]) * 3 ** 0.5
 
 
-def pos_enc_3d_array(n):
+def pos_enc_3d_array(n: int) -> np.ndarray:
     """``n`` evenly spaced points on the circle, shape ``(n, 3)``; row i is at angle 2 pi i / n."""
     if n < 1:
         raise ValueError(f"pos_enc_3d_array needs n >= 1, got {n}")
     return pos_enc_3d(2 * np.pi * np.arange(n) / n).T
 
 
-def pos_3d_enc_rotation_matrix(theta):
+def pos_3d_enc_rotation_matrix(theta: float) -> np.ndarray:
     """The 3x3 matrix R with ``pos_enc_3d(t) @ R == pos_enc_3d(t + theta)`` (Figure 3.1).
 
     The book solves a singular 3x3 system for it, so which entries come out exactly zero
@@ -48,14 +50,15 @@ def pos_3d_enc_rotation_matrix(theta):
     return R
 
 
-def padding_block(d):
+def padding_block(d: int) -> np.ndarray:
     """A ``d``-vector that layer norm leaves unchanged (mean 0, variance 1), Figure 4.1."""
     if d < 2:
         raise ValueError(f"padding blocks need at least 2 dimensions, got {d}")
     return np.array([(d - 1) ** 0.5] + [-1 / (d - 1) ** 0.5] * (d - 1))
 
 
-def build_MLP(x0s, a0s):
+def build_MLP(x0s: Sequence[float], a0s: Sequence[float]
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Weights ``M1, b1, M2, b2`` of a ReLU MLP with ``f(x0s[i]) = a0s[i]`` exactly (Theorem 6.1).
 
     One spike of three hidden units per point, each spike 1 at its point and 0 from the next
@@ -77,8 +80,9 @@ def build_MLP(x0s, a0s):
     return M1, b1, M2, b2
 
 
-def attend_back(layer, head, delta, block_size, dims=slice(-3, None), hardness=HARDER,
-                head_dims=None):
+def attend_back(layer: dict, head: int, delta: int, block_size: int,
+                dims: slice | Sequence[int] = slice(-3, None), hardness: float = HARDER,
+                head_dims: slice | Sequence[int] | None = None) -> None:
     """Make ``head`` attend (hard) to the token ``delta`` positions back (Sections 3.1-3.2).
 
     ``dims`` selects the 3 model dimensions holding ``pos_enc_3d_array(block_size)``;
@@ -91,7 +95,8 @@ def attend_back(layer, head, delta, block_size, dims=slice(-3, None), hardness=H
     layer["K"][head, dims, head_dims] = np.eye(3)
 
 
-def attend_to(layer, head, query_dim, target, dims=slice(-3, None), hardness=HARD):
+def attend_to(layer: dict, head: int, query_dim: int, target: Sequence[float],
+              dims: slice | Sequence[int] = slice(-3, None), hardness: float = HARD) -> None:
     """Make ``head`` attend to the position encoded as ``target`` (3 values in ``dims``).
 
     The query is read from ``query_dim``, a dimension that holds the same non-zero constant
@@ -102,7 +107,8 @@ def attend_to(layer, head, query_dim, target, dims=slice(-3, None), hardness=HAR
     layer["K"][head, dims, :3] = np.eye(3)
 
 
-def proper_cleanup(layer, head, rows, cols=None):
+def proper_cleanup(layer: dict, head: int, rows: slice | Sequence[int],
+                   cols: slice | Sequence[int] | None = None) -> None:
     """Proper cleanup (Section 3.4): a head that attends to itself copies ``rows`` and
     writes them back negated, freeing those dimensions. ``cols`` are the head dimensions to
     route through (the first ``len(rows)`` by default)."""
@@ -112,13 +118,14 @@ def proper_cleanup(layer, head, rows, cols=None):
     layer["P"][head, rows, cols] = -1.0
 
 
-def messy_cleanup(weights, factor=HARD):
+def messy_cleanup(weights: np.ndarray, factor: float = HARD) -> np.ndarray:
     """Messy cleanup (Section 3.4): scale a sublayer's output so the residual it is added to
     becomes negligible after the next layer norm."""
     return weights * factor
 
 
-def mlp_with_cleanup(M1, b1, M2, b2, offset):
+def mlp_with_cleanup(M1: np.ndarray, b1: np.ndarray, M2: np.ndarray, b2: np.ndarray,
+                     offset: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Append proper MLP cleanup (Section 6.5) to an MLP reading ``M1.shape[0]`` dimensions.
 
     Copies the input through ``d_model`` extra ReLU units, shifted up by ``offset`` (larger

@@ -33,7 +33,8 @@ from taotp.search_blocks import helmert_basis
 RADIUS = 3 ** 0.5  # as the book's sqrt(3)-circle: each circle contributes 3 to |code|^2
 
 
-def circle_code(positions, periods: Sequence[float], radius: float = RADIUS) -> np.ndarray:
+def circle_code(positions: int | Sequence[int] | np.ndarray, periods: Sequence[float],
+                radius: float = RADIUS) -> np.ndarray:
     """``(len(positions), 2k)``: ``radius (cos, sin)`` of ``2 pi p / P`` for each period P."""
     p = np.asarray(positions, dtype=np.float64)[:, None]
     cols = []
@@ -67,7 +68,8 @@ def code_gap(periods: Sequence[float], n_positions: int, radius: float = RADIUS)
                      for p in periods).min())
 
 
-def build_kink_MLP(x0s, a0s):
+def build_kink_MLP(x0s: Sequence[float], a0s: Sequence[float]
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``M1 (1, m-1), b1, M2, b2`` of a ReLU MLP with ``f(x0s[i]) = a0s[i]`` (m points).
 
     ``f(x) = a_0 + sum_i c_i ReLU(x - x_i)`` over the sorted points: the first ``m - 1`` are

@@ -64,7 +64,7 @@ def og_angles(d: int) -> np.ndarray:
     return 1 / (10_000 ** (2 * np.arange(d // 2) / d))
 
 
-def rotation_encoding(q: int, thetas) -> np.ndarray:
+def rotation_encoding(q: int, thetas: np.ndarray) -> np.ndarray:
     """Row ``a`` is ``(cos a t1, sin a t1, cos a t2, ...)``: real part first (Definition 7.3)."""
     vs = _unit_powers(q, thetas)
     res = np.empty((q, 2 * vs.shape[1]))
@@ -72,7 +72,7 @@ def rotation_encoding(q: int, thetas) -> np.ndarray:
     return res
 
 
-def reversed_rotation_encoding(q: int, thetas) -> np.ndarray:
+def reversed_rotation_encoding(q: int, thetas: np.ndarray) -> np.ndarray:
     """Row ``a`` is ``(sin a t1, cos a t1, ...)``: imaginary part first, as the OG encoding."""
     vs = _unit_powers(q, thetas)
     res = np.empty((q, 2 * vs.shape[1]))
@@ -80,7 +80,7 @@ def reversed_rotation_encoding(q: int, thetas) -> np.ndarray:
     return res
 
 
-def random_rotation_embedding(q: int, d: int, seed=None) -> np.ndarray:
+def random_rotation_embedding(q: int, d: int, seed: int | None = None) -> np.ndarray:
     """A rotation encoding with d/2 angles drawn uniformly from [0, 2 pi) (Figure 7.7)."""
     _check_even(d)
     rng = np.random.default_rng(seed)
@@ -103,7 +103,7 @@ def uniform_rotation_embedding(q: int, d: int) -> np.ndarray:
     return rotation_encoding(q, np.linspace(0, 2 * np.pi, d // 2, endpoint=False))
 
 
-def shift_by_delta(d: int, delta: int, theta, reversed: bool = False) -> np.ndarray:
+def shift_by_delta(d: int, delta: int, theta: np.ndarray, reversed: bool = False) -> np.ndarray:
     """The ``(d, d)`` matrix M with ``E[j] @ M == E[j + delta]`` for a rotation encoding E.
 
     ``reversed=False`` is Figure 7.4, for ``rotation_encoding(q, theta)``. For the reversed
@@ -125,7 +125,7 @@ def shift_by_delta(d: int, delta: int, theta, reversed: bool = False) -> np.ndar
     return M.T if reversed else M
 
 
-def distinguishability(encoding) -> float:
+def distinguishability(encoding: np.ndarray) -> float:
     """``min(diag(softmax(F)))`` with ``F = E E^T`` (Definition 7.6), softmax along rows."""
     E = _check_encoding(encoding)
     F = E @ E.T
@@ -134,18 +134,18 @@ def distinguishability(encoding) -> float:
     return float(np.min(np.diag(weights) / weights.sum(axis=1)))
 
 
-def standard_padding_dimension(encoding, epsilon: float = 1e-3) -> int:
+def standard_padding_dimension(encoding: np.ndarray, epsilon: float = 1e-3) -> int:
     """How many coordinates vary by at most ``2 epsilon`` over all rows (Lemma 7.2, Fig 7.11)."""
     E = _check_encoding(encoding)
     return int(np.sum(E.max(axis=0) - E.min(axis=0) <= 2 * epsilon))
 
 
-def random_normal_encoding(q: int, d: int, seed=None) -> np.ndarray:
+def random_normal_encoding(q: int, d: int, seed: int | None = None) -> np.ndarray:
     """i.i.d. N(0, 1) entries (Definition 7.8, Figure 7.12)."""
     return np.random.default_rng(seed).normal(0.0, 1.0, (q, d))
 
 
-def random_sign_encoding(q: int, d: int, seed=None) -> np.ndarray:
+def random_sign_encoding(q: int, d: int, seed: int | None = None) -> np.ndarray:
     """i.i.d. fair +-1 entries, as floats (Definition 7.9, Figure 7.12)."""
     return np.random.default_rng(seed).integers(0, 2, (q, d)) * 2.0 - 1.0
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from taotp.params import check_params, check_tokens
 
@@ -38,7 +39,7 @@ def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     return norm(np.exp(x - np.max(x, axis=axis, keepdims=True)), axis=axis)
 
 
-def layer_norm(x: np.ndarray, gamma=1.0, beta=0.0, axis: int = -1,
+def layer_norm(x: np.ndarray, gamma: ArrayLike = 1.0, beta: ArrayLike = 0.0, axis: int = -1,
                epsilon: float = 1e-10) -> np.ndarray:
     """Divides by ``std + epsilon`` (the book's formula), not by ``sqrt(var + epsilon)``."""
     centered = x - x.mean(axis=axis, keepdims=True)
@@ -64,7 +65,9 @@ def mlp(x: np.ndarray, M1: np.ndarray, b1: np.ndarray, M2: np.ndarray, b2: np.nd
     return hidden @ M2 + b2
 
 
-def transformer_layer(x: np.ndarray, Q, K, V, P, M1, b1, M2, b2, ln1: dict, ln2: dict,
+def transformer_layer(x: np.ndarray, Q: np.ndarray, K: np.ndarray, V: np.ndarray,
+                      P: np.ndarray, M1: np.ndarray, b1: np.ndarray, M2: np.ndarray,
+                      b2: np.ndarray, ln1: dict, ln2: dict,
                       mask: np.ndarray, *, normalize: Callable = layer_norm,
                       post_ln: bool = False, hook: Hook = no_hook) -> np.ndarray:
     """Pre-LN, as in the book: ``x + f(normalize(x))``; ``post_ln=True``: ``normalize(x + f(x))``.
@@ -89,7 +92,7 @@ def attention_mask(n: int, causal: bool = True) -> np.ndarray:
     return np.tril(np.ones((n, n), dtype=bool)) if causal else np.ones((n, n), dtype=bool)
 
 
-def transformer(tokens, tok_emb: np.ndarray, pos_emb: np.ndarray, out_emb: np.ndarray,
+def transformer(tokens: ArrayLike, tok_emb: np.ndarray, pos_emb: np.ndarray, out_emb: np.ndarray,
                 layers: list, lnf: dict, causal: bool = True, *,
                 normalize: Callable = layer_norm, post_ln: bool = False,
                 hook: Hook = no_hook) -> np.ndarray:

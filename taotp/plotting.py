@@ -9,16 +9,21 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 import numpy as np
+
+if TYPE_CHECKING:  # matplotlib is imported lazily, where a figure is drawn
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from matplotlib.image import AxesImage
 
 # Colour maps: signed data on a diverging map centred at 0, magnitudes on a sequential one.
 SIGNED = "RdBu_r"
 MAGNITUDE = "viridis"
 
 
-def new_figure(width: float, height: float, **kwargs):
+def new_figure(width: float, height: float, **kwargs) -> Figure:
     """A headless ``Figure`` of ``width`` x ``height`` inches, with constrained layout."""
     import matplotlib
 
@@ -30,7 +35,7 @@ def new_figure(width: float, height: float, **kwargs):
     return Figure(figsize=(width, height), layout="constrained", **kwargs)
 
 
-def save(fig, path: str | Path, dpi: int = 110) -> Path:
+def save(fig: Figure, path: str | Path, dpi: int = 110) -> Path:
     """Write ``fig`` as a PNG (making the folder if needed) and return the path."""
     path = Path(path)
     if path.suffix.lower() != ".png":
@@ -46,11 +51,11 @@ def sparse_ticks(n: int, max_ticks: int = 16) -> np.ndarray:
     return np.arange(0, n, step)
 
 
-def heatmap(ax, data, *, title: str = "", xlabel: str = "", ylabel: str = "",
+def heatmap(ax: Axes, data: np.ndarray, *, title: str = "", xlabel: str = "", ylabel: str = "",
             xticklabels: Sequence[str] | None = None, yticklabels: Sequence[str] | None = None,
             signed: bool | None = None, symlog: bool = False, colorbar: bool = True,
             max_ticks: int = 16, fontsize: float = 8, cmap: str | None = None,
-            vmin: float | None = None, vmax: float | None = None):
+            vmin: float | None = None, vmax: float | None = None) -> AxesImage:
     """Draw a matrix as a heat map with labelled axes; returns the image.
 
     ``signed`` picks a diverging map centred at 0 (default: when the data has negatives).
@@ -123,7 +128,7 @@ def _label_axis(set_ticks, n, labels, max_ticks, fontsize, rotation=0):
         set_ticks(ticks, labels=shown, fontsize=fontsize, rotation=rotation)
 
 
-def token_labels(render: Callable[[Sequence[int]], str] | None, ids,
+def token_labels(render: Callable[[Sequence[int]], str] | None, ids: Sequence[int],
                  eos: int | None = None) -> list[str]:
     """One readable label per token id: ``render([id])`` where that works, else ``#id``.
 
@@ -155,7 +160,7 @@ def token_labels(render: Callable[[Sequence[int]], str] | None, ids,
 PLANE_BASIS = np.array([[1.0, -1.0, 0.0], [1.0, 1.0, -2.0]]) / np.array([[2 ** 0.5], [6 ** 0.5]])
 
 
-def plane_coordinates(points3) -> np.ndarray:
+def plane_coordinates(points3: np.ndarray) -> np.ndarray:
     """Coordinates ``(n, 2)`` of 3D points in the plane perpendicular to (1, 1, 1)."""
     points3 = np.asarray(points3, dtype=np.float64)
     if points3.ndim != 2 or points3.shape[1] != 3:
@@ -163,14 +168,15 @@ def plane_coordinates(points3) -> np.ndarray:
     return points3 @ PLANE_BASIS.T
 
 
-def draw_circle(ax, radius: float = 1.0, **kwargs):
+def draw_circle(ax: Axes, radius: float = 1.0, **kwargs) -> None:
     """A circle of ``radius`` around the origin on 2D axes (equal aspect)."""
     t = np.linspace(0, 2 * np.pi, 361)
     ax.plot(radius * np.cos(t), radius * np.sin(t), **({"color": "0.75", "lw": 1} | kwargs))
     ax.set_aspect("equal")
 
 
-def progress(iterable, desc: str, total: int | None = None, enable: bool = True):
+def progress(iterable: Iterable, desc: str, total: int | None = None,
+             enable: bool = True) -> Iterable:
     """A tqdm progress bar (to stderr) for the slow figures."""
     from tqdm import tqdm
 

@@ -58,15 +58,18 @@ class FeatureSpace:
 
     @property
     def d_model(self) -> int:
+        """One dimension more than features: layer norm removes the all-ones direction."""
         return self.n_features + 1
 
     @property
     def scale(self) -> float:
+        """The factor that puts the kept states on layer norm's sphere of radius sqrt(d)."""
         norm2 = self.n_features if self.norm2 is None else self.norm2
         return (self.d_model / norm2) ** 0.5
 
     @property
     def basis(self) -> np.ndarray:
+        """Feature directions: orthonormal, and each perpendicular to the all-ones vector."""
         return helmert_basis(self.d_model)
 
     def embed(self, features: np.ndarray) -> np.ndarray:
@@ -89,7 +92,8 @@ class FeatureSpace:
 Unit = tuple  # (w_in (d,), bias, w_out (d,)): one hidden ReLU unit
 
 
-def relu_units(units: Sequence[Unit], d_model: int, b2=None):
+def relu_units(units: Sequence[Unit], d_model: int, b2: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``M1 (d, u), b1 (u,), M2 (u, d), b2 (d,)`` of an MLP with the given hidden units."""
     M1 = np.zeros((d_model, len(units)))
     b1 = np.zeros(len(units))
@@ -100,7 +104,8 @@ def relu_units(units: Sequence[Unit], d_model: int, b2=None):
     return M1, b1, M2, b2
 
 
-def step_units(w_in, lo: float, hi: float, w_out, gate_in=None, gate_bias: float = 0.0):
+def step_units(w_in: np.ndarray, lo: float, hi: float, w_out: np.ndarray,
+               gate_in: np.ndarray | None = None, gate_bias: float = 0.0) -> list[Unit]:
     """Two units adding ``w_out * clip((t - lo) / (hi - lo), 0, 1)`` where ``t = w_in . x``.
 
     The result is exactly 0 for ``t <= lo`` and exactly ``w_out`` for ``t >= hi`` (up to
@@ -116,7 +121,8 @@ def step_units(w_in, lo: float, hi: float, w_out, gate_in=None, gate_bias: float
             (w_in + gate_in, -hi / width + gate_bias / width, -np.asarray(w_out))]
 
 
-def gated_linear_units(w_in, w_out, headroom: float, gate_in, gate_bias: float = 0.0):
+def gated_linear_units(w_in: np.ndarray, w_out: np.ndarray, headroom: float,
+                       gate_in: np.ndarray, gate_bias: float = 0.0) -> list[Unit]:
     """Two units adding ``(w_in . x) * w_out`` while the gate ``gate_in . x + gate_bias`` is
     near 0, and nothing when it is below ``-(headroom + |w_in . x|)``.
 

@@ -2,10 +2,10 @@
 
 ``record(params, tokens)`` runs ``taotp.model.transformer`` with a hook that keeps what it
 computes on the way: per layer the attention weights ``(h, n, m)``, the residual stream after
-the embedding and after each sublayer, the MLP's hidden activations, and the final logits. ``trace(task_or_params, prompt_or_text)``
-decodes greedily and draws one decode step: every head's attention pattern as a
-query x key heat map labelled with the tokens, the residual stream at every stage, the MLP
-units that fire, and the output logits.
+the embedding and after each sublayer, the MLP's hidden activations, and the final logits.
+``trace(task_or_params, prompt_or_text)`` decodes greedily and draws one decode step: every
+head's attention pattern as a query x key heat map labelled with the tokens, the residual
+stream at every stage, the MLP units that fire, and the output logits.
 
 Einsum axes as in ``taotp.model`` (n query position, m key position, h head, d model
 dimension, k head dimension, j model dimension as a projection's input, v vocabulary).
@@ -24,14 +24,18 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from taotp.model import transformer
 from taotp.params import check_params, check_tokens
 from taotp.plotting import token_labels
 from taotp.program import Task
+
+if TYPE_CHECKING:  # matplotlib is imported only where a figure is drawn
+    from matplotlib.figure import Figure
 
 
 MAX_COLUMNS = 4  # panels per row in a trace (6 for deep programs)
@@ -58,7 +62,7 @@ class Recording:
         return stages
 
 
-def record(params: dict, tokens, causal: bool = True) -> Recording:
+def record(params: dict, tokens: ArrayLike, causal: bool = True) -> Recording:
     """Run ``transformer(tokens, **params)`` and keep every intermediate result."""
     check_params(params)
     tokens = check_tokens(tokens, params["tok_emb"].shape[0], params["pos_emb"].shape[0])
@@ -80,7 +84,8 @@ class Step:
     total: int   # how many decode steps there were
 
 
-def decode_steps(params: dict, prompt, max_steps: int, eos: int | None = None) -> list[Step]:
+def decode_steps(params: dict, prompt: ArrayLike, max_steps: int,
+                 eos: int | None = None) -> list[Step]:
     """Greedy-decode ``prompt`` and list every step (context, predicted token)."""
     from taotp.decoding import decode_cached
 
@@ -94,7 +99,7 @@ def decode_steps(params: dict, prompt, max_steps: int, eos: int | None = None) -
 def trace(task_or_params: Task | dict, prompt_or_text: str | Sequence[int], step: int = -1, *,
           max_steps: int | None = None, top_k: int = 24, title: str = "",
           render: Callable[[Sequence[int]], str] | None = None, max_vocab: int = 40,
-          mlp_units: str | Sequence[int] = "largest"):
+          mlp_units: str | Sequence[int] = "largest") -> Figure:
     """Draw decode step ``step`` (0-based; -1, the last, by default); returns the Figure.
 
     ``task_or_params`` is a built ``Task`` (then ``prompt_or_text`` is human input, or
@@ -141,7 +146,7 @@ def trace(task_or_params: Task | dict, prompt_or_text: str | Sequence[int], step
 def draw_recording(rec: Recording, step: Step | None = None, *,
                    render: Callable[[Sequence[int]], str] | None = None, title: str = "",
                    top_k: int = 24, max_vocab: int = 40, eos: int | None = None,
-                   mlp_units: str | Sequence[int] = "largest"):
+                   mlp_units: str | Sequence[int] = "largest") -> Figure:
     """Draw a recording: attention per layer and head, MLP units, residual stream, logits.
 
     The last position is the query of the decode step (outlined in red); its logits are the
