@@ -13,6 +13,7 @@ import taotp
 
 
 def main(argv=None) -> int:
+    """The ``taotp`` command; returns the exit code (1, with a message, on bad input)."""
     parser = _parser()
     args, rest = parser.parse_known_args(argv)
     if not getattr(args, "command", None):

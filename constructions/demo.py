@@ -15,6 +15,7 @@ SAMPLES = 100  # random inputs checked per program, beside its examples
 
 @dataclass(frozen=True)
 class Row:
+    """One line of the demo table: a program's size, the book's numbers and the check."""
     program: str
     options: str
     layers: int
@@ -92,6 +93,7 @@ def _cells(row: Row):
 
 
 def format_table(rows, markdown=False) -> str:
+    """Plain text for the terminal, or markdown for README."""
     cells = [HEADER] + [_cells(row) for row in rows]
     if markdown:
         lines = ["| " + " | ".join(c) + " |" for c in cells]
@@ -103,6 +105,7 @@ def format_table(rows, markdown=False) -> str:
 
 
 def demo_table(markdown=False):
+    """``taotp demo``: build, run and check every program; the table as text."""
     start = time.perf_counter()
     rows = demo_rows()
     table = format_table(rows, markdown)

@@ -339,6 +339,7 @@ def _random_rotation(q, d, seed=_SEED):
 
 
 def figure_7_2(quick: bool = False):
+    """The OG embedding (Section 7.2) as a map: positions by dimensions."""
     from taotp.encodings import og_embedding
 
     fig = new_figure(8, 5)
@@ -374,6 +375,7 @@ def figure_7_6(quick: bool = False):
 
 
 def figure_7_8(quick: bool = False):
+    """A random rotation embedding (Section 7.4), seeded, as a map."""
     fig = new_figure(8, 5)
     _encoding_map(fig.add_subplot(), _random_rotation(Q, D),
                   f"Figure 7.8: a random rotation embedding, {Q} positions, {D} dimensions "
@@ -408,6 +410,7 @@ def figure_7_9(quick: bool = False):
 
 
 def figure_7_10(quick: bool = False):
+    """The OG embedding's dot products between positions (Section 7.5)."""
     from taotp.encodings import og_embedding
 
     fig = new_figure(13, 5)
@@ -420,6 +423,7 @@ def figure_7_10(quick: bool = False):
 
 
 def figure_7_13(quick: bool = False):
+    """Hamming and random encodings side by side (Section 7.6)."""
     from taotp.encodings import (
         balanced_hamming_embedding, hamming_embedding, random_normal_encoding,
         random_sign_encoding,

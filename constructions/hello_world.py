@@ -78,6 +78,7 @@ class Tokenizer:
         return np.array([self[s] for s in seq], dtype=np.int64)
 
     def detokenize(self, ids: Sequence[int]) -> str:
+        """Ids back to text; an id outside the vocabulary is an error, not a guess."""
         out = []
         for i in ids:
             if not 0 <= int(i) < len(self.symbols):
@@ -167,6 +168,7 @@ def _check_message(message) -> str:
 
 
 def build(message: str = "Hello World!", tokenizer: str = "message") -> Task:
+    """The registry's HELLO WORLD task: the weights, the one-token prompt and its answer."""
     params, tok = build_hello_world_transformer(message, tokenizer)
     prompt = np.array([tok.bos])
     expected = tok.tokenize(list(message) + [EOS])

@@ -106,33 +106,40 @@ class Layout:
 
     @property
     def base(self) -> int:
+        """Where the position code starts: after the pointer and value blocks (or T and B)."""
         return max(4, 2 * self.k + 2)
 
     T = slice(0, 2)  # token, erased by layer 1's MLP
     B = slice(2, 4)  # the token read by layer 1, erased by its MLP
 
     @property
-    def P(self):  # pointer code (layer 2), replaced by the fetched one (layer 3)
+    def P(self):
+        """Pointer code (layer 2), replaced by the fetched one (layer 3)."""
         return slice(0, 2 * self.k)
 
     @property
-    def V(self):  # s mod 10 (layer 1), replaced by the fetched one (layer 3), + carry (4)
+    def V(self):
+        """``s mod 10`` (layer 1), replaced by the fetched one (layer 3), + carry (4)."""
         return slice(2 * self.k, 2 * self.k + 2)
 
     @property
-    def C(self):  # the position code
+    def C(self):
+        """The position code."""
         return slice(self.base, self.base + 2 * self.k)
 
     @property
-    def CQ(self):  # stored target code (input), replaced by Q (layer 3)
+    def CQ(self):
+        """Stored target code (input), replaced by Q (layer 3)."""
         return slice(self.base + 2 * self.k, self.base + 4 * self.k)
 
     @property
     def EG(self):
+        """The carry state, ``eg_state``: is ``s = 9``, is there a carry."""
         return slice(self.base + 4 * self.k, self.base + 4 * self.k + 2)
 
     @property
     def width(self) -> int:
+        """d_model: every block side by side."""
         return self.base + 4 * self.k + 2
 
 
@@ -365,6 +372,7 @@ def parse_sum(text: str, max_digits: int) -> tuple[list[int], list[int]]:
 
 
 def make_prompt(a: list[int], b: list[int], n_digits: int) -> np.ndarray:
+    """``a + b =`` as ids, both operands zero-padded to ``n_digits``."""
     pad = lambda x: [0] * (n_digits - len(x)) + list(x)
     return np.array(pad(a) + [PLUS] + pad(b) + [EQUALS])
 

@@ -51,10 +51,12 @@ EPS = 1e-10  # layer_norm's epsilon, as in taotp.model
 
 
 def onehot(t, v):
+    """Row ``t`` of the ``v x v`` identity (the one-hot vector of token ``t``)."""
     return np.eye(v)[t]
 
 
 def logsumexp(x, axis=-1):
+    """``log(sum(exp(x)))`` shifted by the max, so large logits do not overflow."""
     mx = x.max(axis=axis, keepdims=True)
     return np.log(np.sum(np.exp(x - mx), axis=axis, keepdims=True)) + mx
 
@@ -274,6 +276,7 @@ def _table(entries, vocab_size, key_len, seed):
 
 def build(entries=10, vocab_size=10, key_len=5, tok_dims=5, block_size=5, iters=1000,
           seed=0, progress=False) -> Task:
+    """The registry's LOOKUP TABLE task: a seeded random table and the fitted weights."""
     ks, vs, weight_seed = _table(entries, vocab_size, key_len, seed)
     params = build_lookup_transformer(ks, vs, vocab_size, block_size, tok_dims, iters,
                                       seed=weight_seed, progress=progress)
@@ -284,6 +287,7 @@ def build(entries=10, vocab_size=10, key_len=5, tok_dims=5, block_size=5, iters=
 
 def build_untied(entries=10, vocab_size=100, key_len=5, tok_dims=50, block_size=5,
                  seed=0) -> Task:
+    """LOOKUP TABLE with untied embeddings (Section 3.6): exact for any table."""
     ks, vs, weight_seed = _table(entries, vocab_size, key_len, seed)
     params = build_untied_transformer(ks, vs, vocab_size, block_size, key_len, tok_dims,
                                       seed=weight_seed)

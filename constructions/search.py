@@ -174,6 +174,7 @@ def _defined(tokens, prefix_len) -> bool:
 
 
 def build(vocab_size: int = 10, block_size: int = 100, prefix_len: int = 3) -> Task:
+    """The registry's SEARCH task; prompts of other dtypes than integers are refused."""
     params = build_search_transformer(vocab_size, block_size, prefix_len)
 
     def check(prompt) -> np.ndarray:

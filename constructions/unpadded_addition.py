@@ -96,35 +96,45 @@ class Layout:
     AV, BV = slice(15, 17), slice(17, 19)
 
     def SA(self, t):
+        """Slot for operand a's digit of significance t (a ``value_block``)."""
         return slice(19 + 2 * t, 21 + 2 * t)
 
     def SB(self, t):
+        """Slot for operand b's digit of significance t (a ``value_block``)."""
         return slice(19 + 2 * self.D + 2 * t, 21 + 2 * self.D + 2 * t)
 
-    def TH(self, j):  # j = 0 .. D + 1: +1 if the position j back has seen the '='
+    def TH(self, j):
+        """Holds +1 if the position j back has seen the '=' (j = 0 .. D + 1)."""
         return 19 + 4 * self.D + j
 
-    def Z(self, t):  # +1 if a_t + b_t = 0, t < D
+    def Z(self, t):
+        """Holds +1 if a_t + b_t = 0, t < D."""
         return 21 + 5 * self.D + t
 
-    def N(self, t):  # +1 if a_t + b_t = 9 (the carry passes)
+    def N(self, t):
+        """Holds +1 if a_t + b_t = 9 (the carry passes)."""
         return 21 + 6 * self.D + t
 
-    def G(self, t):  # +1 if a_t + b_t >= 10 (a carry starts)
+    def G(self, t):
+        """Holds +1 if a_t + b_t >= 10 (a carry starts)."""
         return 21 + 7 * self.D + t
 
-    def CA(self, t):  # +1 if a carry enters t, t = 1 .. D
+    def CA(self, t):
+        """Holds +1 if a carry enters t, t = 1 .. D."""
         return 20 + 8 * self.D + t
 
-    def O(self, t):  # +1 if significance t is due, t = 0 .. D
+    def O(self, t):
+        """Holds +1 if significance t is due, t = 0 .. D."""
         return 21 + 9 * self.D + t
 
     @property
-    def EOS(self):  # +1 if <eos> is due
+    def EOS(self):
+        """Holds +1 if <eos> is due."""
         return 22 + 10 * self.D
 
     @property
     def width(self):
+        """d_model: every block side by side."""
         return 23 + 10 * self.D
 
 
@@ -418,6 +428,7 @@ def parse_sum(text: str, max_digits: int) -> tuple[str, str]:
 
 
 def make_prompt(a: str, b: str) -> np.ndarray:
+    """``<bos> a + b =`` as ids, operands unpadded."""
     return np.array([BOS] + [int(c) for c in a] + [PLUS] + [int(c) for c in b] + [EQUALS])
 
 
@@ -434,6 +445,7 @@ def _sum_text(a: str, b: str) -> str:
 
 
 def nasty_pairs(D: int) -> list[tuple[str, str]]:
+    """Operand pairs of up to ``D`` digits that stress carries, lengths and zeros."""
     top = "9" * D
     pairs = {("0", "0"), ("0", "1"), ("1", "0"), (top, top), (top, "1"), ("1", top),
              (top, "0"), ("0", top), ("5", "5"), ("9", "9")}

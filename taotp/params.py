@@ -14,6 +14,7 @@ FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 class HumanReadableDict(dict):
+    """Counts printed with thousands separators, as the book prints them."""
     def __repr__(self) -> str:
         return "{" + ", ".join(f"{k}: {v:,}" for k, v in self.items()) + "}"
 
@@ -42,6 +43,7 @@ count_non0_params = partial(count_params, count=lambda x: (x != 0).sum())
 
 
 def is_tied(params) -> bool:
+    """Tied embeddings (``out_emb == tok_emb``), which the book's programs use."""
     tok, out = params["tok_emb"], params["out_emb"]
     return tok.shape == out.shape and bool(np.all(tok == out))
 
@@ -59,6 +61,7 @@ class Shape:
 
 
 def shape_of(params) -> Shape:
+    """The architecture of a params dict (the widest layer wins when layers differ)."""
     check_params(params)
     layers = params["layers"]
     return Shape(
@@ -73,6 +76,7 @@ def shape_of(params) -> Shape:
 
 
 def params_dtype(params) -> np.dtype:
+    """The one float dtype all parameters share (an error if they mix)."""
     return check_params(params)
 
 

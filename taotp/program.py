@@ -23,6 +23,7 @@ class Option:
 
     @property
     def cli_flag(self) -> str:
+        """The command-line flag of this option (``--name`` unless set)."""
         return self.flag or "--" + self.name.replace("_", "-")
 
 
@@ -88,6 +89,7 @@ class Program:
         return self.float32
 
     def defaults(self) -> dict:
+        """Every option at its default value."""
         return {o.name: o.default for o in self.options}
 
     def make(self, **options) -> Task:

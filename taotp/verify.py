@@ -28,6 +28,7 @@ _CHUNK_ELEMENTS = 2 ** 22
 
 @dataclass(frozen=True)
 class Report:
+    """What a verification found: how many inputs passed, the worst margins, failures."""
     mode: str
     dtype: str
     n_inputs: int
@@ -39,9 +40,11 @@ class Report:
 
     @property
     def ok(self) -> bool:
+        """Every input checked gave the reference answer."""
         return self.n_passed == self.n_inputs
 
     def summary(self) -> str:
+        """One line for the terminal."""
         rate = 100.0 * self.n_passed / max(self.n_inputs, 1)
         hardness = "n/a (no attention)" if np.isinf(self.worst_hardness) \
             else f"{self.worst_hardness:.6g}"
