@@ -25,3 +25,19 @@ def random_params(rng, vocab_size=7, block_size=12, d_model=6, n_layers=2, n_hea
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture(scope="session")
+def default_task():
+    """``default_task(name)``: each registered program built once per session, at its default
+    options, shared by the tests that only read it (never mutate its params)."""
+    from constructions import PROGRAMS
+
+    built = {}
+
+    def get(name):
+        if name not in built:
+            built[name] = PROGRAMS[name].make()
+        return built[name]
+
+    return get

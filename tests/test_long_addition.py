@@ -76,6 +76,7 @@ def test_random_and_adversarial(tasks, n, count, dtype):
     assert _wrong_batched(task, astype(task.params, dtype), prompts, batch=32) == []
 
 
+@pytest.mark.slow  # a minute or more each on a busy machine; 100 digits run by default
 @pytest.mark.parametrize("dtype, count", [(np.float64, 1), (np.float32, 10)])
 def test_thousand_digits(tasks, dtype, count):
     task = tasks[1000]

@@ -15,6 +15,9 @@ nbclient = pytest.importorskip("nbclient")
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 CELL_TIMEOUT = 300  # seconds per cell
+# The three longest notebooks (a minute or more each on a busy 2-core machine) run with -m slow.
+SLOW = {"03_lookup_table", "06_decimal_addition", "07_the_og_encodings"}
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_there_is_a_notebook_per_chapter():
@@ -31,9 +34,13 @@ def test_notebook_is_stored_without_outputs(path):
             assert cell.get("execution_count") is None, f"{path.name} cell {i} has a count"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_executes(path):
+@pytest.mark.parametrize("path", [pytest.param(p, marks=[pytest.mark.slow] * (p.stem in SLOW))
+                                  for p in NOTEBOOKS], ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_executes(path, monkeypatch):
     nb = nbformat.read(path, as_version=4)
+    # The kernel imports this checkout's taotp and constructions, not an installed copy's.
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
+        [str(ROOT)] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
     env_full = os.environ.pop("TAOTP_FULL", None)  # the suite always runs the small sizes
     try:
         client = nbclient.NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",

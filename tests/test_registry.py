@@ -7,21 +7,10 @@ import pytest
 
 from constructions import PROGRAMS, get_program
 from taotp import astype, decode, decode_cached, forward_batch
-from taotp.program import Program, Task
+from taotp.program import Program
 from taotp.verify import verify
 
 NAMES = sorted(PROGRAMS)
-
-
-@pytest.fixture(scope="module")
-def tasks():
-    return {}
-
-
-def task_of(tasks, name) -> Task:
-    if name not in tasks:
-        tasks[name] = PROGRAMS[name].make()
-    return tasks[name]
 
 
 def test_unknown_program_lists_the_valid_ones():
@@ -46,8 +35,8 @@ def test_entry_is_complete(name):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_examples_decode_to_the_reference(tasks, name):
-    task = task_of(tasks, name)
+def test_examples_decode_to_the_reference(default_task, name):
+    task = default_task(name)
     for text in PROGRAMS[name].examples:
         prompt = task.encode(text)
         expected = task.reference(prompt)
@@ -60,16 +49,16 @@ def test_examples_decode_to_the_reference(tasks, name):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_random_inputs_pass_with_cached_decoding(tasks, name):
-    task = task_of(tasks, name)
+def test_random_inputs_pass_with_cached_decoding(default_task, name):
+    task = default_task(name)
     for prompt in task.sample(np.random.default_rng(0), 5):
         out = decode_cached(prompt, task.params, max_steps=task.steps(prompt), eos=task.eos)
         np.testing.assert_array_equal(out[len(prompt):], task.reference(prompt))
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_verify_sample_passes(tasks, name):
-    report = verify(task_of(tasks, name), samples=50, progress=False)
+def test_verify_sample_passes(default_task, name):
+    report = verify(default_task(name), samples=50, progress=False)
     assert report.ok, report.failures
     # 0 is a tie the argmax breaks toward the lower id, as numpy's does in the book's decode
     # (DECIMAL ADDITION gives '+' and '=' the embedding of 0, so 0 ties with them).
@@ -78,8 +67,8 @@ def test_verify_sample_passes(tasks, name):
 
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("garbage", ["@@", "1 2 x", "99999999999"])
-def test_garbage_input_is_a_clear_error(tasks, name, garbage):
-    task = task_of(tasks, name)
+def test_garbage_input_is_a_clear_error(default_task, name, garbage):
+    task = default_task(name)
     try:
         prompt = task.encode(garbage)
     except ValueError as error:
@@ -93,9 +82,9 @@ def test_garbage_input_is_a_clear_error(tasks, name, garbage):
 @pytest.mark.filterwarnings("ignore:overflow encountered")
 @pytest.mark.filterwarnings("ignore:invalid value encountered")
 @pytest.mark.parametrize("name", NAMES)
-def test_float32_claims_are_true(tasks, name):
+def test_float32_claims_are_true(default_task, name):
     """A program whose entry says nothing about float32 must be exact in float32."""
-    task = task_of(tasks, name)
+    task = default_task(name)
     params32 = astype(task.params, np.float32)
     prompts = task.sample(np.random.default_rng(1), 20)
     if task.adversarial:

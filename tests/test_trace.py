@@ -141,9 +141,9 @@ def test_trace_mlp_unit_choices(rng):
 
 
 @pytest.mark.parametrize("name", sorted(PROGRAMS))
-def test_trace_every_registered_program(name, tmp_path):
+def test_trace_every_registered_program(name, tmp_path, default_task):
     program = PROGRAMS[name]
-    task = program.make()
+    task = default_task(name)
     # A program's first example, or (for one without examples) a sampled prompt.
     prompt = task.encode(program.examples[0]) if program.examples \
         else task.sample(np.random.default_rng(0), 1)[0]
