@@ -44,7 +44,7 @@ class Option:
     def proven(self) -> str:
         """The proven range as text, e.g. ``1..3``."""
         if self.choices:
-            return "|".join(map(str, self.choices))
+            return " or ".join(map(str, self.choices))
         if self.type is str:
             return f"length <= {self.cap:,}" if self.cap else "any"
         low = "" if self.low is None else f"{self.low:,}"
