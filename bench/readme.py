@@ -15,13 +15,15 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # this checkout's taotp, not whichever one is installed
 
 
 def sections(timed=True) -> dict[str, str]:
     """Every generated section; ``timed=False`` leaves out the one with a wall-clock time."""
-    from constructions.demo import demo_rows, format_table
+    from constructions.demo import demo_rows, format_ranges, format_table, range_rows
 
-    out = {"sizes": format_table(demo_rows(), markdown=True)}
+    out = {"sizes": format_table(demo_rows(), markdown=True),
+           "ranges": format_ranges(range_rows(), markdown=True)}
     if timed:
         out["verify-example"] = verify_example()
     for path in sorted((ROOT / "bench" / "results").glob("*.md")):

@@ -51,6 +51,8 @@ self-attending cleanup head), ``attend_to`` (Figure 6.4's absolute reads), ``pro
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 from itertools import product
 
 import numpy as np
@@ -254,7 +256,7 @@ def _single_digit_task() -> Task:
         if len(compact) == 1 and len(compact[0]) == 2 and "+" not in text:
             compact = list(compact[0])  # "78"
         for word in compact:
-            if not (len(word) == 1 and word.isdigit()):
+            if not (len(word) == 1 and word in "0123456789"):
                 raise ValueError(f"{word!r} is not a single digit 0-9")
         if len(compact) != 2:
             raise ValueError(f"expected exactly two digits, got {len(compact)}")
@@ -268,7 +270,15 @@ def _single_digit_task() -> Task:
                 adversarial=lambda: [np.array(p) for p in ((0, 0), (9, 9), (9, 1), (5, 5))])
 
 
-_DIGITS = Option("n_digits", int, 2, "digits per number", flag="--digits")
+_DIGITS = Option("n_digits", int, 2, "digits per number", flag="--digits", low=1, cap=6)
+# The MLP's input points crowd together as 10**-n: the largest n where float64 still
+# separates them was measured (tests/test_limits.py checks the limit and one past it).
+_MOD_DIGITS = replace(_DIGITS, high=3, beyond=(
+    "at 4 digits its MLP points are closer than float64 resolves (11 of 194 inputs wrong, "
+    "measured)"))
+_ADD_DIGITS = replace(_DIGITS, high=4, beyond=(
+    "at 5 digits its MLP points are closer than float64 resolves (every random input wrong, "
+    "measured); use long-addition, exact to 10,000 digits"))
 _MOD_BOOK = {1: (1_226, 432), 2: (9_508, 3_646), 3: (90_690, 35_542)}
 _ADD_BOOK = {1: (2_088, 737), 2: (27_432, 10_440), 3: (360_576, 139_267)}
 
@@ -292,7 +302,8 @@ PROGRAMS = (
             input_format="two numbers of at most n digits, e.g. '12+33'",
             build=lambda n_digits=2: _sum_task(n_digits, build_multi_digit_mod_transformer,
                                                lambda s: [s % 10], steps=1),
-            options=(_DIGITS,), examples=("12+33", "99+99", "5+7"), book_size=_book(_MOD_BOOK),
+            options=(_MOD_DIGITS,), examples=("12+33", "99+99", "5+7"),
+            book_size=_book(_MOD_BOOK),
             sizes=({"n_digits": 1}, {"n_digits": 3}),
             float32=lambda n_digits: "" if n_digits < 2 else (
                 "from 2 digits on, the MLP's input points are 1.4e-6 apart or less, finer "
@@ -303,7 +314,8 @@ PROGRAMS = (
             build=lambda n_digits=2: _sum_task(
                 n_digits, build_decimal_addition_transformer,
                 lambda s: _digits(s, n_digits + 1), steps=n_digits + 1),
-            options=(_DIGITS,), examples=("45+78", "99+99", "4+2"), book_size=_book(_ADD_BOOK),
+            options=(_ADD_DIGITS,), examples=("45+78", "99+99", "4+2"),
+            book_size=_book(_ADD_BOOK),
             sizes=({"n_digits": 1}, {"n_digits": 3}),
             float32=lambda n_digits: "" if n_digits <= 2 else (
                 "from 3 digits on, the MLP's input points are 3.5e-7 apart or less, finer "

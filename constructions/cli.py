@@ -21,11 +21,13 @@ def main(argv=None) -> int:
         return 2
     try:
         if args.command in _PROGRAM_COMMANDS:
+            if args.program is None or args.help:
+                return _program_help(args, rest)
             return args.handler(args, _program_options(args, rest))
         if rest:
             parser.error(f"unrecognized arguments: {' '.join(rest)}")
         return args.handler(args)
-    except (ValueError, TypeError, OSError) as error:
+    except (ValueError, TypeError, OSError, ImportError) as error:
         print(f"taotp {args.command}: error: {error}", file=sys.stderr)
         return 1
 
@@ -46,14 +48,12 @@ def _parser():
     p = sub.add_parser("demo", help="build, run and check every program; compare sizes")
     p.set_defaults(handler=_demo)
 
-    p = sub.add_parser("run", help="run a program on an input",
-                       description="taotp run PROGRAM [options] INPUT (see taotp list)")
-    p.add_argument("program")
+    p = _program_parser(sub, "run", help="run a program on an input",
+                        description="taotp run PROGRAM [options] INPUT (see taotp list)")
     p.add_argument("--dtype", default="float64", choices=["float64", "float32"])
     p.set_defaults(handler=_run)
 
-    p = sub.add_parser("verify", help="check a program against its reference")
-    p.add_argument("program")
+    p = _program_parser(sub, "verify", help="check a program against its reference")
     p.add_argument("--dtype", default="float64", choices=["float64", "float32"])
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--exhaustive", action="store_true", help="every input of the domain")
@@ -62,8 +62,7 @@ def _parser():
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(handler=_verify)
 
-    p = sub.add_parser("trace", help="draw attention, residual stream, MLP and logits")
-    p.add_argument("program")
+    p = _program_parser(sub, "trace", help="draw attention, residual stream, MLP and logits")
     p.add_argument("--out", required=True, help="the PNG to write")
     p.add_argument("--step", type=int, default=-1, help="which decode step (default: last)")
     p.add_argument("--mlp-units", default="largest", choices=["largest", "smallest"],
@@ -71,8 +70,8 @@ def _parser():
     p.add_argument("--top-k", type=int, default=24, help="how many MLP units to draw")
     p.set_defaults(handler=_trace)
 
-    p = sub.add_parser("export", help="export a program to TransformerLens, GPT-2, text or npz")
-    p.add_argument("program")
+    p = _program_parser(sub, "export",
+                        help="export a program to TransformerLens, GPT-2, text or npz")
     p.add_argument("--to", required=True, choices=["transformer-lens", "gpt2", "text", "npz"])
     p.add_argument("--out", required=True)
     p.add_argument("--context", type=int, default=None,
@@ -90,22 +89,52 @@ def _parser():
 _PROGRAM_COMMANDS = {"run", "verify", "trace", "export"}
 
 
+def _program_parser(sub, name, **kwargs):
+    """A command on one program: ``-h`` after PROGRAM lists that program's own options."""
+    p = sub.add_parser(name, add_help=False, **kwargs)
+    p.add_argument("-h", "--help", action="store_true",
+                   help="show this help; after PROGRAM, also that program's options")
+    p.add_argument("program", nargs="?", help="a program name (see taotp list)")
+    p.set_defaults(subparser=p)
+    return p
+
+
+def _program_help(args, rest):
+    args.subparser.print_help()
+    if args.program is None:
+        return 0 if args.help else 2
+    print()
+    _options_parser(args).print_help()
+    return 0
+
+
 def _program_options(args, rest):
     """Parse the program's own size options (and, for run/trace, its input) from ``rest``."""
+    parser = _options_parser(args)
+    parsed = parser.parse_args(rest)
+    program = parser.program
+    options = {o.name: getattr(parsed, o.name) for o in program.options}
+    text = " ".join(getattr(parsed, "input", []))
+    return program, options, text, parsed.unchecked
+
+
+def _options_parser(args):
     from constructions import get_program
 
     program = get_program(args.program)
-    parser = argparse.ArgumentParser(prog=f"taotp {args.command} {program.name}")
+    parser = argparse.ArgumentParser(prog=f"taotp {args.command} {program.name}",
+                                     description=f"{program.title}: {program.summary}")
     for option in program.options:
         parser.add_argument(option.cli_flag, dest=option.name, type=option.type,
-                            default=option.default, help=option.help,
-                            choices=option.choices or None)
+                            default=option.default, choices=option.choices or None,
+                            help=f"{option.help} (default {option.default}; proven exact: "
+                                 f"{option.proven})")
+    parser.add_argument("--unchecked", action="store_true",
+                        help="build past the proven range (warns; answers may be wrong)")
     if args.command in ("run", "trace"):
         parser.add_argument("input", nargs="*", help=program.input_format)
-    parsed = parser.parse_args(rest)
-    options = {o.name: getattr(parsed, o.name) for o in program.options}
-    text = " ".join(getattr(parsed, "input", []))
-    return program, options, text
+    parser.program = program
+    return parser
 
 
 def _params(args):
@@ -130,15 +159,28 @@ def _list(args):
         print(f"    input: {program.input_format}")
         for option in program.options:
             kind = "|".join(option.choices) if option.choices else option.type.__name__.upper()
-            print(f"    {option.cli_flag} {kind}  {option.help} (default {option.default})")
+            print(f"    {option.cli_flag} {kind}  {option.help} (default {option.default}; "
+                  f"proven exact: {option.proven})")
         if program.float32_note():
             print(f"    float32: {program.float32_note()}")
     return 0
 
 
+def _make(program, options, unchecked):
+    """Build, printing the warning of an unchecked build (past the proven range)."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        task = program.make(unchecked=unchecked, **options)
+    for warning in caught:
+        print(f"taotp: warning: {warning.message}", file=sys.stderr)
+    return task
+
+
 def _run(args, parsed):
-    program, options, text = parsed
-    task = program.make(**options)
+    program, options, text, unchecked = parsed
+    task = _make(program, options, unchecked)
     if args.dtype == "float32" and program.float32_note(**options):
         print(f"taotp run: warning: not exact in float32: {program.float32_note(**options)}",
               file=sys.stderr)
@@ -153,8 +195,8 @@ def _run(args, parsed):
 def _verify(args, parsed):
     from taotp.verify import verify
 
-    program, options, _ = parsed
-    task = program.make(**options)
+    program, options, _, unchecked = parsed
+    task = _make(program, options, unchecked)
     if args.dtype == "float32" and program.float32_note(**options):
         print(f"note: {program.name} is not expected to be exact in float32 here: "
               f"{program.float32_note(**options)}")
@@ -171,8 +213,8 @@ def _verify(args, parsed):
 def _trace(args, parsed):
     from taotp.trace import trace
 
-    program, options, text = parsed
-    figure = trace(program.make(**options), text, step=args.step, title=program.title,
+    program, options, text, unchecked = parsed
+    figure = trace(_make(program, options, unchecked), text, step=args.step, title=program.title,
                    mlp_units=args.mlp_units, top_k=args.top_k)
     figure.savefig(args.out, dpi=110, bbox_inches="tight")
     print(f"wrote {args.out}")
@@ -182,8 +224,8 @@ def _trace(args, parsed):
 def _export(args, parsed):
     from taotp.export import export
 
-    program, options, _ = parsed
-    task = program.make(**options)
+    program, options, _, unchecked = parsed
+    task = _make(program, options, unchecked)
     path = export(task.params, to=args.to, out=args.out, eos=task.eos, block_size=args.context)
     print(f"wrote {path}")
     return 0

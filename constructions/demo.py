@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from taotp.params import count_non0_params, count_params, shape_of
-from taotp.program import Program
+from taotp.program import Option, Program
 
 SAMPLES = 100  # random inputs checked per program, beside its examples
 
@@ -104,6 +104,41 @@ def format_table(rows, markdown=False) -> str:
                      for c in cells)
 
 
+RANGE_HEADER = ("program", "option", "default", "proven exact (float64)", "refused past",
+                "why")
+
+
+def range_rows(programs=None) -> list[tuple[str, ...]]:
+    """Each program's options with the range where it is proven exact (``Option.proven``,
+    measured: ``tests/test_limits.py``) and the hard cap no build may pass."""
+    if programs is None:
+        from constructions import PROGRAMS
+
+        programs = PROGRAMS.values()
+    rows = []
+    for program in programs:
+        for option in program.options:
+            if option.name == "seed":
+                continue
+            unmeasured = option.high is None and option.beyond == Option.beyond
+            why = "" if unmeasured or option.high == option.cap else option.beyond
+            capped = f"{option.cap:,}" if option.cap is not None else "—"
+            rows.append((program.name, option.cli_flag, str(option.default), option.proven,
+                         capped if option.type is int else "—", why))
+    return rows
+
+
+def format_ranges(rows, markdown=False) -> str:
+    cells = [RANGE_HEADER] + list(rows)
+    if markdown:
+        lines = ["| " + " | ".join(c) + " |" for c in cells]
+        lines.insert(1, "|" + "|".join("---" for _ in RANGE_HEADER) + "|")
+        return "\n".join(lines)
+    widths = [max(len(c[i]) for c in cells) for i in range(len(RANGE_HEADER) - 1)]
+    return "\n".join("  ".join(c[i].ljust(widths[i]) for i in range(len(widths))).rstrip()
+                     + (f"  {c[-1]}" if c[-1] else "") for c in cells)
+
+
 def demo_table(markdown=False):
     """``taotp demo``: build, run and check every program; the table as text."""
     start = time.perf_counter()
@@ -112,4 +147,6 @@ def demo_table(markdown=False):
     if not markdown:
         table += f"\n\n{len(rows)} rows built, checked and counted in " \
                  f"{time.perf_counter() - start:.1f} s"
+        table += "\n\nWhere each program is proven exact (past it: refused, or --unchecked):\n" \
+                 + format_ranges(range_rows())
     return table, all(row.ok for row in rows)

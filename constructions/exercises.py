@@ -39,6 +39,7 @@ import numpy as np
 
 from constructions.lookup_table import check_table
 from taotp.blocks import HARDER, build_MLP, pos_3d_enc_rotation_matrix, pos_enc_3d_array
+from taotp.checks import parse_int
 from taotp.model import base_layer, base_params, layer_norm, self_attn
 from taotp.program import Option, Program, Task
 
@@ -206,10 +207,7 @@ def build_signed_sort(max_abs: int = 499, block_size: int = 200) -> Task:
             raise ValueError("empty input: give at least one integer")
         values = []
         for word in words:
-            try:
-                x = int(word)
-            except ValueError:
-                raise ValueError(f"{word!r} is not an integer") from None
+            x = parse_int(word, "an integer", signed=True)
             if not -max_abs <= x <= max_abs:
                 raise ValueError(f"{x} is outside -{max_abs}..{max_abs}")
             values.append(x)
@@ -246,11 +244,12 @@ PROGRAMS = (
                 "6.1): works for adversarial tables (XOR) and for 1,000 entries over vocab 10.",
         input_format="key tokens, optionally preceded by any prefix: '3 1 4 1 5'",
         build=build,
-        options=(Option("entries", int, 1000, "table entries"),
-                 Option("vocab_size", int, 10, "vocabulary size", flag="--vocab"),
-                 Option("key_len", int, 5, "tokens per key"),
-                 Option("block_size", int, 10, "block size"),
-                 Option("seed", int, 0, "seed of the random table")),
+        options=(Option("entries", int, 1000, "table entries", low=1, high=1000, cap=10 ** 5),
+                 Option("vocab_size", int, 10, "vocabulary size", flag="--vocab", low=2,
+                        high=100, cap=10 ** 5),
+                 Option("key_len", int, 5, "tokens per key", low=1, high=5, cap=64),
+                 Option("block_size", int, 10, "block size", low=1, high=100, cap=10 ** 5),
+                 Option("seed", int, 0, "seed of the random table", low=0)),
         examples=_examples(),
         float32="the MLP's spikes are 1e-7-wide at 1,000 entries, below float32 resolution",
     ),
@@ -261,8 +260,10 @@ PROGRAMS = (
         input_format="integers separated by spaces, e.g. '-5 3 -2 3 0' (the terminator is "
                      "appended)",
         build=build_signed_sort,
-        options=(Option("max_abs", int, 499, "largest absolute value"),
-                 Option("block_size", int, 200, "context: sorts up to block_size // 2 numbers")),
+        options=(Option("max_abs", int, 499, "largest absolute value", low=0, high=5000,
+                        cap=10 ** 6),
+                 Option("block_size", int, 200, "context: sorts up to block_size // 2 numbers",
+                        low=2, high=1000, cap=10 ** 5)),
         examples=("-5 3 -2 3 0", "499 -499 0 -1 1"),
     ),
 )

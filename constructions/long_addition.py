@@ -436,6 +436,7 @@ PROGRAMS = (
                     "equality match on causally computed pointers; 4 layers, linear size.",
             input_format="two numbers of at most n digits, e.g. '45+78' -> '123' (n = 2)",
             build=_task, options=(Option("n_digits", int, 10, "digits per number",
-                                         flag="--digits"),),
+                                         flag="--digits", low=1, high=10_000,
+                                         cap=100_000),),
             examples=("4999999999+1", "9999999999+9999999999", "1234567890+9876543210")),
 )

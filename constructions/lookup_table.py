@@ -43,6 +43,7 @@ from __future__ import annotations
 import numpy as np
 
 from taotp.blocks import HARDER, attend_back, pos_enc_3d_array
+from taotp.checks import parse_int
 from taotp.model import base_layer, base_params, layer_norm, softmax, transformer_layer
 from taotp.params import check_tokens
 from taotp.program import Option, Program, Task
@@ -242,10 +243,8 @@ def make_task(params, ks, vs, block_size, options) -> Task:
             raise TypeError(f"input must be a str, not {type(text).__name__}")
         if not text.split():
             raise ValueError(f"empty input: give a key of {key_len} space-separated token ids")
-        try:
-            ids = np.array([int(w) for w in text.split()], dtype=np.int64)
-        except ValueError:
-            raise ValueError(f"input must be space-separated integers, got {text!r}") from None
+        ids = np.array([parse_int(w, "a token id; input must be space-separated integers",
+                                   signed=True) for w in text.split()], dtype=np.int64)
         return check(ids)
 
     def sample(rng, n):  # a random key after a random prefix of random length
@@ -280,9 +279,33 @@ def build(entries=10, vocab_size=10, key_len=5, tok_dims=5, block_size=5, iters=
     ks, vs, weight_seed = _table(entries, vocab_size, key_len, seed)
     params = build_lookup_transformer(ks, vs, vocab_size, block_size, tok_dims, iters,
                                       seed=weight_seed, progress=progress)
-    return make_task(params, ks, vs, block_size, dict(
+    return certify(make_task(params, ks, vs, block_size, dict(
         entries=entries, vocab_size=vocab_size, key_len=key_len, tok_dims=tok_dims,
-        block_size=block_size, iters=iters, seed=seed))
+        block_size=block_size, iters=iters, seed=seed)))
+
+
+def certify(task: Task) -> Task:
+    """A table built from random or fitted vectors is a program only if it holds the table:
+    every key (alone, and after the adversarial prefixes) must decode to its value, else a
+    ValueError says how many did not and what to change. Nothing promises it (gradient
+    descent may stall, random hashes may collide), so this runs on every build."""
+    from taotp.verify import verify
+
+    for report in (verify(task, exhaustive=True, progress=False, max_failures=1),
+                   verify(task, samples=0, progress=False, max_failures=1)):
+        if not report.ok:
+            options = task.options
+            fitted = (f" after {options['iters']:,} gradient steps" if "iters" in options
+                      else "")
+            raise ValueError(
+                f"the lookup table is wrong on {report.n_inputs - report.n_passed:,} of "
+                f"{report.n_inputs:,} {'keys' if report.mode == 'exhaustive' else 'prompts'}"
+                f"{fitted} ({options['entries']:,} entries, vocab_size="
+                f"{options['vocab_size']}, tok_dims={options['tok_dims']}): "
+                + ("raise --iters or --tok-dims" if fitted else "raise --tok-dims")
+                + ", use fewer entries or another --seed, or use lookup-table-general, "
+                "which is exact by construction")
+    return task
 
 
 def build_untied(entries=10, vocab_size=100, key_len=5, tok_dims=50, block_size=5,
@@ -291,9 +314,9 @@ def build_untied(entries=10, vocab_size=100, key_len=5, tok_dims=50, block_size=
     ks, vs, weight_seed = _table(entries, vocab_size, key_len, seed)
     params = build_untied_transformer(ks, vs, vocab_size, block_size, key_len, tok_dims,
                                       seed=weight_seed)
-    return make_task(params, ks, vs, block_size, dict(
+    return certify(make_task(params, ks, vs, block_size, dict(
         entries=entries, vocab_size=vocab_size, key_len=key_len, tok_dims=tok_dims,
-        block_size=block_size, seed=seed))
+        block_size=block_size, seed=seed)))
 
 
 def _book_size(entries=10, vocab_size=10, key_len=5, tok_dims=5, block_size=5, **_):
@@ -303,18 +326,28 @@ def _book_size(entries=10, vocab_size=10, key_len=5, tok_dims=5, block_size=5, *
             30: {"n_params": 22_308, "non0": 5_033}}.get(tok_dims)
 
 
+# No precision limit: every build certifies itself (``certify``) or raises.
+_CERTIFIED = "no precision limit: each build decodes its whole table or raises"
+
+
 def _options(entries, vocab_size, tok_dims, tied):
     options = (
-        Option("entries", int, entries, "number of random key-value pairs", "--entries"),
-        Option("vocab_size", int, vocab_size, "vocabulary size", "--vocab-size"),
-        Option("key_len", int, 5, "tokens per key (= heads)", "--key-len"),
+        Option("entries", int, entries, "number of random key-value pairs", "--entries",
+               low=1, cap=10 ** 4, beyond=_CERTIFIED),
+        Option("vocab_size", int, vocab_size, "vocabulary size", "--vocab-size", low=2,
+               cap=10 ** 5, beyond=_CERTIFIED),
+        Option("key_len", int, 5, "tokens per key (= heads)", "--key-len", low=1, cap=64,
+               beyond=_CERTIFIED),
         Option("tok_dims", int, tok_dims, "token dimensions (d_model = tok_dims + 3)",
-               "--tok-dims"),
-        Option("block_size", int, 5, "longest input: key plus prefix", "--block-size"),
+               "--tok-dims", low=2, cap=1000, beyond=_CERTIFIED),
+        Option("block_size", int, 5, "longest input: key plus prefix", "--block-size",
+               low=1, cap=10 ** 5, beyond=_CERTIFIED),
     )
     if tied:
-        options += (Option("iters", int, 1000, "gradient-descent steps", "--iters"),)
-    return options + (Option("seed", int, 0, "seed of the table and the weights", "--seed"),)
+        options += (Option("iters", int, 1000, "gradient-descent steps", "--iters", low=1,
+                           cap=10 ** 5, beyond=_CERTIFIED),)
+    return options + (Option("seed", int, 0, "seed of the table and the weights", "--seed",
+                             low=0),)
 
 
 def _examples(entries, vocab_size, key_len=5, seed=0):

@@ -78,6 +78,7 @@ import math
 import numpy as np
 
 from constructions.sort import parse_numbers
+from taotp.checks import count_sequences
 from taotp.model import base_layer, base_params
 from taotp.program import Option, Program, Task
 from taotp.search_blocks import (
@@ -266,7 +267,7 @@ def _multiset_sort_task(vocab_size: int = 1000, block_size: int = 200) -> Task:
             for seq in itertools.product(range(1, top + 1), repeat=n):
                 yield np.array(seq + (0,))
 
-    domain = sum(top ** n for n in range(1, max_numbers + 1))
+    domain = count_sequences(top, max_numbers, 100_000)
     return Task(params=params, encode=encode, render=_render,
                 steps=lambda prompt: len(prompt) - 1,
                 reference=lambda prompt: np.array(sorted(int(t) for t in prompt[:-1])),
@@ -283,9 +284,11 @@ PROGRAMS = (
             input_format="numbers in 1..vocab_size-1 separated by spaces, repeats allowed "
                          "(0 is appended)",
             build=_multiset_sort_task,
-            options=(Option("vocab_size", int, 1000, "numbers 1..vocab_size-1 (0 ends input)"),
+            options=(Option("vocab_size", int, 1000, "numbers 1..vocab_size-1 (0 ends input)",
+                            low=2, high=100_000, cap=10 ** 6),
                      Option("block_size", int, 200,
-                            "context length: sorts up to block_size // 2 numbers")),
+                            "context length: sorts up to block_size // 2 numbers", low=2,
+                            high=200, cap=10_000)),
             examples=("6 2 12 18 7 2 2", "999 1 500 1 999"),
             ),
 )

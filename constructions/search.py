@@ -35,6 +35,7 @@ from __future__ import annotations
 import numpy as np
 
 from taotp.blocks import HARDER, attend_back, padding_block, pos_enc_3d_array
+from taotp.checks import parse_int
 from taotp.model import base_layer, base_params
 from taotp.params import check_tokens
 from taotp.program import Option, Program, Task
@@ -190,10 +191,8 @@ def build(vocab_size: int = 10, block_size: int = 100, prefix_len: int = 3) -> T
         words = text.split()
         if not words:
             raise ValueError("empty input: give space-separated token ids, e.g. '1 2 3 4 1 2'")
-        try:
-            ids = np.array([int(w) for w in words], dtype=np.int64)
-        except ValueError:
-            raise ValueError(f"input must be space-separated integers, got {text!r}") from None
+        ids = np.array([parse_int(w, "a token id; input must be space-separated integers",
+                                   signed=True) for w in words], dtype=np.int64)
         return check(ids)
 
     return Task(
@@ -219,9 +218,12 @@ PROGRAMS = (
         input_format="space-separated token ids; the last prefix_len of them must occur "
                      "exactly once earlier, e.g. '1 2 3 4 5 6 1 2 3' -> '4'",
         build=build,
-        options=(Option("vocab_size", int, 10, "vocabulary size", "--vocab-size"),
-                 Option("block_size", int, 100, "longest input", "--block-size"),
-                 Option("prefix_len", int, 3, "length of the query (>= 2)", "--prefix-len")),
+        options=(Option("vocab_size", int, 10, "vocabulary size", "--vocab-size", low=2,
+                        high=10_000, cap=10 ** 6),
+                 Option("block_size", int, 100, "longest input", "--block-size", low=3,
+                        high=1000, cap=10 ** 5),
+                 Option("prefix_len", int, 3, "length of the query (>= 2)", "--prefix-len",
+                        low=2, high=10, cap=100)),
         examples=("1 2 3 4 5 6 1 2 3", "7 7 1 2 9 0 3 5 2 9 0", "1 1 1 2 3 1 1 1"),
         book_size=_book_size,
         sizes=({"vocab_size": 1000, "prefix_len": 10},),

@@ -52,6 +52,7 @@ from __future__ import annotations
 import numpy as np
 
 from constructions.sort import parse_numbers
+from taotp.checks import count_sequences
 from taotp.model import base_layer, base_params
 from taotp.program import Option, Program, Task
 from taotp.search_blocks import helmert_basis
@@ -179,7 +180,7 @@ def _extreme_task(pick, build, vocab_size: int = 1000, block_size: int = 1_000_0
             for seq in itertools.product(range(vocab_size), repeat=n):
                 yield np.array(seq)
 
-    domain = sum(vocab_size ** n for n in range(1, min(block_size, 20) + 1))
+    domain = count_sequences(vocab_size, block_size, 100_000)
     return Task(params=params, encode=encode, render=_render, steps=lambda prompt: 1,
                 reference=lambda prompt: np.array([pick(int(t) for t in prompt)]),
                 sample=sample, adversarial=adversarial,
@@ -188,8 +189,10 @@ def _extreme_task(pick, build, vocab_size: int = 1000, block_size: int = 1_000_0
 
 
 def _options(what):
-    return (Option("vocab_size", int, 1000, f"{what} reads numbers 0..vocab_size-1"),
-            Option("block_size", int, 1_000_000, "longest input (pos_emb has this many rows)"))
+    return (Option("vocab_size", int, 1000, f"{what} reads numbers 0..vocab_size-1", low=1,
+                   high=1000, cap=10 ** 6),
+            Option("block_size", int, 1_000_000, "longest input (pos_emb has this many rows)",
+                   low=1, high=1_000_000, cap=2_000_000))
 
 
 PROGRAMS = (

@@ -499,6 +499,6 @@ PROGRAMS = (
                     "zeros; <bos> and <eos> delimit; no padding in the output.",
             input_format="two numbers of at most D digits, e.g. '84+88' -> '172'",
             build=_task, options=(Option("max_digits", int, 3, "most digits per number",
-                                         flag="--digits"),),
+                                         flag="--digits", low=1, high=12, cap=12),),
             examples=("4+8", "84+88", "999+1", "0+0")),
 )

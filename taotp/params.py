@@ -6,6 +6,8 @@ from functools import partial
 
 import numpy as np
 
+from taotp.checks import check_finite
+
 EMBEDDINGS = ("tok_emb", "pos_emb", "out_emb")
 LAYER_ARRAYS = ("Q", "K", "V", "P", "M1", "b1", "M2", "b2")
 LAYER_NORMS = ("ln1", "ln2")
@@ -114,6 +116,7 @@ def check_params(params) -> np.dtype:
             raise TypeError(f"{where} has dtype {value.dtype}; expected float32 or float64")
         if value.ndim != ndim:
             raise ValueError(f"{where} must have {ndim} dimensions, has shape {value.shape}")
+        check_finite(where, value)
         dtypes[where] = value.dtype
         return value.shape
 
@@ -176,6 +179,7 @@ def _check_ln(where, ln, d_model, dtypes):
         elif not isinstance(value, (int, float, np.floating, np.integer)) or isinstance(value, bool):
             raise TypeError(f"{where}['{key}'] must be a number or an array, "
                             f"not {type(value).__name__}")
+        check_finite(f"{where}['{key}']", value)
 
 
 def check_tokens(tokens, vocab_size: int, block_size: int | None):

@@ -8,23 +8,77 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
+import warnings
+
 import numpy as np
+
+from taotp.checks import check_int, check_text
 
 
 @dataclass(frozen=True)
 class Option:
-    """A size option of a program: a keyword of its builder and a command-line flag."""
+    """A size option of a program: a keyword of its builder and a command-line flag.
+
+    An int option declares where the program is proven exact: ``low..high`` in float64,
+    measured (``tests/test_limits.py`` checks it is exact at ``high`` and refused past it);
+    ``beyond`` says why values above ``high`` are refused. ``cap`` bounds the work and memory
+    a build may take, even when the user asks to go past ``high`` (``unchecked``). For a str
+    option ``cap`` bounds its length.
+    """
     name: str
     type: type
     default: Any
     help: str
     flag: str = ""
     choices: tuple = ()
+    low: int | None = None
+    high: int | None = None
+    beyond: str = "not measured beyond it"
+    cap: int | None = None
 
     @property
     def cli_flag(self) -> str:
         """The command-line flag of this option (``--name`` unless set)."""
         return self.flag or "--" + self.name.replace("_", "-")
+
+    @property
+    def proven(self) -> str:
+        """The proven range as text, e.g. ``1..3``."""
+        if self.choices:
+            return " or ".join(map(str, self.choices))
+        if self.type is str:
+            return f"length <= {self.cap:,}" if self.cap else "any"
+        low = "" if self.low is None else f"{self.low:,}"
+        high = self.high if self.high is not None else self.cap
+        return f"{low}..{'' if high is None else f'{high:,}'}"
+
+    def check(self, program: str, value, unchecked: bool = False):
+        """``value`` if it is in the proven range; else a ValueError that says the limit and
+        why (past ``high`` with ``unchecked``: a warning instead, up to ``cap``)."""
+        where = f"{program} {self.name} ({self.cli_flag})"
+        if self.type is str:
+            if not isinstance(value, str):
+                raise TypeError(f"{where} must be a str, not {type(value).__name__}")
+            if self.cap is not None and len(value) > self.cap:
+                raise ValueError(f"{where} has {len(value):,} characters; at most {self.cap:,}")
+        elif self.type is int:
+            value = check_int(where, value, low=self.low)
+            past = self.high is not None and value > self.high
+            message = (f"{where}={value:,}: {program} is proven exact only up to "
+                       f"{self.high:,} in float64 (measured); {self.beyond}") if past else ""
+            if past and not unchecked:
+                raise ValueError(message + "; pass unchecked=True (--unchecked) to build it "
+                                 "anyway")
+            if self.cap is not None and value > self.cap:
+                raise ValueError(f"{where}={value:,} is past the largest size taotp builds "
+                                 f"({self.cap:,}): the work and memory would be unbounded")
+            if past:
+                warnings.warn(message + "; built anyway (unchecked): answers may be wrong",
+                              stacklevel=3)
+        if self.choices and value not in self.choices:
+            raise ValueError(f"{where} must be one of {', '.join(map(repr, self.choices))}, "
+                             f"not {value!r}")
+        return value
 
 
 @dataclass(frozen=True)
@@ -52,14 +106,14 @@ class Task:
         """Decode the program on human input and render the output."""
         from taotp.decoding import decode_cached
 
-        prompt = self.encode(text)
+        prompt = self.encode(check_text(text))
         decoder = decoder or decode_cached
         out = decoder(prompt, self.params, max_steps=self.steps(prompt), eos=self.eos)
         return self.render(out[len(prompt):])
 
     def answer(self, text: str) -> str:
         """The reference answer for human input."""
-        return self.render(self.reference(self.encode(text)))
+        return self.render(self.reference(self.encode(check_text(text))))
 
 
 @dataclass(frozen=True)
@@ -92,11 +146,16 @@ class Program:
         """Every option at its default value."""
         return {o.name: o.default for o in self.options}
 
-    def make(self, **options) -> Task:
-        """Build with defaults filled in; unknown options are an error naming the valid ones."""
+    def make(self, unchecked: bool = False, **options) -> Task:
+        """Build with defaults filled in; unknown options are an error naming the valid ones,
+        and every option must lie in its proven range (``Option.check``) before anything is
+        built, unless ``unchecked`` (which warns, and still keeps each option's cap)."""
         unknown = set(options) - {o.name for o in self.options}
         if unknown:
             valid = ", ".join(o.name for o in self.options) or "none"
             raise ValueError(f"{self.name} has no option {', '.join(sorted(unknown))} "
                              f"(valid: {valid})")
-        return self.build(**(self.defaults() | options))
+        options = self.defaults() | options
+        checked = {o.name: o.check(self.name, options[o.name], unchecked)
+                   for o in self.options}
+        return self.build(**checked)

@@ -45,23 +45,32 @@ ValueError: line 1, column 20: 'oops' is not a literal (TAOTP text holds only nu
 from __future__ import annotations
 
 import ast
+import math
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 
+from taotp.checks import MAX_PARAM_ELEMENTS, check_elements, excerpt
 from taotp.params import EMBEDDINGS, LAYER_ARRAYS, LAYER_KEYS, LAYER_NORMS, check_params
 
 TOP_KEYS = EMBEDDINGS + ("layers", "lnf", "dtype", "block_size")
 DTYPES = {"float64": np.dtype(np.float64), "float32": np.dtype(np.float32)}
 _LITERAL_NODES = (ast.Expression, ast.Dict, ast.List, ast.Tuple, ast.Constant, ast.Load)
-_INF = "1e999"  # the literal that reads as inf (inf itself is a name, not a literal)
+# Largest TAOTP text read (parsing costs ~50x the text in memory) and largest integer
+# literal in it (weights are floats; a 401-digit integer does not fit in one).
+MAX_TEXT_BYTES = 64 * 2 ** 20
+MAX_LITERAL = 10 ** 30
 
 
 def compile_TAOTP(program: str) -> dict:
     """Params from TAOTP text (Figure 8.1, fixed and extended as the module docstring says)."""
     if not isinstance(program, str):
         raise TypeError(f"a TAOTP program is a str, not {type(program).__name__}")
+    if len(program) > MAX_TEXT_BYTES:
+        raise ValueError(f"a TAOTP program of {len(program):,} characters is too long to "
+                         f"parse (at most {MAX_TEXT_BYTES:,}); save large params as .npz")
     raw = _literal(program)
     if not isinstance(raw, dict):
         raise ValueError(f"a TAOTP program is a dict, not a {type(raw).__name__}")
@@ -88,7 +97,8 @@ def compile_TAOTP(program: str) -> dict:
     elif "block_size" in raw:
         n = raw["block_size"]
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-            raise ValueError(f"'block_size' must be a positive integer, not {n!r}")
+            raise ValueError(f"'block_size' must be a positive integer, not {excerpt(n)}")
+        check_elements(f"pos_emb of block_size {n:,}", n * d_model)
         params["pos_emb"] = np.zeros((n, d_model), dtype=dtype)
     else:
         raise ValueError("a TAOTP program needs 'pos_emb' or 'block_size'")
@@ -149,18 +159,22 @@ def save_npz(params, path) -> None:
 
 
 def load_npz(path) -> dict:
-    """Params written by ``save_npz``; a ValueError names any key that is missing or unknown."""
+    """Params written by ``save_npz``; a ValueError names any key that is missing or unknown.
+
+    Every array's header is read first: a declared shape that the stored bytes cannot hold,
+    or more than ``MAX_PARAM_ELEMENTS`` numbers in all, is refused before anything is
+    allocated; a damaged zip (bad CRC, truncated, not a zip) is a ValueError too.
+    """
     try:
-        data = np.load(path, allow_pickle=False)
-    except (ValueError, EOFError, zipfile.BadZipFile) as error:  # not arrays, or pickled
-        raise ValueError(f"{path}: not a taotp .npz file ({error})") from None
-    if not isinstance(data, np.lib.npyio.NpzFile):
-        raise ValueError(f"{path}: holds one array, not a taotp .npz file")
-    try:
-        with data:
-            stored = {key: data[key] for key in data.files}
-    except ValueError as error:  # object arrays need pickle: refused
-        raise ValueError(f"{path}: not a taotp .npz file ({error})") from None
+        with zipfile.ZipFile(path) as archive:
+            _check_npz_headers(path, archive)
+            stored = {}
+            for info in archive.infolist():
+                with archive.open(info) as file:
+                    stored[info.filename.removesuffix(".npy")] = np.lib.format.read_array(
+                        file, allow_pickle=False)
+    except (ValueError, EOFError, OSError, zipfile.BadZipFile, zlib.error) as error:
+        raise ValueError(f"{path}: not a taotp .npz file ({excerpt(error, 120)})") from None
     if "n_layers" not in stored or stored["n_layers"].shape != ():
         raise ValueError(f"{path}: not a taotp .npz file (no 'n_layers')")
     n_layers = int(stored.pop("n_layers"))
@@ -186,6 +200,30 @@ def load_npz(path) -> dict:
     return params
 
 
+def _check_npz_headers(path, archive):
+    """Each member is a .npy of a float or int dtype whose declared size its bytes can hold."""
+    total = 0
+    for info in archive.infolist():
+        if not info.filename.endswith(".npy"):
+            raise ValueError(f"member {excerpt(info.filename)} is not a .npy array")
+        with archive.open(info) as file:
+            version = np.lib.format.read_magic(file)
+            if version not in ((1, 0), (2, 0)):
+                raise ValueError(f"array {excerpt(info.filename)} has .npy version {version}")
+            read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0)
+            shape, _, dtype = read(file)
+        if dtype.hasobject or dtype.kind not in "fiu":
+            raise ValueError(f"array {excerpt(info.filename)} has dtype {dtype}; "
+                             "expected numbers")
+        count = math.prod(shape)
+        if count * dtype.itemsize > info.file_size:
+            raise ValueError(f"array {excerpt(info.filename)} declares shape {shape}, "
+                             f"more than its {info.file_size:,} bytes hold")
+        total += count
+    check_elements(f"{path}", total, MAX_PARAM_ELEMENTS)
+
+
 def save(params, path) -> None:
     """``save_npz`` for .npz paths, ``to_TAOTP`` text for .taotp and .txt."""
     if _kind(path) == "npz":
@@ -198,7 +236,16 @@ def load(path) -> dict:
     """Params from a .npz, .taotp or .txt file (what ``taotp params FILE`` reads)."""
     if _kind(path) == "npz":
         return load_npz(path)
-    return compile_TAOTP(Path(path).read_text(encoding="utf-8"))
+    size = Path(path).stat().st_size
+    if size > MAX_TEXT_BYTES:
+        raise ValueError(f"{path}: {size:,} bytes is too long for TAOTP text (at most "
+                         f"{MAX_TEXT_BYTES:,}); save large params as .npz")
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") \
+            from None
+    return compile_TAOTP(text)
 
 
 def _kind(path):
@@ -245,6 +292,7 @@ def _array(where, value, dtype, d_model=None, key=None):
                                                 and n >= 0 for n in shape)):
             raise ValueError(f"{where} must be a nested list of numbers or "
                              '{"zeros": [shape]}')
+        check_elements(where, math.prod(shape))
         return np.zeros(shape, dtype=dtype)
     _check_nested(where, value)
     if value == [] and key in ("M2", "Q", "K", "V", "P"):  # Figure 8.3's M2; no heads
@@ -252,13 +300,17 @@ def _array(where, value, dtype, d_model=None, key=None):
     array = np.array(value, dtype=np.float64)
     with np.errstate(over="ignore"):
         cast = array.astype(dtype)
-    if np.any(np.isinf(cast) & np.isfinite(array)):
-        raise ValueError(f"{where} holds a number beyond the range of {dtype}")
+    if not np.all(np.isfinite(cast)):
+        raise ValueError(f"{where} holds a number beyond the range of {dtype} (weights must "
+                         "be finite)")
     return cast
 
 
 def _check_nested(where, value):
     """Raise unless ``value`` is a number or a rectangular nest of lists of numbers."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_LITERAL:
+        raise ValueError(f"{where} is an integer of {len(str(abs(value)))} digits; weights "
+                         f"are floats of at most {MAX_LITERAL:.0e} in size")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return ()
     if not isinstance(value, list):
@@ -289,16 +341,20 @@ def _layer(where, layer, d_model, dtype):
 def _ln(where, value, dtype):
     if not isinstance(value, dict) or set(value) - {"gamma", "beta"}:
         raise ValueError(f"{where} must be a dict with keys 'gamma' and 'beta'")
-    return {k: (float(v) if isinstance(v, (int, float)) and not isinstance(v, bool)
-                else _array(f"{where}['{k}']", v, dtype)) for k, v in value.items()}
+    out = {}
+    for k, v in value.items():
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            _check_nested(f"{where}['{k}']", v)
+            if not math.isfinite(float(v)):
+                raise ValueError(f"{where}['{k}'] is {v}; weights must be finite")
+            out[k] = float(v)
+        else:
+            out[k] = _array(f"{where}['{k}']", v, dtype)
+    return out
 
 
 def _number(x) -> str:
     """Digits that read back (as float64, then cast to x's dtype) as exactly ``x``."""
-    if np.isnan(x):
-        raise ValueError("params hold NaN, which TAOTP text cannot write")
-    if np.isinf(x):
-        return _INF if x > 0 else "-" + _INF
     if isinstance(x, np.float32):
         short = str(x)  # numpy's shortest float32 digits
         if np.float32(float(short)).tobytes() == x.tobytes():

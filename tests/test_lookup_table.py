@@ -203,7 +203,7 @@ def test_bad_tables():
     with pytest.raises(ValueError, match="block_size=.* must be an integer >= the key length"):
         build_lookup_transformer(np.array([[1, 2, 3]]), np.array([0]), 10, 2, 5, 1)
     with pytest.raises(ValueError, match="outside the vocabulary"):
-        decode([10], TIED.make(iters=1).params, max_steps=1)
+        decode([10], TIED.make().params, max_steps=1)
 
 
 @pytest.mark.slow

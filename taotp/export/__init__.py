@@ -53,7 +53,10 @@ def export(params: dict, to: str, out: str | Path, *, eos: int | None = None,
         return save_gpt2(params, out, eos, dtype, block_size)
     if block_size is not None or dtype != "float64":
         raise ValueError(f"{to} export writes params as they are: no block_size or dtype")
-    from taotp.textformat import save_npz, to_TAOTP
+    from taotp.textformat import _kind, save_npz, to_TAOTP
+    if _kind(out) != to:  # taotp params and load read the format from the suffix
+        raise ValueError(f"{out}: a {to} export needs the suffix "
+                         f"{'.npz' if to == 'npz' else '.taotp or .txt'}, which load reads")
     if to == "text":
         out.write_text(to_TAOTP(params))
     else:
