@@ -1,4 +1,4 @@
-"""Validators shared by the engine and the constructions: refuse bad sizes and bad numbers
+"""Validators shared by the engine and the programs built on it: refuse bad sizes and bad numbers
 before anything is built or allocated, with a message that names the problem.
 
 A reference implementation must never answer wrongly in silence, hang, or crash with a
