@@ -10,6 +10,7 @@ and RASPy's sugar on the same objects. Programs are immutable graphs; ``evaluate
 """
 from __future__ import annotations
 
+from taotp.rasp.compiler import CompiledProgram, compile  # noqa: A004 - rasp.compile
 from taotp.rasp.annotations import (
     categorical, get_encoding, is_categorical, is_numerical, numerical,
 )
@@ -22,7 +23,7 @@ from taotp.rasp.expr import (
 from taotp.rasp.graph import Layers, attention_layer, is_attention, layers, nodes
 
 __all__ = [
-    "Aggregate", "CATEGORICAL", "Comparison", "ConstantSOp", "Full", "IndicesType", "Layers",
+    "Aggregate", "CATEGORICAL", "CompiledProgram", "compile", "Comparison", "ConstantSOp", "Full", "IndicesType", "Layers",
     "LinearSequenceMap", "Map", "NUMERICAL", "RASPExpr", "SOp", "Select", "Selector",
     "SelectorAnd", "SelectorNot", "SelectorOr", "SelectorWidth", "SequenceMap", "TokensType",
     "attention_layer", "categorical", "check_input", "evaluate", "evaluate_all",

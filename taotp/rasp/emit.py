@@ -1,0 +1,135 @@
+"""Compiler stage 3: weights for every head and MLP, from the recipes, in a logical basis.
+
+The logical residual has two flag dims (BOS, not BOS) and then every Var's dims. It keeps the
+same squared norm at every position (categorical one-hots, balanced numbers), so each layer
+norm is a known constant (``recipes.layer_norm_scale``) that the reading weights divide out;
+``taotp.circuits.mean_free`` (stage 4) then makes the basis mean-free. Each function also
+returns a short line naming the recipe it used, for the compiled program's report.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from taotp.rasp import recipes
+from taotp.rasp.allocate import Plan
+from taotp.rasp.lower import Attend, Lookup, Var
+
+BOS, NOT_BOS = 0, 1
+# Noise a lookup must tolerate, as a multiple of machine epsilon times its largest input.
+NOISE = 1e3
+
+
+def encode(var: Var, value, plan: Plan, out: np.ndarray) -> None:
+    """Add ``value``'s encoding in ``var``'s dims to the logical row ``out``."""
+    dims = plan.dims(var)
+    if var.numerical:
+        out[dims.start:dims.stop] += recipes.balanced_number_with(float(value), var.bound)
+    else:
+        out[dims.start + var.slot(value)] += 1.0
+
+
+def head(op: Attend, plan: Plan, d_head: int, scale: float, gap: float) -> tuple:
+    """``Q K V P`` (each ``(L, d_head)``) of one head; see ``recipes.select_scores``."""
+    L = plan.d_logical
+    Q, K, V, P = (np.zeros((L, d_head)) for _ in range(4))
+    norm = d_head ** 0.5 / scale ** 2
+    both = op.kind in ("copy", "mean")  # selected 2 gap, BOS gap; else both gap
+    pattern = np.array(op.pattern, dtype=np.float64).reshape(len(op.queries.values),
+                                                             len(op.keys.values))
+    q, k, q_sink, k_sink = recipes.select_scores(pattern, (2 if both else 1) * gap * norm,
+                                                 gap * norm)
+    qd, kd = plan.offset[op.queries.label], plan.offset[op.keys.label]
+    Q[qd:qd + len(q), :q.shape[1]] = q
+    K[kd:kd + len(k), :k.shape[1]] = k
+    Q[BOS, :len(q_sink)] += q_sink
+    Q[NOT_BOS, :len(q_sink)] += q_sink
+    K[BOS, :len(k_sink)] += k_sink
+    # The BOS position reads as None whatever its Vars hold there.
+    if op.queries.bos is not None:
+        Q[BOS, :q.shape[1]] -= q[op.queries.slot(op.queries.bos)]
+    if op.keys.bos is not None:
+        K[BOS, :k.shape[1]] -= k[op.keys.slot(op.keys.bos)]
+    values = op.values
+    if op.kind == "copy":
+        vd, od = plan.offset[values.label], plan.offset[op.out.label]
+        for i, value in enumerate(values.domain()):
+            V[vd + i, i] = 1.0 / scale
+            P[od + op.out.slot(op.default if value is None else value), i] = 1.0
+        if values.bos is not None:
+            V[BOS, values.slot(values.bos)] -= 1.0 / scale
+            V[BOS, values.slot(None)] += 1.0 / scale
+        recipe = "categorical copy (select_scores, BOS sink)"
+    else:
+        s = plan.scratch[op.out.label]
+        if op.kind == "width":
+            V[BOS, 0] = 1.0 / scale
+        else:
+            V[plan.offset[values.label], 0] = 1.0 / scale
+            V[BOS, 0] = ((op.default if op.kind == "mean" else 0.0) - values.bos) / scale
+            if op.kind == "sum":
+                V[BOS, 1] = 1.0 / scale
+        for i in range(len(op.points[0][0])):
+            P[s + i, i] = 1.0
+        recipe = f"{op.kind} to scratch (select_scores, BOS sink)"
+    return Q, K, V, P, recipe
+
+
+def cleanup_mlp(op: Attend, plan: Plan, norm: float, eps: float) -> tuple:
+    """An MLP turning the scratch average into ``op.out`` and erasing the scratch."""
+    L = plan.d_logical
+    s = plan.scratch[op.out.label]
+    ys = np.array([y for y, _ in op.points], dtype=np.float64)
+    proj = np.ones(ys.shape[1])
+    if ys.shape[1] == 2:  # (S / (w + 1), 1 / (w + 1)): spread w apart
+        proj[1] = np.pi * (float(np.abs(ys[:, 0]).max()) / recipes.min_gap(ys[:, 1]) + 1.0)
+    scales = np.array([recipes.layer_norm_scale(norm + float(y @ y), L + 1) for y in ys])
+    ts = (ys @ proj) * scales
+    _check_gap(op.out.label, ts, eps)
+    rows = np.zeros((len(ys), L))
+    for row, (y, o) in zip(rows, op.points):
+        encode(op.out, o, plan, row)
+        row[s:s + len(y)] -= y
+    M1, b1, M2, b2 = recipes.plateau_lookup(ts, rows)
+    read = np.zeros((L, 1))
+    read[s:s + len(proj), 0] = proj
+    return read @ M1, b1, M2, b2, f"{op.out.label}: plateau_lookup cleanup of {op.kind}"
+
+
+def lookup_mlp(op: Lookup, plan: Plan, scale: float, eps: float) -> tuple:
+    """An MLP for a Map/SequenceMap table: categorical_lookup or plateau_lookup."""
+    L = plan.d_logical
+    rows_of = [list(plan.dims(v)) for v in op.inputs]
+
+    def enc(value):
+        row = np.zeros(L)
+        encode(op.out, value, plan, row)
+        return row
+
+    if not any(v.numerical for v in op.inputs):
+        table = {tuple(v.slot(a) for v, a in zip(op.inputs, args)): out
+                 for args, out in op.table}
+        m1, b1, M2, b2 = recipes.categorical_lookup([v.width for v in op.inputs], table, enc)
+        M1 = np.zeros((L, m1.shape[1]))
+        np.add.at(M1, sum(rows_of, []), m1 / scale)
+        return M1, b1, M2, b2, f"{op.out.label}: categorical_lookup"
+    weights = recipes.injective_weights([[v.code(a) for a in v.domain()] for v in op.inputs])
+    ts = np.array([sum(w * v.code(a) for w, v, a in zip(weights, op.inputs, args))
+                   for args, _ in op.table])
+    _check_gap(op.out.label, ts, eps)
+    read = np.zeros((L, 1))
+    for w, v, dims in zip(weights, op.inputs, rows_of):
+        if v.numerical:
+            read[dims[0], 0] += w / scale
+        else:
+            read[dims, 0] += w * np.arange(v.width) / scale
+    M1, b1, M2, b2 = recipes.plateau_lookup(ts, np.array([enc(o) for _, o in op.table]))
+    return read @ M1, b1, M2, b2, f"{op.out.label}: plateau_lookup"
+
+
+def _check_gap(label: str, ts: np.ndarray, eps: float) -> None:
+    gap, top = recipes.min_gap(ts), float(np.abs(ts).max()) or 1.0
+    if len(np.unique(ts)) != len(ts):
+        raise ValueError(f"{label}: two input combinations read as the same number")
+    if gap / 4 < NOISE * eps * top:
+        raise ValueError(f"{label}: its inputs are {gap:.3g} apart at magnitude {top:.3g}, too "
+                         f"close to tell apart under this dtype's rounding (eps {eps:.3g})")
