@@ -16,7 +16,7 @@ from taotp.rasp.lower import Attend, Lookup, Var
 
 BOS, NOT_BOS = 0, 1
 # Noise a lookup must tolerate, as a multiple of machine epsilon times its largest input.
-NOISE = 1e3
+NOISE = 100.0
 
 
 def encode(var: Var, value, plan: Plan, out: np.ndarray) -> None:
@@ -129,7 +129,7 @@ def lookup_mlp(op: Lookup, plan: Plan, scale: float, eps: float) -> tuple:
 def _check_gap(label: str, ts: np.ndarray, eps: float) -> None:
     gap, top = recipes.min_gap(ts), float(np.abs(ts).max()) or 1.0
     if len(np.unique(ts)) != len(ts):
-        raise ValueError(f"{label}: two input combinations read as the same number")
+        raise ValueError(f"{label}: two inputs read as the same number (too many values, too close together for this dtype)")
     if gap / 4 < NOISE * eps * top:
         raise ValueError(f"{label}: its inputs are {gap:.3g} apart at magnitude {top:.3g}, too "
                          f"close to tell apart under this dtype's rounding (eps {eps:.3g})")

@@ -275,13 +275,16 @@ class _State:
             return self.add(Attend(out, "copy", keys, queries, pattern, values, default))
         values = self.converted(values, True, node)
         stand_in = 0 if default is None else default  # where the evaluator says None
-        if node.reduction == "mean":
-            means = mean_values(values.values, n, MAX_VALUES)
-            points = [((float(m),), float(m)) for m in means]
-            points.append(((float(stand_in),), stand_in))
-        else:
-            points = [((float(s) / (w + 1), 1.0 / (w + 1)), float(s) if w else stand_in)
-                      for s, w in sums_by_count(values.values, n, MAX_VALUES)]
+        try:
+            if node.reduction == "mean":
+                means = mean_values(values.values, n, MAX_VALUES)
+                points = [((float(m),), float(m)) for m in means]
+                points.append(((float(stand_in),), stand_in))
+            else:
+                points = [((float(s) / (w + 1), 1.0 / (w + 1)), float(s) if w else stand_in)
+                          for s, w in sums_by_count(values.values, n, MAX_VALUES)]
+        except ValueError as exc:
+            raise ValueError(f"{node.label} (Aggregate, {node.reduction}): {exc}") from exc
         outs = {o for _, o in points}
         out = _var(node, numerical, outs, stand_in)
         kind = "mean" if node.reduction == "mean" else "sum"
