@@ -20,12 +20,13 @@ from taotp.rasp.expr import (
     SelectorWidth, SequenceMap, SOp, TokensType, indices, tokens,
 )
 from taotp.rasp.graph import Layers, attention_layer, is_attention, layers, nodes
+from taotp.rasp.sugar import Key, Query, key, lift, query, where
 
 __all__ = [
     "Aggregate", "CATEGORICAL", "Comparison", "ConstantSOp", "Full", "IndicesType", "Layers",
     "LinearSequenceMap", "Map", "NUMERICAL", "RASPExpr", "SOp", "Select", "Selector",
     "SelectorAnd", "SelectorNot", "SelectorOr", "SelectorWidth", "SequenceMap", "TokensType",
-    "attention_layer", "categorical", "check_input", "evaluate", "evaluate_all",
-    "get_encoding", "indices", "is_attention", "is_categorical", "is_numerical", "layers",
-    "nodes", "numerical", "tokens",
+    "Key", "Query", "attention_layer", "categorical", "check_input", "evaluate", "evaluate_all",
+    "get_encoding", "indices", "is_attention", "is_categorical", "is_numerical", "key", "layers", "lift",
+    "nodes", "numerical", "query", "tokens", "where",
 ]
