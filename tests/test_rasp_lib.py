@@ -64,8 +64,6 @@ def test_edge_cases_length_one_all_equal_and_longest(name):
     cases = [[a] * n for a in entry.alphabet for n in (1, entry.max_len + 2)]
     for xs in cases:
         if entry.precondition is None or entry.precondition(xs):
-            if name.startswith("tracr-sort") and len(xs) > 5:
-                continue  # beyond their max_seq_len=5 (see test_tracr_sort_beyond...)
             assert program(xs) == entry.reference(xs), xs
 
 

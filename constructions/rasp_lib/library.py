@@ -44,6 +44,12 @@ class LibraryEntry:
                 raise ValueError(f"this program reads integers like '3,1,2', got {text!r}") from None
         return list(text)
 
+    def check(self, xs: Sequence) -> None:
+        """Refuse an input outside the program's precondition (its answer would be wrong)."""
+        if self.precondition is not None and not self.precondition(xs):
+            raise ValueError(f"input {xs!r} is outside this program's precondition: "
+                             f"{self.description}")
+
 
 def _ints(n: int) -> tuple:
     return tuple(range(n))
@@ -73,9 +79,10 @@ LIBRARY: dict[str, LibraryEntry] = {
     "tracr-sort": LibraryEntry(lambda: lib.make_sort(rasp.tokens, rasp.tokens, max_seq_len=5,
                                                      min_key=1),
                                ref.sort, "tracr make_sort(max_seq_len=5, min_key=1); integer "
-                               "keys, length <= 5", _ints(4), 5),
+                               "keys, length <= 5", _ints(4), 5, lambda xs: len(xs) <= 5),
     "tracr-sort-freq": LibraryEntry(lambda: lib.make_sort_freq(5), ref.sort_by_decreasing_freq,
-                                    "tracr make_sort_freq(5); length <= 5", _ints(4), 5),
+                                    "tracr make_sort_freq(5); length <= 5", _ints(4), 5,
+                                    lambda xs: len(xs) <= 5),
     "tracr-frac-prevs": LibraryEntry(lambda: lib.make_frac_prevs(rasp.tokens == "a"),
                                      ref.frac_prevs("a"), "tracr make_frac_prevs(tokens == 'a')",
                                      tuple("ab"), 8),
@@ -112,7 +119,8 @@ LIBRARY: dict[str, LibraryEntry] = {
                                tuple("abc"), 6),
     "blog-minimum": LibraryEntry(blog.minimum, ref.minimum, "blog minimum", _ints(4), 5),
     "blog-first": LibraryEntry(lambda: blog.first("l"), ref.first("l"),
-                               "blog first('l'); needs length < 100", tuple("hel"), 6),
+                               "blog first('l'); needs length < 100", tuple("hel"), 6,
+                               lambda xs: len(xs) < 100),
     "blog-ralign": LibraryEntry(blog.ralign, ref.ralign("-"),
                                 "blog ralign; needs the '_' only at the end", tuple("xy_"), 6,
                                 _trailing_underscores),

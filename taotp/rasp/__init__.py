@@ -13,6 +13,7 @@ from __future__ import annotations
 from taotp.rasp.annotations import (
     categorical, get_encoding, is_categorical, is_numerical, numerical,
 )
+from taotp.rasp.draw import draw
 from taotp.rasp.evaluate import check_input, evaluate, evaluate_all
 from taotp.rasp.expr import (
     CATEGORICAL, NUMERICAL, Aggregate, Comparison, ConstantSOp, Full, IndicesType,
@@ -26,7 +27,7 @@ __all__ = [
     "Aggregate", "CATEGORICAL", "Comparison", "ConstantSOp", "Full", "IndicesType", "Layers",
     "LinearSequenceMap", "Map", "NUMERICAL", "RASPExpr", "SOp", "Select", "Selector",
     "SelectorAnd", "SelectorNot", "SelectorOr", "SelectorWidth", "SequenceMap", "TokensType",
-    "Key", "Query", "attention_layer", "categorical", "check_input", "evaluate", "evaluate_all",
+    "Key", "Query", "attention_layer", "categorical", "check_input", "draw", "evaluate", "evaluate_all",
     "get_encoding", "indices", "is_attention", "is_categorical", "is_numerical", "key", "layers", "lift",
     "nodes", "numerical", "query", "tokens", "where",
 ]

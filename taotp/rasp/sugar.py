@@ -16,17 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from taotp.rasp.expr import Comparison, Full, Map, Select, SequenceMap, SOp
-
-
-def lift(x: Any) -> SOp:
-    """An SOp as is; a constant as ``Full(constant)`` (RASPy broadcasts scalars)."""
-    if isinstance(x, SOp):
-        return x
-    if x is None or isinstance(x, (str, int, float, bool)):
-        return Full(x)
-    raise TypeError(f"expected an SOp or a constant (str, int, float, bool), "
-                    f"got {type(x).__name__} {x!r}")
+from taotp.rasp.expr import Comparison, Map, Select, SequenceMap, SOp, lift
 
 
 @dataclass(frozen=True, eq=False)
@@ -34,6 +24,7 @@ class Query:
     """The query side of a comparison: RASPy's ``query(sop)``."""
 
     sop: SOp
+    rasp_side = True  # SOp operators refuse it: a query only meets a key
 
 
 def _compare(comparison: Comparison):
@@ -51,6 +42,7 @@ class Key:
     """The key side of a comparison: ``key(x) < query(y)`` selects keys smaller than the query."""
 
     sop: SOp
+    rasp_side = True
 
     __eq__ = _compare(Comparison.EQ)  # type: ignore[assignment]
     __ne__ = _compare(Comparison.NEQ)  # type: ignore[assignment]
