@@ -14,6 +14,7 @@ from taotp.rasp.compiler import CompiledProgram, compile  # noqa: A004 - rasp.co
 from taotp.rasp.annotations import (
     categorical, get_encoding, is_categorical, is_numerical, numerical,
 )
+from taotp.rasp.draw import draw
 from taotp.rasp.evaluate import check_input, evaluate, evaluate_all
 from taotp.rasp.expr import (
     CATEGORICAL, NUMERICAL, Aggregate, Comparison, ConstantSOp, Full, IndicesType,
@@ -21,12 +22,13 @@ from taotp.rasp.expr import (
     SelectorWidth, SequenceMap, SOp, TokensType, indices, tokens,
 )
 from taotp.rasp.graph import Layers, attention_layer, is_attention, layers, nodes
+from taotp.rasp.sugar import Key, Query, key, lift, query, where
 
 __all__ = [
     "Aggregate", "CATEGORICAL", "CompiledProgram", "compile", "Comparison", "ConstantSOp", "Full", "IndicesType", "Layers",
     "LinearSequenceMap", "Map", "NUMERICAL", "RASPExpr", "SOp", "Select", "Selector",
     "SelectorAnd", "SelectorNot", "SelectorOr", "SelectorWidth", "SequenceMap", "TokensType",
-    "attention_layer", "categorical", "check_input", "evaluate", "evaluate_all",
-    "get_encoding", "indices", "is_attention", "is_categorical", "is_numerical", "layers",
-    "nodes", "numerical", "tokens",
+    "Key", "Query", "attention_layer", "categorical", "check_input", "draw", "evaluate", "evaluate_all",
+    "get_encoding", "indices", "is_attention", "is_categorical", "is_numerical", "key", "layers", "lift",
+    "nodes", "numerical", "query", "tokens", "where",
 ]

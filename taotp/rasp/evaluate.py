@@ -2,7 +2,8 @@
 
 tracr's semantics exactly: ``None`` propagates through Maps; an Aggregate (mean) gives the
 default where nothing is selected, the value itself where one key is, the mean where several
-are; ``reduction="sum"`` (RASPy's ``.value``) adds (bools as 0/1); ``causal=True`` ANDs every
+are; ``reduction="sum"`` (RASPy's ``.value``) adds (bools as 0/1; a single selected
+non-number passes through, as in RASPy); ``causal=True`` ANDs every
 selector with key <= query. Every failure names the node's label and the input position.
 
 >>> from taotp import rasp
@@ -74,8 +75,9 @@ def _select(node: Select, keys: list, queries: list) -> list:
 def _reduce(node: Aggregate, selected: list, q: int) -> Any:
     if not selected:
         return node.default
-    if node.reduction == "mean" and len(selected) == 1:
-        return selected[0]
+    one = len(selected) == 1
+    if one and (node.reduction == "mean" or not isinstance(selected[0], (bool, int, float))):
+        return selected[0]  # RASPy's sum passes a single str through, like tracr's mean
     numbers = [int(v) if isinstance(v, bool) else v for v in selected]
     if not all(isinstance(v, (int, float)) for v in numbers):
         raise ValueError(f"{node.label} (Aggregate) at query position {q}: can only "

@@ -114,15 +114,27 @@ def _check_fn(f: Any, owner: str) -> None:
         raise TypeError(f"{owner}: f must be a plain function, got {type(f).__name__}")
 
 
-def _lift(x: Any) -> SOp:
-    """Constants become ``Full`` SOps so operators can mix SOps and values."""
-    return x if isinstance(x, SOp) else Full(x)
+def lift(x: Any) -> SOp:
+    """An SOp as is; a constant as ``Full(constant)`` (RASPy broadcasts scalars)."""
+    if isinstance(x, SOp):
+        return x
+    if x is None or isinstance(x, (str, int, float, bool)):
+        return Full(x)
+    raise TypeError(f"expected an SOp or a constant (str, int, float, bool), "
+                    f"got {type(x).__name__} {x!r}")
+
+
+def _check_operand(other: Any, symbol: str) -> None:
+    if isinstance(other, RASPExpr) or getattr(other, "rasp_side", False):
+        raise TypeError(f"cannot combine an SOp with {type(other).__name__} {other!r} by "
+                        f"{symbol}: only SOps and constants mix")
 
 
 def _binary(op: Callable[[Any, Any], Any], symbol: str):
     def method(self, other):
         if isinstance(other, SOp):
             return SequenceMap(op, self, other)
+        _check_operand(other, symbol)
         return Map(lambda x: op(x, other), self)
     method.__doc__ = f"``self {symbol} other`` as a Map (constant) or SequenceMap (SOp)."
     return method
@@ -130,6 +142,7 @@ def _binary(op: Callable[[Any, Any], Any], symbol: str):
 
 def _rbinary(op: Callable[[Any, Any], Any], symbol: str):
     def method(self, other):
+        _check_operand(other, symbol)
         return Map(lambda x: op(other, x), self)
     method.__doc__ = f"``other {symbol} self`` for a constant ``other``, as a Map."
     return method
@@ -336,7 +349,7 @@ class Selector(RASPExpr):
 
     def value(self, sop: Any, default: Any = 0) -> SOp:
         """RASPy's aggregation: the **sum** of the selected values (``default`` if none)."""
-        return Aggregate(self, _lift(sop), default=default, reduction="sum")
+        return Aggregate(self, lift(sop), default=default, reduction="sum")
 
     def name(self, name: str) -> Selector:
         """RASPy's ``.name(str)``: same as ``named``."""
