@@ -268,7 +268,9 @@ class _State:
         keys, queries, pattern = self.selector(node.selector)
         values = self.vars[node.sop.label]
         n, default = self.max_seq_len, node.default
-        if node.reduction == "mean" and not numerical:
+        numbers = all(isinstance(v, (int, float)) for v in values.values)
+        if not numerical and (node.reduction == "mean" or not numbers):
+            # one selected value (or equal ones) is copied; a sum of one non-number is itself
             values = self.converted(values, False, node)
             outs = set(values.values) | ({default} - {None})
             out = _var(node, False, outs, default)

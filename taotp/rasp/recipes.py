@@ -157,24 +157,34 @@ def injective_weights(code_sets: Sequence[Sequence[float]]) -> list:
 
 
 def categorical_lookup(n_slots: Sequence[int], table: dict, encode) -> tuple:
-    """``M1 (sum n_slots, h), b1, M2, b2`` computing a function of k one-hot inputs.
+    """``M1 (sum n_slots, 2h), b1, M2, b2`` computing a function of k one-hot inputs.
 
-    Transformer Cookbook's "finite function by a lookup table": one hidden unit per
-    combination, ``ReLU(x_a + y_b + ... - (k - 1))`` is 1 only on that combination, and its
-    output row is the encoded answer. ``table`` maps slot tuples to answers, ``encode`` an
-    answer to its output vector.
+    Transformer Cookbook's "finite function by a lookup table", made robust: per
+    combination, the clipped ramp ``ReLU(4 (s - k + 1/2)) - ReLU(4 (s - k + 1/2) - 1)`` of
+    the sum ``s`` of its k one-hot slots is exactly 1 when ``s >= k - 1/4`` and exactly 0
+    when ``s <= k - 1/2`` (a ReLU comparator): noise below a quarter is erased, not passed
+    on. Its output row is the encoded answer. ``table`` maps slot tuples to answers,
+    ``encode`` an answer to its output vector.
+
+    >>> M1, b1, M2, b2 = categorical_lookup([2, 2], {(0, 0): 0, (0, 1): 1, (1, 0): 1,
+    ...                                              (1, 1): 0}, lambda v: [float(v)])
+    >>> x = np.array([[1.0, 0.0, 0.1, 0.9], [0.05, 0.95, 0.0, 1.0]])   # noisy one-hots
+    >>> (np.maximum(x @ M1 + b1, 0.0) @ M2 + b2).ravel().tolist()
+    [1.0, 0.0]
     """
     k = len(n_slots)
     offsets = np.concatenate(([0], np.cumsum(n_slots)))
     combos = list(table)
-    M1 = np.zeros((int(offsets[-1]), len(combos)))
+    M1 = np.zeros((int(offsets[-1]), 2 * len(combos)))
     rows = []
     for h, combo in enumerate(combos):
         for i, slot in enumerate(combo):
-            M1[offsets[i] + slot, h] = 1.0
-        rows.append(encode(table[combo]))
-    M2 = np.array(rows, dtype=np.float64).reshape(len(combos), -1)
-    return M1, np.full(len(combos), -(k - 1.0)), M2, np.zeros(M2.shape[1])
+            M1[offsets[i] + slot, 2 * h:2 * h + 2] = 4.0
+        answer = np.asarray(encode(table[combo]), dtype=np.float64)
+        rows += [answer, -answer]
+    M2 = np.array(rows, dtype=np.float64).reshape(2 * len(combos), -1)
+    b1 = np.tile([-4.0 * (k - 0.5), -4.0 * (k - 0.5) - 1.0], len(combos))
+    return M1, b1, M2, np.zeros(M2.shape[1])
 
 
 def index_lookup(i: int, positions: int) -> tuple:
