@@ -17,6 +17,7 @@ from taotp.rasp.lower import Attend, Lookup, Var
 BOS, NOT_BOS = 0, 1
 # Noise a lookup must tolerate, as a multiple of machine epsilon times its largest input.
 NOISE = 100.0
+MAX_LOSS = 0.05  # the largest rounding error a plateau lookup may make (snapping takes 1/4)
 
 
 def encode(var: Var, value, plan: Plan, out: np.ndarray) -> None:
@@ -130,6 +131,10 @@ def _check_gap(label: str, ts: np.ndarray, eps: float) -> None:
     gap, top = recipes.min_gap(ts), float(np.abs(ts).max()) or 1.0
     if len(np.unique(ts)) != len(ts):
         raise ValueError(f"{label}: two inputs read as the same number (too many values, too close together for this dtype)")
-    if gap / 4 < NOISE * eps * top:
-        raise ValueError(f"{label}: its inputs are {gap:.3g} apart at magnitude {top:.3g}, too "
-                         f"close to tell apart under this dtype's rounding (eps {eps:.3g})")
+    # Far from its point, a plateau's four ReLUs are large and cancel: each loses about
+    # eps * 4 top / gap, and all the points below the input add up.
+    loss = eps * 4 * top / gap * len(ts)
+    if gap / 4 < NOISE * eps * top or loss > MAX_LOSS:
+        raise ValueError(f"{label}: its {len(ts)} inputs are {gap:.3g} apart at magnitude "
+                         f"{top:.3g}, too close to tell apart under this dtype's rounding "
+                         f"(eps {eps:.3g}; estimated error {loss:.2g} > {MAX_LOSS})")
