@@ -323,5 +323,12 @@ def _var(node, numerical: bool, values, bos, label: str | None = None) -> Var:
             except TypeError as exc:
                 raise ValueError(f"{label} ({type(node).__name__}) can be {v!r}, "
                                  f"which is not hashable") from exc
-        ordered = tuple(sorted(values, key=lambda v: (type(v).__name__, repr(v))))
+        ordered = tuple(sorted(values, key=_order))
     return Var(label, numerical, ordered, bos)
+
+
+def _order(value) -> tuple:
+    """Numbers in numerical order first (slots then follow the values), then the rest."""
+    if isinstance(value, (int, float)):
+        return (0, float(value), type(value).__name__, "")
+    return (1, 0.0, type(value).__name__, repr(value))
