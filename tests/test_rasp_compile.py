@@ -192,3 +192,12 @@ def test_non_numbers_in_a_numerical_sop_are_refused():
     bad = rasp.numerical(rasp.Map(lambda t: str(t), rasp.tokens)).named("strings")
     with pytest.raises(ValueError, match="strings"):
         rasp.compile(bad, {0, 1}, 3)
+
+
+def test_a_function_of_a_difference_is_one_plateau_per_difference():
+    compiled = check_exhaustive(reverse(), {0, 1}, 8)
+    assert "plateau_lookup of 1 x + -1 y" in compiled.report()
+    opp = (length() - rasp.indices).named("opp")
+    shifted = rasp.SequenceMap(lambda a, b: (a * b) % 3, opp, rasp.indices).named("mod")
+    compiled = check_exhaustive(shifted, {0, 1}, 8)
+    assert "mod: categorical_lookup" in compiled.report()  # no projection: a table

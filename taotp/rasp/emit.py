@@ -107,6 +107,9 @@ def lookup_mlp(op: Lookup, plan: Plan, scale: float, eps: float) -> tuple:
         return row
 
     if not any(v.numerical for v in op.inputs):
+        linear = _linear_lookup(op, plan, scale, eps, enc)
+        if linear is not None:
+            return linear
         table = {tuple(v.slot(a) for v, a in zip(op.inputs, args)): out
                  for args, out in op.table}
         m1, b1, M2, b2 = recipes.categorical_lookup([v.width for v in op.inputs], table, enc)
@@ -138,3 +141,43 @@ def _check_gap(label: str, ts: np.ndarray, eps: float) -> None:
         raise ValueError(f"{label}: its {len(ts)} inputs are {gap:.3g} apart at magnitude "
                          f"{top:.3g}, too close to tell apart under this dtype's rounding "
                          f"(eps {eps:.3g}; estimated error {loss:.2g} > {MAX_LOSS})")
+
+
+PROJECTIONS = ((1.0, -1.0), (1.0, 1.0), (1.0, -2.0), (2.0, -1.0), (1.0, 2.0), (2.0, 1.0))
+
+
+def _linear_lookup(op: Lookup, plan: Plan, scale: float, eps: float, enc):
+    """A function of two numbers that depends only on ``a x + b y`` (like ``length - i``)
+    needs one plateau per value of ``a x + b y``, not one unit per pair. Only the pairs of
+    non-None values and the BOS pair must be right: a None input means the evaluator's
+    value there is None (or it refuses the input)."""
+    if len(op.inputs) != 2 or len(op.table) < 64 or not all(
+            isinstance(x, (int, float)) for v in op.inputs for x in v.values):
+        return None
+    nones = [max(map(float, v.values)) + (max(map(float, v.values)) - min(map(float, v.values)))
+             + 2.0 for v in op.inputs]
+    bos = tuple(v.bos for v in op.inputs)
+    rows = [(args, out) for args, out in op.table
+            if all(a is not None for a in args) or args == bos]
+    best = None
+    for w in PROJECTIONS:
+        groups: dict = {}
+        for args, out in rows:
+            t = sum(wi * (n if a is None else float(a)) for wi, n, a in zip(w, nones, args))
+            if groups.setdefault(t, out) != out:
+                break
+        else:
+            if best is None or len(groups) < len(best[1]):
+                best = (w, groups)
+    if best is None or 4 * len(best[1]) >= 2 * len(op.table):
+        return None
+    w, groups = best
+    ts = np.array(list(groups), dtype=np.float64)
+    _check_gap(op.out.label, ts, eps)
+    read = np.zeros((plan.d_logical, 1))
+    for wi, n, v in zip(w, nones, op.inputs):
+        dims = list(plan.dims(v))
+        read[dims, 0] += wi * np.array([float(x) for x in v.values] + [n]) / scale
+    M1, b1, M2, b2 = recipes.plateau_lookup(ts, np.array([enc(o) for o in groups.values()]))
+    return (read @ M1, b1, M2, b2,
+            f"{op.out.label}: plateau_lookup of {w[0]:g} x + {w[1]:g} y")
