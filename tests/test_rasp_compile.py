@@ -201,3 +201,11 @@ def test_a_function_of_a_difference_is_one_plateau_per_difference():
     shifted = rasp.SequenceMap(lambda a, b: (a * b) % 3, opp, rasp.indices).named("mod")
     compiled = check_exhaustive(shifted, {0, 1}, 8)
     assert "mod: categorical_lookup" in compiled.report()  # no projection: a table
+
+
+def test_sizes_past_the_limits_are_refused_naming_the_node():
+    # at max_seq_len 1,000 the one-hot value sets make tables too large: a clear refusal
+    with pytest.raises(ValueError, match="more than"):
+        rasp.compile(reverse(), set(range(10)), 1000)
+    with pytest.raises(ValueError, match="more than"):
+        rasp.compile(sort(1000), set(range(10)), 1000)

@@ -23,6 +23,7 @@ from taotp.rasp.recipes import mean_values, sums_by_count
 
 MAX_VALUES = 20_000    # a value set larger than this is refused (its MLP would be huge)
 MAX_COMBOS = 100_000   # likewise the table of a Lookup
+MAX_PATTERN = 1_000_000  # likewise a Select's query-by-key matrix
 MAX_INLINE = 5_000     # a Lookup reads through the Lookups feeding it up to this table size
 
 
@@ -218,6 +219,10 @@ class _State:
         """Flatten ``sel`` to (key Var, query Var, pattern[q][k])."""
         key_vars, query_vars, pred = self.flatten(sel)
         keys, queries = self.tuple_var(sel, key_vars), self.tuple_var(sel, query_vars)
+        if len(keys.values) * len(queries.values) > MAX_PATTERN:
+            raise ValueError(f"{sel.label} ({type(sel).__name__}): a {len(queries.values):,} x "
+                             f"{len(keys.values):,} selection matrix, more than "
+                             f"{MAX_PATTERN:,} entries")
         pattern = []
         for q in queries.values:
             row = []
