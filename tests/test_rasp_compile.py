@@ -147,7 +147,7 @@ def test_every_comparison(comparison, keys, queries):
     check_exhaustive(rasp.SelectorWidth(sel), {0, 1, 2}, 4)
 
 
-def test_layers_stay_at_rasp_depth_plus_a_constant():
+def test_layers_at_most_twice_rasp_depth_plus_one():
     for _, program, vocab, n in CASES:
         compiled = rasp.compile(program, vocab, n)
         assert len(compiled.params["layers"]) <= 2 * rasp.layers(program).depth + 1
@@ -209,3 +209,21 @@ def test_sizes_past_the_limits_are_refused_naming_the_node():
         rasp.compile(reverse(), set(range(10)), 1000)
     with pytest.raises(ValueError, match="more than"):
         rasp.compile(sort(1000), set(range(10)), 1000)
+
+
+def test_compiled_params_work_with_the_engine_tools(tmp_path):
+    import taotp
+    from taotp.trace import record
+
+    compiled = rasp.compile(frac_prevs(), {0, 1}, 5, causal=True)
+    ids = compiled.ids([1, 0, 1, 1])
+    logits = taotp.transformer(ids, **compiled.params, causal=True)
+    assert np.allclose(taotp.forward_batch(ids[None], compiled.params)[0], logits,
+                       rtol=0, atol=1e-9)
+    assert record(compiled.params, ids, causal=True) is not None
+    taotp.save_npz(compiled.params, tmp_path / "p.npz")
+    assert np.array_equal(taotp.transformer(ids, **taotp.load_npz(tmp_path / "p.npz"),
+                                            causal=True), logits)
+    taotp.save(compiled.params, tmp_path / "p.taotp")
+    assert np.array_equal(taotp.transformer(ids, **taotp.load(tmp_path / "p.taotp"),
+                                            causal=True), logits)

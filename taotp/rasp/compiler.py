@@ -67,7 +67,7 @@ class CompiledProgram:
         layers = self.params["layers"]
         counts = count_params(self.params)
         lines = [f"layers {len(layers)}, d_model {self.params['tok_emb'].shape[1]}, "
-                 f"heads per layer {[int(layer['Q'].shape[0]) for layer in layers]}, "
+                 f"heads per layer {[_heads(layer) for layer in layers]}, "
                  f"d_head max {max((layer['Q'].shape[2] for layer in layers), default=0)}, "
                  f"d_ff max {max((layer['M1'].shape[1] for layer in layers), default=0)}",
                  f"params {counts['n_params']:,} (non-embedding {counts['non_emb']:,})"]
@@ -133,6 +133,11 @@ def assemble(plan: Plan, out: Var, vocab: tuple, max_seq_len: int, dtype) -> tup
     logical = {"tok_emb": tok_emb, "pos_emb": pos_emb, "out_emb": out_emb, "layers": layers,
                "lnf": {"gamma": 1.0, "beta": 0.0}}
     return mean_free(logical), notes
+
+
+def _heads(layer: dict) -> int:
+    """Heads that do something (a layer without attention work holds one zero head)."""
+    return int(sum(bool(np.any(q)) for q in layer["Q"]))
 
 
 def _head_dims(op: Attend) -> int:
