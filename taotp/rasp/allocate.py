@@ -2,9 +2,8 @@
 
 Sublayers are numbered ``2l`` (attention of layer l) and ``2l + 1`` (its MLP); the
 embeddings are sublayer -1. Each operation goes to the earliest sublayer after its inputs
-are ready. One rule keeps layer norm a known constant: a head that writes a number to
-scratch (mean, sum, width) changes the residual's norm, so its layer's MLP does only that
-head's cleanup (at most one such head per layer, no other MLP work there).
+are ready. A head that averages numbers (mean, sum, width) writes them, scaled down, to
+scratch dims that its layer's MLP reads, turns into the head's output and erases.
 """
 from __future__ import annotations
 
@@ -62,8 +61,11 @@ def _inputs(op) -> list:
     return []
 
 
-def allocate(ops: list) -> Plan:
-    """Greedy as-soon-as-possible placement in the given (topological) order."""
+def allocate(ops: list, isolate: bool = False) -> Plan:
+    """Greedy as-soon-as-possible placement in the given (topological) order.
+
+    ``isolate`` gives each scratch head a layer whose MLP does nothing else, so its cleanup
+    can undo the exact layer-norm scale (float32 needs that when values are close)."""
     ready: dict = {}
     layers: list = []
     scratch_layers: set = set()
@@ -74,12 +76,13 @@ def allocate(ops: list) -> Plan:
             layer = -1
         elif isinstance(op, Lookup):
             layer = (after + 1) // 2  # first MLP sublayer 2l + 1 > after
-            while layer in scratch_layers:
+            while isolate and layer in scratch_layers:
                 layer += 1
             mlp_layers.add(layer)
         else:
             layer = (after + 2) // 2  # first attention sublayer 2l > after
-            while uses_scratch(op) and (layer in scratch_layers or layer in mlp_layers):
+            while isolate and uses_scratch(op) and (layer in scratch_layers
+                                                    or layer in mlp_layers):
                 layer += 1
             if uses_scratch(op):
                 scratch_layers.add(layer)

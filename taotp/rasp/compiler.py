@@ -31,6 +31,10 @@ from taotp.rasp.lower import Attend, Embed, Lookup, Var, lower
 TOLERANCE = {np.dtype(np.float64): 1e-300, np.dtype(np.float32): 1e-9}
 
 
+class SharedScratchError(ValueError):
+    """Averaging heads cannot share a layer at this dtype (``compile`` then isolates them)."""
+
+
 @dataclass(frozen=True)
 class CompiledProgram:
     """A compiled RASP program: the params and how to talk to them.
@@ -90,8 +94,10 @@ def compile(program, vocab, max_seq_len: int, causal: bool = False,  # noqa: A00
     if not vocab:
         raise ValueError("vocab must not be empty")
     ops, out = lower(program, vocab, max_seq_len)
-    plan = allocate(ops)
-    params, notes = assemble(plan, out, vocab, max_seq_len, dtype)
+    try:
+        params, notes = assemble(allocate(ops), out, vocab, max_seq_len, dtype)
+    except SharedScratchError:  # one layer per averaging head instead
+        params, notes = assemble(allocate(ops, isolate=True), out, vocab, max_seq_len, dtype)
     return CompiledProgram(astype(params, dtype), vocab, out.domain(), max_seq_len, causal,
                            out.numerical, tuple(notes))
 
@@ -105,22 +111,24 @@ def assemble(plan: Plan, out: Var, vocab: tuple, max_seq_len: int, dtype) -> tup
         heads = plan.ops_in(layer, Attend)
         scale = recipes.layer_norm_scale(plan.norm_before(2 * layer), L + 1)
         d_head = max([_head_dims(op) for op in heads] + [1])
-        built = [emit.head(op, plan, d_head, scale, gap) for op in heads]
+        mlp_norm = plan.norm_before(2 * layer + 1)
+        mlp_scale = recipes.layer_norm_scale(mlp_norm, L + 1)
+        mlps = [emit.lookup_mlp(op, plan, mlp_scale, eps) for op in plan.ops_in(layer, Lookup)]
+        scratch = [op for op in heads if uses_scratch(op)]
+        alone = mlp_norm if len(scratch) == 1 and not mlps else None
+        shrink = {op.out.label: 1.0 for op in scratch} if alone else _shrink(
+            scratch, mlps, mlp_norm, eps)
+        built = [emit.head(op, plan, d_head, scale, gap, shrink.get(op.out.label, 1.0))
+                 for op in heads]
         notes += [(layer, f"head {h}: {op.out.label}: {b[4]}")
                   for h, (op, b) in enumerate(zip(heads, built))]
         Q, K, V, P = (np.stack([b[i] for b in built]) if built else np.zeros((1, L, 1))
                       for i in range(4))
-        mlp_norm = plan.norm_before(2 * layer + 1)
-        scratch = [op for op in heads if uses_scratch(op)]
-        if scratch:
-            mlps = [emit.cleanup_mlp(scratch[0], plan, mlp_norm, eps)]
-        else:
-            mlp_scale = recipes.layer_norm_scale(mlp_norm, L + 1)
-            mlps = [emit.lookup_mlp(op, plan, mlp_scale, eps)
-                    for op in plan.ops_in(layer, Lookup)]
+        mlps = [emit.cleanup_mlp(op, plan, mlp_scale, shrink[op.out.label], eps, alone)
+                for op in scratch] + mlps
         notes += [(layer, f"mlp: {m[4]}") for m in mlps]
         if not mlps:
-            mlps = [(np.zeros((L, 1)), np.zeros(1), np.zeros((1, L)), np.zeros(L), "")]
+            mlps = [(np.zeros((L, 1)), np.zeros(1), np.zeros((1, L)), np.zeros(L), "", 1.0)]
         layers.append({
             "Q": Q, "K": K, "V": V, "P": P,
             "M1": np.concatenate([m[0] for m in mlps], axis=1),
@@ -133,6 +141,31 @@ def assemble(plan: Plan, out: Var, vocab: tuple, max_seq_len: int, dtype) -> tup
     logical = {"tok_emb": tok_emb, "pos_emb": pos_emb, "out_emb": out_emb, "layers": layers,
                "lnf": {"gamma": 1.0, "beta": 0.0}}
     return mean_free(logical), notes
+
+
+def _shrink(scratch: list, lookups: list, norm: float, eps: float) -> dict:
+    """Scale factors for the scratch heads of one layer, small enough that the norm they add
+    moves every MLP reader by under a twentieth of its tolerance (``emit.tolerance``)."""
+    if not scratch:
+        return {}
+    rhos = [m[5] for m in lookups]
+    for op in scratch:
+        ys, proj = emit.scratch_points(op)
+        rhos.append(emit.tolerance(ys @ proj))
+    budget = 0.05 * min(rhos)  # relative change of the layer-norm scale allowed
+    out = {}
+    for op in scratch:
+        ys, proj = emit.scratch_points(op)
+        top = float(np.sqrt((ys ** 2).sum(axis=1).max())) or 1.0
+        shrink = min(1.0, (2 * norm * budget / len(scratch)) ** 0.5 / top)
+        out[op.out.label] = shrink
+        # the residual's rounding (about eps * its norm) against the cleanup's margin
+        margin = shrink * recipes.min_gap(ys @ proj) / 4
+        floor = emit.NOISE * eps * norm ** 0.5 * float(np.abs(proj).max()) / margin
+        if floor > 1.0:
+            raise SharedScratchError(f"{op.out.label}: its scratch values are too close together to "
+                             f"share a layer in this dtype (rounding {floor:.2g}x its margin)")
+    return out
 
 
 def _heads(layer: dict) -> int:

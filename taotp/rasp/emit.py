@@ -17,6 +17,9 @@ from taotp.rasp.lower import Attend, Lookup, Var
 BOS, NOT_BOS = 0, 1
 # Noise a lookup must tolerate, as a multiple of machine epsilon times its largest input.
 NOISE = 100.0
+# A categorical lookup's comparators take a sum of k one-hots off by a quarter; a relative
+# scale error of this much (times k <= 25 inputs... in practice 1-3) stays far below that.
+CATEGORICAL_TOLERANCE = 0.2
 MAX_LOSS = 0.05  # the largest rounding error a plateau lookup may make (snapping takes 1/4)
 
 
@@ -29,7 +32,8 @@ def encode(var: Var, value, plan: Plan, out: np.ndarray) -> None:
         out[dims.start + var.slot(value)] += 1.0
 
 
-def head(op: Attend, plan: Plan, d_head: int, scale: float, gap: float) -> tuple:
+def head(op: Attend, plan: Plan, d_head: int, scale: float, gap: float,
+         shrink: float = 1.0) -> tuple:
     """``Q K V P`` (each ``(L, d_head)``) of one head; see ``recipes.select_scores``."""
     L = plan.d_logical
     Q, K, V, P = (np.zeros((L, d_head)) for _ in range(4))
@@ -70,30 +74,50 @@ def head(op: Attend, plan: Plan, d_head: int, scale: float, gap: float) -> tuple
             if op.kind == "sum":
                 V[BOS, 1] = 1.0 / scale
         for i in range(len(op.points[0][0])):
-            P[s + i, i] = 1.0
+            P[s + i, i] = shrink
         recipe = f"{op.kind} to scratch (select_scores, BOS sink)"
     return Q, K, V, P, recipe
 
 
-def cleanup_mlp(op: Attend, plan: Plan, norm: float, eps: float) -> tuple:
-    """An MLP turning the scratch average into ``op.out`` and erasing the scratch."""
-    L = plan.d_logical
-    s = plan.scratch[op.out.label]
+def scratch_points(op: Attend) -> tuple:
+    """The scratch vectors ``y`` of a head, and the projection its cleanup reads them by."""
     ys = np.array([y for y, _ in op.points], dtype=np.float64)
     proj = np.ones(ys.shape[1])
     if ys.shape[1] == 2:  # (S / (w + 1), 1 / (w + 1)): spread w apart
         proj[1] = np.pi * (float(np.abs(ys[:, 0]).max()) / recipes.min_gap(ys[:, 1]) + 1.0)
-    scales = np.array([recipes.layer_norm_scale(norm + float(y @ y), L + 1) for y in ys])
-    ts = (ys @ proj) * scales
+    return ys, proj
+
+
+def tolerance(ts: np.ndarray) -> float:
+    """How far (relative to the largest point) a plateau lookup's input may stray."""
+    return recipes.min_gap(ts) / 4 / (float(np.abs(ts).max()) or 1.0)
+
+
+def cleanup_mlp(op: Attend, plan: Plan, scale: float, shrink: float, eps: float,
+                alone: float | None = None) -> tuple:
+    """An MLP turning the (shrunk) scratch average into ``op.out`` and erasing the scratch.
+
+    The scratch changes the residual's norm a little (``shrink`` keeps that below every
+    reader's tolerance), so the layer norm scale ``scale`` is the one without scratch. When
+    it is the layer's only MLP work, ``alone`` (the squared norm without scratch) lets it
+    use each point's exact scale instead, unshrunk."""
+    L = plan.d_logical
+    s = plan.scratch[op.out.label]
+    ys, proj = scratch_points(op)
+    ts = (ys @ proj) * shrink * scale
+    if alone is not None:  # the only scratch and reader: undo each point's exact scale
+        ts = (ys @ proj) * np.array([recipes.layer_norm_scale(alone + float(y @ y), L + 1)
+                                     for y in ys])
     _check_gap(op.out.label, ts, eps)
     rows = np.zeros((len(ys), L))
     for row, (y, o) in zip(rows, op.points):
         encode(op.out, o, plan, row)
-        row[s:s + len(y)] -= y
+        row[s:s + len(y)] -= shrink * np.asarray(y)
     M1, b1, M2, b2 = recipes.plateau_lookup(ts, rows)
     read = np.zeros((L, 1))
     read[s:s + len(proj), 0] = proj
-    return read @ M1, b1, M2, b2, f"{op.out.label}: plateau_lookup cleanup of {op.kind}"
+    return (read @ M1, b1, M2, b2, f"{op.out.label}: plateau_lookup cleanup of {op.kind}",
+            tolerance(ts))
 
 
 def lookup_mlp(op: Lookup, plan: Plan, scale: float, eps: float) -> tuple:
@@ -115,7 +139,7 @@ def lookup_mlp(op: Lookup, plan: Plan, scale: float, eps: float) -> tuple:
         m1, b1, M2, b2 = recipes.categorical_lookup([v.width for v in op.inputs], table, enc)
         M1 = np.zeros((L, m1.shape[1]))
         np.add.at(M1, sum(rows_of, []), m1 / scale)
-        return M1, b1, M2, b2, f"{op.out.label}: categorical_lookup"
+        return M1, b1, M2, b2, f"{op.out.label}: categorical_lookup", CATEGORICAL_TOLERANCE
     weights = recipes.injective_weights([[v.code(a) for a in v.domain()] for v in op.inputs])
     ts = np.array([sum(w * v.code(a) for w, v, a in zip(weights, op.inputs, args))
                    for args, _ in op.table])
@@ -127,7 +151,7 @@ def lookup_mlp(op: Lookup, plan: Plan, scale: float, eps: float) -> tuple:
         else:
             read[dims, 0] += w * np.arange(v.width) / scale
     M1, b1, M2, b2 = recipes.plateau_lookup(ts, np.array([enc(o) for _, o in op.table]))
-    return read @ M1, b1, M2, b2, f"{op.out.label}: plateau_lookup"
+    return read @ M1, b1, M2, b2, f"{op.out.label}: plateau_lookup", tolerance(ts)
 
 
 def _check_gap(label: str, ts: np.ndarray, eps: float) -> None:
@@ -180,4 +204,4 @@ def _linear_lookup(op: Lookup, plan: Plan, scale: float, eps: float, enc):
         read[dims, 0] += wi * np.array([float(x) for x in v.values] + [n]) / scale
     M1, b1, M2, b2 = recipes.plateau_lookup(ts, np.array([enc(o) for o in groups.values()]))
     return (read @ M1, b1, M2, b2,
-            f"{op.out.label}: plateau_lookup of {w[0]:g} x + {w[1]:g} y")
+            f"{op.out.label}: plateau_lookup of {w[0]:g} x + {w[1]:g} y", tolerance(ts))
