@@ -79,6 +79,13 @@ def _parser():
                         "block_size; TransformerLens needs <= 16,384)")
     p.set_defaults(handler=_export)
 
+    p = sub.add_parser("rasp", help="evaluate a known RASP program (tracr, RASPy blog, paper)",
+                       description="taotp rasp PROGRAM INPUT [--draw F.png]; taotp rasp list")
+    p.add_argument("program", help="a RASP library name, or 'list'")
+    p.add_argument("input", nargs="?", help="characters (hello) or numbers (3,1,2)")
+    p.add_argument("--draw", metavar="F.png", help="also draw every value, layer by layer")
+    p.set_defaults(handler=_rasp)
+
     p = sub.add_parser("figures", help="regenerate the book's figures")
     p.add_argument("--out", default="figures")
     p.add_argument("--quick", action="store_true", help="fewer runs and sizes")
@@ -245,6 +252,29 @@ def _demo(args):
     table, all_ok = demo_table()
     print(table)
     return 0 if all_ok else 1
+
+
+def _rasp(args):
+    from constructions.rasp_lib import LIBRARY, get_entry
+    from taotp import rasp
+
+    if args.program == "list":
+        for name, entry in sorted(LIBRARY.items()):
+            print(f"{name:24s} {entry.description}")
+        return 0
+    entry = get_entry(args.program)
+    if args.input is None:
+        raise ValueError(f"give an input, e.g. taotp rasp {args.program} "
+                         f"{''.join(map(str, entry.alphabet[:3]))}")
+    program, xs = entry.make(), entry.parse(args.input)
+    entry.check(xs)
+    print(rasp.evaluate(program, xs))
+    layers = rasp.layers(program)
+    print(f"{layers.depth} attention layers, heads per layer {list(layers.heads)}")
+    if args.draw:
+        rasp.draw(program, xs, args.draw)
+        print(f"wrote {args.draw}")
+    return 0
 
 
 def _format_options(options):

@@ -1,0 +1,100 @@
+"""Compiler stage 2: which layer computes each operation, and where each Var lives.
+
+Sublayers are numbered ``2l`` (attention of layer l) and ``2l + 1`` (its MLP); the
+embeddings are sublayer -1. Each operation goes to the earliest sublayer after its inputs
+are ready. A head that averages numbers (mean, sum, width) writes them, scaled down, to
+scratch dims that its layer's MLP reads, turns into the head's output and erases.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from taotp.rasp.lower import Attend, Embed, Lookup, Var
+
+FLAGS = 2  # dims 0 and 1: [is BOS, is not BOS]; their sum is the constant 1
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Where everything goes: ``layer[i]`` for ``ops[i]`` (-1: embedding), Var offsets."""
+    ops: tuple
+    layer: tuple
+    offset: dict
+    scratch: dict   # label of a scratch head's output -> its first scratch dim
+    n_layers: int
+    d_logical: int
+
+    def ops_in(self, layer: int, kind: type) -> list:
+        """The operations of ``kind`` placed in ``layer``."""
+        return [op for op, l in zip(self.ops, self.layer) if l == layer and isinstance(op, kind)]
+
+    def norm_before(self, sublayer: int) -> float:
+        """Squared norm of the residual read by ``sublayer`` (without scratch)."""
+        total = 1.0
+        for op, l in zip(self.ops, self.layer):
+            ready = -1 if isinstance(op, Embed) else _ready(op, l)
+            if ready < sublayer:
+                total += op.out.squared_norm
+        return total
+
+    def dims(self, var: Var) -> range:
+        """The residual dimensions of ``var``."""
+        return range(self.offset[var.label], self.offset[var.label] + var.width)
+
+
+def uses_scratch(op) -> bool:
+    """Heads whose output is an average of numbers, cleaned up by their layer's MLP."""
+    return isinstance(op, Attend) and op.kind != "copy"
+
+
+def _ready(op, layer: int) -> int:
+    if isinstance(op, Lookup) or uses_scratch(op):
+        return 2 * layer + 1
+    return 2 * layer
+
+
+def _inputs(op) -> list:
+    if isinstance(op, Lookup):
+        return list(op.inputs)
+    if isinstance(op, Attend):
+        return [v for v in (op.keys, op.queries, op.values) if v is not None]
+    return []
+
+
+def allocate(ops: list, isolate: bool = False) -> Plan:
+    """Greedy as-soon-as-possible placement in the given (topological) order.
+
+    ``isolate`` gives each scratch head a layer whose MLP does nothing else, so its cleanup
+    can undo the exact layer-norm scale (float32 needs that when values are close)."""
+    ready: dict = {}
+    layers: list = []
+    scratch_layers: set = set()
+    mlp_layers: set = set()
+    for op in ops:
+        after = max((ready[v.label] for v in _inputs(op)), default=-1)
+        if isinstance(op, Embed):
+            layer = -1
+        elif isinstance(op, Lookup):
+            layer = (after + 1) // 2  # first MLP sublayer 2l + 1 > after
+            while isolate and layer in scratch_layers:
+                layer += 1
+            mlp_layers.add(layer)
+        else:
+            layer = (after + 2) // 2  # first attention sublayer 2l > after
+            while isolate and uses_scratch(op) and (layer in scratch_layers
+                                                    or layer in mlp_layers):
+                layer += 1
+            if uses_scratch(op):
+                scratch_layers.add(layer)
+        layers.append(layer)
+        ready[op.out.label] = -1 if layer < 0 else _ready(op, layer)
+    offset, scratch, d = {}, {}, FLAGS
+    for op in ops:
+        offset[op.out.label] = d
+        d += op.out.width
+    for op in ops:
+        if uses_scratch(op):
+            scratch[op.out.label] = d
+            d += len(op.points[0][0])
+    return Plan(tuple(ops), tuple(layers), offset, scratch,
+                max(layers, default=-1) + 1, d)

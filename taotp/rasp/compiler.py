@@ -1,0 +1,219 @@
+"""Compile a RASP program to the book's transformer: pre-LN, layer norm everywhere, exact.
+
+Stages, each its own module: ``lower`` (finite value sets, one operation per node),
+``allocate`` (layers, residual layout), ``emit`` (weights from ``recipes``), and ``assemble``
+below (embeddings, unembedding, the mean-free basis). The result is an ordinary params dict.
+
+>>> from taotp import rasp
+>>> length = rasp.SelectorWidth(rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.TRUE))
+>>> flip = rasp.Aggregate(rasp.Select(rasp.indices, length - rasp.indices - 1,
+...                                   rasp.Comparison.EQ), rasp.tokens)
+>>> compiled = rasp.compile(flip, vocab={"a", "b", "c"}, max_seq_len=5)
+>>> compiled.run("abcc")
+['c', 'c', 'b', 'a']
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from taotp.circuits import mean_free
+from taotp.model import transformer
+from taotp.params import astype, count_params
+from taotp.rasp import emit, recipes
+from taotp.rasp.allocate import Plan, allocate, uses_scratch
+from taotp.rasp.evaluate import check_input
+from taotp.rasp.lower import Attend, Embed, Lookup, Var, lower
+
+# Softmax leakage allowed per key (recipes.hardening_gap): underflow in float64, below
+# float32's resolution in float32.
+TOLERANCE = {np.dtype(np.float64): 1e-300, np.dtype(np.float32): 1e-9}
+
+
+class SharedScratchError(ValueError):
+    """Averaging heads cannot share a layer at this dtype (``compile`` then isolates them)."""
+
+
+@dataclass(frozen=True)
+class CompiledProgram:
+    """A compiled RASP program: the params and how to talk to them.
+
+    Token ids are ``0`` (BOS, supplied by ``run``), ``1..len(vocab)`` for the inputs, then
+    one id per possible output value (``outputs``).
+    """
+    params: dict
+    vocab: tuple
+    outputs: tuple
+    max_seq_len: int
+    causal: bool
+    numerical: bool
+    recipes: tuple   # (layer, what) lines: which recipe built each head and MLP
+
+    def ids(self, xs) -> np.ndarray:
+        """Token ids for an input, BOS first."""
+        xs = check_input(xs, self.vocab)
+        if not 1 <= len(xs) <= self.max_seq_len:
+            raise ValueError(f"input length {len(xs)} is outside 1..{self.max_seq_len} "
+                             f"(max_seq_len)")
+        return np.array([0] + [self.vocab.index(x) + 1 for x in xs])
+
+    def run(self, xs) -> list:
+        """The program's output on ``xs`` (BOS hidden); numerical outputs as floats."""
+        logits = transformer(self.ids(xs), **self.params, causal=self.causal)
+        start = 1 + len(self.vocab)
+        picks = logits[1:, start:].argmax(axis=-1)
+        values = [self.outputs[i] for i in picks]
+        return [float(v) for v in values] if self.numerical else values
+
+    def report(self) -> str:
+        """Layers, heads, widths and parameter counts, then the recipe of each sublayer."""
+        layers = self.params["layers"]
+        counts = count_params(self.params)
+        lines = [f"layers {len(layers)}, d_model {self.params['tok_emb'].shape[1]}, "
+                 f"heads per layer {[_heads(layer) for layer in layers]}, "
+                 f"d_head max {max((layer['Q'].shape[2] for layer in layers), default=0)}, "
+                 f"d_ff max {max((layer['M1'].shape[1] for layer in layers), default=0)}",
+                 f"params {counts['n_params']:,} (non-embedding {counts['non_emb']:,})"]
+        lines += [f"  layer {layer}: {what}" for layer, what in self.recipes]
+        return "\n".join(lines)
+
+
+def compile(program, vocab, max_seq_len: int, causal: bool = False,  # noqa: A001
+            dtype=np.float64) -> CompiledProgram:
+    """Weights on which greedy decoding reproduces ``rasp.evaluate(program, xs, causal)``.
+
+    Raises ValueError naming the node when a part cannot be compiled exactly.
+    """
+    dtype = np.dtype(dtype)
+    if dtype not in TOLERANCE:
+        raise TypeError(f"dtype must be float32 or float64, got {dtype}")
+    if isinstance(max_seq_len, bool) or not isinstance(max_seq_len, int) or max_seq_len < 1:
+        raise ValueError(f"max_seq_len must be a positive int, got {max_seq_len!r}")
+    vocab = tuple(check_input(sorted(set(vocab), key=repr)))
+    if not vocab:
+        raise ValueError("vocab must not be empty")
+    ops, out = lower(program, vocab, max_seq_len)
+    try:
+        params, notes = assemble(allocate(ops), out, vocab, max_seq_len, dtype)
+    except SharedScratchError:  # one layer per averaging head instead
+        params, notes = assemble(allocate(ops, isolate=True), out, vocab, max_seq_len, dtype)
+    return CompiledProgram(astype(params, dtype), vocab, out.domain(), max_seq_len, causal,
+                           out.numerical, tuple(notes))
+
+
+def assemble(plan: Plan, out: Var, vocab: tuple, max_seq_len: int, dtype) -> tuple:
+    """The params dict (mean-free basis) and the recipe notes."""
+    L, eps = plan.d_logical, float(np.finfo(dtype).eps)
+    gap = recipes.hardening_gap(max_seq_len + 1, TOLERANCE[dtype])
+    layers, notes = [], []
+    for layer in range(plan.n_layers):
+        heads = plan.ops_in(layer, Attend)
+        scale = recipes.layer_norm_scale(plan.norm_before(2 * layer), L + 1)
+        d_head = max([_head_dims(op) for op in heads] + [1])
+        mlp_norm = plan.norm_before(2 * layer + 1)
+        mlp_scale = recipes.layer_norm_scale(mlp_norm, L + 1)
+        mlps = [emit.lookup_mlp(op, plan, mlp_scale, eps) for op in plan.ops_in(layer, Lookup)]
+        scratch = [op for op in heads if uses_scratch(op)]
+        alone = mlp_norm if len(scratch) == 1 and not mlps else None
+        shrink = {op.out.label: 1.0 for op in scratch} if alone else _shrink(
+            scratch, mlps, mlp_norm, eps)
+        built = [emit.head(op, plan, d_head, scale, gap, shrink.get(op.out.label, 1.0))
+                 for op in heads]
+        notes += [(layer, f"head {h}: {op.out.label}: {b[4]}")
+                  for h, (op, b) in enumerate(zip(heads, built))]
+        Q, K, V, P = (np.stack([b[i] for b in built]) if built else np.zeros((1, L, 1))
+                      for i in range(4))
+        mlps = [emit.cleanup_mlp(op, plan, mlp_scale, shrink[op.out.label], eps, alone)
+                for op in scratch] + mlps
+        notes += [(layer, f"mlp: {m[4]}") for m in mlps]
+        if not mlps:
+            mlps = [(np.zeros((L, 1)), np.zeros(1), np.zeros((1, L)), np.zeros(L), "", 1.0)]
+        layers.append({
+            "Q": Q, "K": K, "V": V, "P": P,
+            "M1": np.concatenate([m[0] for m in mlps], axis=1),
+            "b1": np.concatenate([m[1] for m in mlps]),
+            "M2": np.concatenate([m[2] for m in mlps], axis=0),
+            "b2": sum(m[3] for m in mlps),
+            "ln1": {"gamma": 1.0, "beta": 0.0}, "ln2": {"gamma": 1.0, "beta": 0.0}})
+    tok_emb, pos_emb = _embeddings(plan, vocab, max_seq_len, len(out.domain()))
+    out_emb = _unembedding(plan, out, len(vocab))
+    logical = {"tok_emb": tok_emb, "pos_emb": pos_emb, "out_emb": out_emb, "layers": layers,
+               "lnf": {"gamma": 1.0, "beta": 0.0}}
+    return mean_free(logical), notes
+
+
+def _shrink(scratch: list, lookups: list, norm: float, eps: float) -> dict:
+    """Scale factors for the scratch heads of one layer, small enough that the norm they add
+    moves every MLP reader by under a twentieth of its tolerance (``emit.tolerance``)."""
+    if not scratch:
+        return {}
+    rhos = [m[5] for m in lookups]
+    for op in scratch:
+        ys, proj = emit.scratch_points(op)
+        rhos.append(emit.tolerance(ys @ proj))
+    budget = 0.05 * min(rhos)  # relative change of the layer-norm scale allowed
+    out = {}
+    for op in scratch:
+        ys, proj = emit.scratch_points(op)
+        top = float(np.sqrt((ys ** 2).sum(axis=1).max())) or 1.0
+        shrink = min(1.0, (2 * norm * budget / len(scratch)) ** 0.5 / top)
+        out[op.out.label] = shrink
+        # the residual's rounding (about eps * its norm) against the cleanup's margin
+        margin = shrink * recipes.min_gap(ys @ proj) / 4
+        floor = emit.NOISE * eps * norm ** 0.5 * float(np.abs(proj).max()) / margin
+        if floor > 1.0:
+            raise SharedScratchError(f"{op.out.label}: its scratch values are too close together to "
+                             f"share a layer in this dtype (rounding {floor:.2g}x its margin)")
+    return out
+
+
+def _heads(layer: dict) -> int:
+    """Heads that do something (a layer without attention work holds one zero head)."""
+    return int(sum(bool(np.any(q)) for q in layer["Q"]))
+
+
+def _head_dims(op: Attend) -> int:
+    qk = min(len(op.queries.values), len(op.keys.values)) + 1
+    v = op.values.width if op.kind == "copy" else len(op.points[0][0])
+    return max(qk, v)
+
+
+def _embeddings(plan: Plan, vocab: tuple, max_seq_len: int, n_outputs: int) -> tuple:
+    L = plan.d_logical
+    tok = np.zeros((1 + len(vocab) + n_outputs, L))
+    pos = np.zeros((max_seq_len + 1, L))
+    tok[0, emit.BOS] = 1.0
+    tok[1:, emit.NOT_BOS] = 1.0
+    for op in plan.ops:
+        if not isinstance(op, Embed):
+            continue
+        v = op.out
+        if op.source == "tokens":
+            emit.encode(v, v.bos, plan, tok[0])
+            for i, x in enumerate(vocab):
+                emit.encode(v, x, plan, tok[1 + i])
+        elif op.source == "indices":
+            emit.encode(v, v.bos, plan, pos[0])
+            for p in range(max_seq_len):
+                emit.encode(v, p, plan, pos[1 + p])
+        else:
+            emit.encode(v, v.bos, plan, tok[0])
+            for row in tok[1:]:
+                emit.encode(v, op.fill, plan, row)
+    return tok, pos
+
+
+def _unembedding(plan: Plan, out: Var, n_inputs: int) -> np.ndarray:
+    """Output ids score their value; input ids score -1 (never chosen)."""
+    L = plan.d_logical
+    rows = np.zeros((1 + n_inputs + len(out.domain()), L))
+    rows[:1 + n_inputs, [emit.BOS, emit.NOT_BOS]] = -1.0
+    d = plan.offset[out.label]
+    for row, value in zip(rows[1 + n_inputs:], out.domain()):
+        if out.numerical:  # quadratic maximisation: 2 v x - v^2 peaks at the value x = v
+            row[d] = 2.0 * float(value)
+            row[[emit.BOS, emit.NOT_BOS]] = -float(value) ** 2
+        else:
+            row[d + out.slot(value)] = 1.0
+    return rows

@@ -1,0 +1,339 @@
+"""Compiler stage 1: a RASP graph becomes a list of finite operations (value-set inference).
+
+Every SOp becomes a :class:`Var` with its finite value set, inferred from the vocabulary and
+``max_seq_len``; every operation becomes an :class:`Embed` (tokens, indices, Full), a
+:class:`Lookup` (Map, SequenceMap: a finite table, one MLP) or an :class:`Attend` (Aggregate,
+SelectorWidth: one head). Composite selectors are flattened into one selection matrix over
+tuples of their SOps; numerical selector inputs get a categorical copy first. Print the list
+to see what the compiler will build.
+
+At the BOS position (the compiler's first, hidden position) every Var holds its ``bos`` value
+(``None`` for the inputs); heads read the BOS position as ``None`` whatever it holds.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from taotp.rasp import expr as rx
+from taotp.rasp.graph import nodes
+from taotp.rasp.recipes import mean_values, sums_by_count
+
+MAX_VALUES = 20_000    # a value set larger than this is refused (its MLP would be huge)
+MAX_COMBOS = 100_000   # likewise the table of a Lookup
+MAX_PATTERN = 1_000_000  # likewise a Select's query-by-key matrix
+MAX_INLINE = 5_000     # a Lookup reads through the Lookups feeding it up to this table size
+
+
+@dataclass(frozen=True)
+class Var:
+    """An SOp in the residual: one-hot over ``values`` + None, or a balanced number."""
+    label: str
+    numerical: bool
+    values: tuple
+    bos: Any = None
+
+    @property
+    def width(self) -> int:
+        """Residual dimensions: one per value plus None, or the number and its partner."""
+        return 2 if self.numerical else len(self.values) + 1
+
+    @property
+    def bound(self) -> float:
+        """``B``: numerical values are stored as ``[x, sqrt(B^2 - x^2)]``."""
+        return max((abs(float(v)) for v in self.values), default=0.0) or 1.0
+
+    @property
+    def squared_norm(self) -> float:
+        """What the Var adds to the residual's squared norm, the same at every position."""
+        return self.bound ** 2 if self.numerical else 1.0
+
+    def slot(self, value) -> int:
+        """The one-hot slot of a categorical value (None is the last slot)."""
+        return len(self.values) if value is None else self.values.index(value)
+
+    def code(self, value) -> float:
+        """The single number an MLP reads: the slot, or the value itself."""
+        return float(value) if self.numerical else float(self.slot(value))
+
+    def domain(self) -> tuple:
+        """Every value the Var can hold, BOS included."""
+        return self.values if self.numerical else self.values + (None,)
+
+
+@dataclass(frozen=True)
+class Embed:
+    """A Var written by the embeddings: ``source`` is tokens, indices or full."""
+    out: Var
+    source: str
+    fill: Any = None
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """An MLP: ``table`` maps every tuple of input values to the output value."""
+    out: Var
+    inputs: tuple
+    table: tuple  # ((input values...), output value)
+
+
+@dataclass(frozen=True)
+class Attend:
+    """One head: keys/queries categorical Vars, ``pattern[q][k]`` their selection matrix.
+
+    ``kind`` is copy (categorical aggregate, written directly), mean, sum or width (written
+    to scratch, then turned into ``out`` by a cleanup MLP using ``points``:
+    ``((y...), output value)``)."""
+    out: Var
+    kind: str
+    keys: Var
+    queries: Var
+    pattern: tuple
+    values: Var | None = None
+    default: Any = None
+    points: tuple = ()
+
+
+def lower(program: rx.SOp, vocab, max_seq_len: int) -> tuple[list, Var]:
+    """The operations (in an order where inputs come first) and the output Var."""
+    if not isinstance(program, rx.SOp):
+        raise TypeError(f"compile needs an SOp, got {type(program).__name__}")
+    state = _State(tuple(vocab), max_seq_len)
+    for node in nodes(program):
+        if isinstance(node, rx.SOp):
+            state.lower_sop(node)
+    out = state.vars[program.label]
+    return _prune(state.ops, out), out
+
+
+def _prune(ops: list, out: Var) -> list:
+    """Drop operations nothing reads (Lookups that were inlined into their readers)."""
+    needed, kept = {out.label}, []
+    for op in reversed(ops):
+        if op.out.label in needed:
+            kept.append(op)
+            reads = op.inputs if isinstance(op, Lookup) else (
+                (op.keys, op.queries, op.values) if isinstance(op, Attend) else ())
+            needed.update(v.label for v in reads if v is not None)
+    return kept[::-1]
+
+
+@dataclass
+class _State:
+    vocab: tuple
+    max_seq_len: int
+
+    def __post_init__(self):
+        self.ops: list = []
+        self.vars: dict = {}
+
+    def add(self, op):
+        self.ops.append(op)
+        self.vars[op.out.label] = op.out
+        return op.out
+
+    def lower_sop(self, node):
+        numerical = rx.NUMERICAL == node.annotations["encoding"]
+        label = node.label
+        if isinstance(node, (rx.TokensType, rx.IndicesType, rx.Full)):
+            source = {rx.TokensType: "tokens", rx.IndicesType: "indices"}.get(type(node), "full")
+            values = {"tokens": self.vocab, "indices": tuple(range(self.max_seq_len)),
+                      "full": (getattr(node, "fill", None),)}[source]
+            bos = (values[0] if source != "full" else node.fill) if numerical else None
+            var = _var(node, numerical, values, bos)
+            return self.add(Embed(var, source, getattr(node, "fill", None)))
+        if isinstance(node, (rx.Map, rx.SequenceMap)):
+            inputs = tuple(self.vars[c.label] for c in node.children)
+            return self.lookup(node, label, numerical, inputs, node.f)
+        if isinstance(node, rx.SelectorWidth):
+            keys, queries, pattern = self.selector(node.selector)
+            n = self.max_seq_len
+            points = tuple(((1.0 / (w + 1),), w) for w in range(n + 1))
+            out = _var(node, numerical, tuple(range(n + 1)), 0)
+            return self.add(Attend(out, "width", keys, queries, pattern, points=points))
+        if isinstance(node, rx.Aggregate):
+            return self.aggregate(node, numerical)
+        raise ValueError(f"not supported yet: {label} ({type(node).__name__})")
+
+    def lookup(self, node, label, numerical, inputs, f: Callable):
+        inputs, f = self.inline(inputs, f)
+        combos = math.prod(len(v.domain()) for v in inputs)
+        if combos > MAX_COMBOS:
+            raise ValueError(f"{label} ({type(node).__name__}): its table has {combos:,} input "
+                             f"combinations, more than {MAX_COMBOS:,}")
+        table = []
+        for args in itertools.product(*(v.domain() for v in inputs)):
+            out = None
+            if all(a is not None for a in args):
+                try:
+                    out = f(*args)
+                except Exception:  # unreachable combinations of over-approximated values
+                    out = None
+            table.append((args, out))
+        values = {out for _, out in table if out is not None}
+        bos = dict(table).get(tuple(v.bos for v in inputs))
+        if numerical:
+            bos = bos if bos is not None else (min(values, key=float) if values else 0)
+            values.add(bos)
+        var = _var(node, numerical, values, bos, label)
+        if numerical:
+            table = [(args, var.bos if out is None else out) for args, out in table]
+        return self.add(Lookup(var, inputs, tuple(table)))
+
+    def inline(self, inputs: tuple, f: Callable) -> tuple:
+        """Read through Lookups feeding this one (one MLP instead of a chain) when the
+        combined table stays small."""
+        producers = {op.out.label: op for op in self.ops if isinstance(op, Lookup)}
+        parts = [producers.get(v.label) for v in inputs]
+        flat = []
+        for v, op in zip(inputs, parts):
+            for u in (op.inputs if op else (v,)):
+                if u not in flat:
+                    flat.append(u)
+        if flat == list(inputs) or math.prod(len(u.domain()) for u in flat) > MAX_INLINE:
+            return inputs, f
+        tables = [dict(op.table) if op else None for op in parts]
+        where = [[flat.index(u) for u in (op.inputs if op else (v,))]
+                 for v, op in zip(inputs, parts)]
+
+        def composed(*args):
+            xs = [t[tuple(args[j] for j in w)] if t is not None else args[w[0]]
+                  for t, w in zip(tables, where)]
+            if any(x is None for x in xs):
+                raise ValueError("None")
+            return f(*xs)
+        return tuple(flat), composed
+
+    def converted(self, var: Var, numerical: bool, owner) -> Var:
+        """``var`` itself, or a copy in the other encoding (one extra Lookup)."""
+        if var.numerical == numerical:
+            return var
+        label = f"{var.label}:{'numerical' if numerical else 'categorical'}"
+        if label in self.vars:
+            return self.vars[label]
+        return self.lookup(owner, label, numerical, (var,), lambda x: x)
+
+    def selector(self, sel) -> tuple:
+        """Flatten ``sel`` to (key Var, query Var, pattern[q][k])."""
+        key_vars, query_vars, pred = self.flatten(sel)
+        keys, queries = self.tuple_var(sel, key_vars), self.tuple_var(sel, query_vars)
+        if len(keys.values) * len(queries.values) > MAX_PATTERN:
+            raise ValueError(f"{sel.label} ({type(sel).__name__}): a {len(queries.values):,} x "
+                             f"{len(keys.values):,} selection matrix, more than "
+                             f"{MAX_PATTERN:,} entries")
+        pattern = []
+        for q in queries.values:
+            row = []
+            for k in keys.values:
+                kt = k if len(key_vars) > 1 else (k,)
+                qt = q if len(query_vars) > 1 else (q,)
+                try:
+                    row.append(bool(pred(kt, qt)))
+                except Exception:
+                    row.append(False)
+            pattern.append(tuple(row))
+        return keys, queries, tuple(pattern)
+
+    def flatten(self, sel) -> tuple:
+        """(key Vars, query Vars, predicate on tuples of their values)."""
+        if isinstance(sel, rx.Select):
+            k = self.converted(self.vars[sel.keys.label], False, sel)
+            q = self.converted(self.vars[sel.queries.label], False, sel)
+            p = sel.predicate
+            return (k,), (q,), lambda kt, qt: p(kt[0], qt[0])
+        if isinstance(sel, rx.SelectorNot):
+            k, q, p = self.flatten(sel.inner)
+            return k, q, lambda kt, qt: not p(kt, qt)
+        if isinstance(sel, rx.SelectorAnd):  # also SelectorOr, its subclass
+            k1, q1, p1 = self.flatten(sel.fst)
+            k2, q2, p2 = self.flatten(sel.snd)
+            keys, kmap = _merge(k1, k2)
+            queries, qmap = _merge(q1, q2)
+            either = isinstance(sel, rx.SelectorOr)
+
+            def pred(kt, qt):
+                a = p1(tuple(kt[i] for i in kmap[0]), tuple(qt[i] for i in qmap[0]))
+                b = p2(tuple(kt[i] for i in kmap[1]), tuple(qt[i] for i in qmap[1]))
+                return (a or b) if either else (a and b)
+            return keys, queries, pred
+        raise ValueError(f"not supported yet: {sel.label} ({type(sel).__name__})")
+
+    def tuple_var(self, owner, parts: tuple) -> Var:
+        """One categorical Var for several (a Lookup building tuples), or the Var itself."""
+        if len(parts) == 1:
+            return parts[0]
+        label = "(" + ",".join(v.label for v in parts) + ")"
+        if label in self.vars:
+            return self.vars[label]
+        return self.lookup(owner, label, False, parts, lambda *xs: tuple(xs))
+
+    def aggregate(self, node, numerical: bool):
+        keys, queries, pattern = self.selector(node.selector)
+        values = self.vars[node.sop.label]
+        n, default = self.max_seq_len, node.default
+        numbers = all(isinstance(v, (int, float)) for v in values.values)
+        if not numerical and (node.reduction == "mean" or not numbers):
+            # one selected value (or equal ones) is copied; a sum of one non-number is itself
+            values = self.converted(values, False, node)
+            outs = set(values.values) | ({default} - {None})
+            out = _var(node, False, outs, default)
+            return self.add(Attend(out, "copy", keys, queries, pattern, values, default))
+        values = self.converted(values, True, node)
+        stand_in = 0 if default is None else default  # where the evaluator says None
+        try:
+            if node.reduction == "mean":
+                means = mean_values(values.values, n, MAX_VALUES)
+                points = [((float(m),), float(m)) for m in means]
+                points.append(((float(stand_in),), stand_in))
+            else:
+                points = [((float(s) / (w + 1), 1.0 / (w + 1)), float(s) if w else stand_in)
+                          for s, w in sums_by_count(values.values, n, MAX_VALUES)]
+        except ValueError as exc:
+            raise ValueError(f"{node.label} (Aggregate, {node.reduction}): {exc}") from exc
+        outs = {o for _, o in points}
+        out = _var(node, numerical, outs, stand_in)
+        kind = "mean" if node.reduction == "mean" else "sum"
+        return self.add(Attend(out, kind, keys, queries, pattern, values, stand_in,
+                               tuple(dict(points).items())))
+
+
+def _merge(a: tuple, b: tuple) -> tuple:
+    """Vars of ``a`` then new ones of ``b``, and where each side's Vars sit in the result."""
+    merged = list(a)
+    for v in b:
+        if v not in merged:
+            merged.append(v)
+    return tuple(merged), ([merged.index(v) for v in a], [merged.index(v) for v in b])
+
+
+def _var(node, numerical: bool, values, bos, label: str | None = None) -> Var:
+    label = label or node.label
+    values = set(values)
+    if len(values) > MAX_VALUES:
+        raise ValueError(f"{label} ({type(node).__name__}): {len(values):,} possible values, "
+                         f"more than {MAX_VALUES:,}")
+    if numerical:
+        for v in values:
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                if not isinstance(v, bool):
+                    raise ValueError(f"{label} ({type(node).__name__}) is numerical but can be "
+                                     f"{v!r}, which is not a finite number")
+        ordered = tuple(sorted(values, key=float))
+    else:
+        for v in values:
+            try:
+                hash(v)
+            except TypeError as exc:
+                raise ValueError(f"{label} ({type(node).__name__}) can be {v!r}, "
+                                 f"which is not hashable") from exc
+        ordered = tuple(sorted(values, key=_order))
+    return Var(label, numerical, ordered, bos)
+
+
+def _order(value) -> tuple:
+    """Numbers in numerical order first (slots then follow the values), then the rest."""
+    if isinstance(value, (int, float)):
+        return (0, float(value), type(value).__name__, "")
+    return (1, 0.0, type(value).__name__, repr(value))

@@ -1,0 +1,253 @@
+"""The cookbook the RASP compiler is made of: small functions that return exact weights.
+
+Each recipe is one idea from the book (*The Art of Transformer Programming*, chapters 3, 4
+and 6) or the Transformer Cookbook (Yang, Chiang et al., TMLR 2026), written so that layer
+norm is harmless: the compiler keeps the residual mean-free (``taotp.circuits.mean_free``)
+and gives every position the same norm, so each layer norm is a known constant scale
+(:func:`layer_norm_scale`) that the reading weights undo.
+
+>>> import numpy as np
+>>> M1, b1, M2, b2 = plateau_lookup([0.0, 1.0, 3.0], [[5.0], [6.0], [7.0]])
+>>> x = np.array([[0.1], [1.0], [2.9]])        # each point, off by less than a quarter gap
+>>> (np.maximum(x @ M1 + b1, 0.0) @ M2 + b2).ravel().round(9).tolist()
+[5.0, 6.0, 7.0]
+"""
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from typing import Sequence
+
+import numpy as np
+
+LN_EPSILON = 1e-10  # taotp.model.layer_norm divides by std + 1e-10
+
+
+def layer_norm_scale(squared_norm: float, d_model: int) -> float:
+    """The factor layer norm multiplies a mean-free residual by, when its norm is known.
+
+    Book, Section 4.1 (padding blocks): if every position's residual has mean 0 and the same
+    squared norm, layer norm is multiplication by this constant, so a reader divides by it.
+    Matches ``taotp.model.layer_norm`` exactly, epsilon included.
+
+    >>> round(layer_norm_scale(4.0, 16), 6)
+    2.0
+    """
+    if squared_norm <= 0 or d_model < 1:
+        raise ValueError(f"layer_norm_scale needs a positive norm and d_model, got "
+                         f"{squared_norm}, {d_model}")
+    return 1.0 / (math.sqrt(squared_norm / d_model) + LN_EPSILON)
+
+
+def balanced_number(values: Sequence[float]) -> np.ndarray:
+    """``(len(values), 2)`` rows ``[x, sqrt(B^2 - x^2)]`` with ``B = max |x|``: constant norm.
+
+    A number stored alone changes the residual's norm, so layer norm would rescale every
+    other value by an amount that depends on it. Its partner coordinate (a padding block in
+    the book's sense, Section 4.1) keeps the norm at ``B^2`` for every value.
+
+    >>> (balanced_number([-3.0, 0.0, 2.0]) ** 2).sum(axis=1).tolist()
+    [9.0, 9.0, 9.0]
+    """
+    x = np.asarray(values, dtype=np.float64)
+    bound = float(np.max(np.abs(x))) if x.size else 0.0
+    bound = bound if bound > 0 else 1.0
+    return np.stack([x, np.sqrt(np.maximum(bound * bound - x * x, 0.0))], axis=1)
+
+
+def balanced_number_with(x: float, bound: float) -> np.ndarray:
+    """One row of :func:`balanced_number` for a known bound ``B >= |x|``."""
+    return np.array([x, max(bound * bound - x * x, 0.0) ** 0.5])
+
+
+def hardening_gap(n_keys: int, tolerance: float) -> float:
+    """The score gap gamma that makes softmax as good as hardmax to ``tolerance``.
+
+    Book, Section 3.1, and the Transformer Cookbook's bound
+    ``||hardmax - softmax||_1 <= 2 n e^(-gamma)`` when every unselected key scores at least
+    gamma below the selected ones. A tolerance below float64's smallest number makes the
+    unselected weights underflow to exactly 0.
+
+    >>> round(hardening_gap(10, 1e-6), 3)
+    16.811
+    """
+    if n_keys < 1 or not 0 < tolerance < 1:
+        raise ValueError(f"hardening_gap needs n_keys >= 1 and 0 < tolerance < 1, got "
+                         f"{n_keys}, {tolerance}")
+    return math.log(2 * n_keys) - math.log(tolerance)
+
+
+def select_scores(pattern: np.ndarray, gap: float, sink: float) -> tuple:
+    """Query and key blocks of a head whose score is ``gap`` where ``pattern[q, k]``, else 0.
+
+    Categorical Select (Transformer Cookbook, "attention as a lookup"): the query's one-hot
+    picks a row of the selection matrix, the key's one-hot picks a column. One extra head
+    dimension scores the BOS key ``sink`` for every query, so a query that selects nothing
+    attends to BOS (the book's default sink, Section 6.4). Returns ``(q_block, k_block,
+    q_sink, k_sink)``: rows are the one-hot slots, the sink rows are read from the query's
+    constant and the key's BOS flag. The head dimension is ``min(n_queries, n_keys) + 1``.
+
+    >>> q, k, qs, ks = select_scores(np.array([[1, 0], [1, 1]]), 10.0, 5.0)
+    >>> (q @ k.T).tolist(), float(qs @ ks)
+    ([[10.0, 0.0], [10.0, 10.0]], 5.0)
+    """
+    pattern = np.asarray(pattern, dtype=np.float64)
+    n_q, n_k = pattern.shape
+    dim = min(n_q, n_k)
+    q_block, k_block = np.zeros((n_q, dim + 1)), np.zeros((n_k, dim + 1))
+    if n_k <= n_q:
+        q_block[:, :n_k], k_block[:, :n_k] = gap * pattern, np.eye(n_k)
+    else:
+        q_block[:, :n_q], k_block[:, :n_q] = gap * np.eye(n_q), pattern.T
+    q_sink, k_sink = np.zeros(dim + 1), np.zeros(dim + 1)
+    q_sink[dim], k_sink[dim] = sink, 1.0
+    return q_block, k_block, q_sink, k_sink
+
+
+def plateau_lookup(points: Sequence[float], outputs) -> tuple:
+    """``M1 (1, 4m), b1, M2, b2``: a ReLU MLP equal to ``outputs[i]`` near ``points[i]``.
+
+    The book's spike MLP (Theorem 6.1, ``taotp.build_MLP``) is exact on the points; this
+    variant (four ReLUs per point instead of three) is flat on a quarter of the smallest gap
+    around each point, so inputs that are off by rounding (float32, softmax leakage) still
+    give the exact output: every lookup also cleans its input up.
+    """
+    x = np.asarray(points, dtype=np.float64)
+    a = np.asarray(outputs, dtype=np.float64)
+    if x.ndim != 1 or a.ndim != 2 or len(x) != len(a) or len(x) == 0:
+        raise ValueError("plateau_lookup needs m points and an (m, d) array of outputs")
+    s = np.sort(x)
+    gaps = np.diff(s)
+    if len(s) > 1 and not np.all(gaps > 0):
+        raise ValueError("plateau_lookup needs distinct points")
+    sep = float(gaps.min()) if len(s) > 1 else 1.0
+    inner, outer = sep / 4, sep / 2
+    corners = np.stack([x - outer, x - inner, x + inner, x + outer], axis=1)
+    M1 = np.ones((1, 4 * len(x))) / (outer - inner)
+    b1 = (-corners / (outer - inner)).ravel()
+    M2 = (np.array([1.0, -1.0, -1.0, 1.0])[None, :, None] * a[:, None, :]).reshape(-1, a.shape[1])
+    return M1, b1, M2, np.zeros(a.shape[1])
+
+
+def min_gap(points: Sequence[float]) -> float:
+    """The smallest distance between distinct sorted points (1.0 for fewer than two)."""
+    s = np.unique(np.asarray(points, dtype=np.float64))
+    return float(np.diff(s).min()) if len(s) > 1 else 1.0
+
+
+def injective_weights(code_sets: Sequence[Sequence[float]]) -> list:
+    """Weights ``w`` with ``sum_i w[i] * c[i]`` one-to-one on the product of the code sets.
+
+    How one MLP reads several numbers at once (an n-ary SequenceMap): each next code is
+    scaled past the range of what came before, so the combined number still separates every
+    combination by the first code's smallest gap.
+
+    >>> injective_weights([[0, 1, 2], [0, 1]])
+    [1.0, 3.0]
+    """
+    weights, lo, hi, gap = [], 0.0, 0.0, None
+    for codes in code_sets:
+        c = np.asarray(codes, dtype=np.float64)
+        w = 1.0 if gap is None else (hi - lo + gap) / min_gap(c)
+        new_lo, new_hi = lo + w * float(c.min()), hi + w * float(c.max())
+        gap = min_gap(c) * w if gap is None else gap
+        weights.append(w)
+        lo, hi = new_lo, new_hi
+    return weights
+
+
+def categorical_lookup(n_slots: Sequence[int], table: dict, encode) -> tuple:
+    """``M1 (sum n_slots, 2h), b1, M2, b2`` computing a function of k one-hot inputs.
+
+    Transformer Cookbook's "finite function by a lookup table", made robust: per
+    combination, the clipped ramp ``ReLU(4 (s - k + 1/2)) - ReLU(4 (s - k + 1/2) - 1)`` of
+    the sum ``s`` of its k one-hot slots is exactly 1 when ``s >= k - 1/4`` and exactly 0
+    when ``s <= k - 1/2`` (a ReLU comparator): noise below a quarter is erased, not passed
+    on. Its output row is the encoded answer. ``table`` maps slot tuples to answers,
+    ``encode`` an answer to its output vector.
+
+    >>> M1, b1, M2, b2 = categorical_lookup([2, 2], {(0, 0): 0, (0, 1): 1, (1, 0): 1,
+    ...                                              (1, 1): 0}, lambda v: [float(v)])
+    >>> x = np.array([[1.0, 0.0, 0.1, 0.9], [0.05, 0.95, 0.0, 1.0]])   # noisy one-hots
+    >>> (np.maximum(x @ M1 + b1, 0.0) @ M2 + b2).ravel().tolist()
+    [1.0, 0.0]
+    """
+    k = len(n_slots)
+    offsets = np.concatenate(([0], np.cumsum(n_slots)))
+    combos = list(table)
+    M1 = np.zeros((int(offsets[-1]), 2 * len(combos)))
+    rows = []
+    for h, combo in enumerate(combos):
+        for i, slot in enumerate(combo):
+            M1[offsets[i] + slot, 2 * h:2 * h + 2] = 4.0
+        answer = np.asarray(encode(table[combo]), dtype=np.float64)
+        rows += [answer, -answer]
+    M2 = np.array(rows, dtype=np.float64).reshape(2 * len(combos), -1)
+    b1 = np.tile([-4.0 * (k - 0.5), -4.0 * (k - 0.5) - 1.0], len(combos))
+    return M1, b1, M2, np.zeros(M2.shape[1])
+
+
+def index_lookup(i: int, positions: int) -> tuple:
+    """Query and key vectors that make position ``i`` the unique best key.
+
+    Transformer Cookbook, "index lookup by quadratic maximisation": with ``q = [i, 1]`` and
+    ``k_j = [2j, -j^2]``, ``q . k_j = i^2 - (i - j)^2`` peaks at ``j = i``, with gap at
+    least 1 to every other position. Returns ``(q (2,), K (positions, 2))``.
+
+    >>> q, K = index_lookup(3, 6)
+    >>> int(np.argmax(K @ q))
+    3
+    """
+    j = np.arange(positions, dtype=np.float64)
+    return np.array([float(i), 1.0]), np.stack([2 * j, -j * j], axis=1)
+
+
+def relu_max(a: float, b: float) -> float:
+    """``max(a, b) = b + ReLU(a - b)``: one hidden unit (Transformer Cookbook, "min/max")."""
+    return b + max(a - b, 0.0)
+
+
+def relu_min(a: float, b: float) -> float:
+    """``min(a, b) = a - ReLU(a - b)``."""
+    return a - max(a - b, 0.0)
+
+
+def relu_step(x: float, threshold: float, width: float) -> float:
+    """A comparator ``[x >= threshold]``, exact when x is at least ``width`` from it:
+    ``(ReLU(x - threshold + width) - ReLU(x - threshold)) / width``."""
+    return (max(x - threshold + width, 0.0) - max(x - threshold, 0.0)) / width
+
+
+def relu_and(*bits: float) -> float:
+    """Boolean AND of 0/1 inputs: ``ReLU(sum - (k - 1))`` (OR is ``1 - AND`` of negations)."""
+    return max(sum(bits) - (len(bits) - 1.0), 0.0)
+
+
+def mean_values(values: Sequence, max_count: int, limit: int) -> list:
+    """Every mean of 1..max_count values drawn (with repeats) from ``values``, exactly.
+
+    What a numerical mean-Aggregate can output, so that its cleanup MLP has a finite table.
+    Exact fractions, so that equal means are one point; refuses past ``limit`` points.
+
+    >>> [str(m) for m in mean_values([0, 1], 3, 100)]
+    ['0', '1/3', '1/2', '2/3', '1']
+    """
+    out: set = set()
+    for total, count in sums_by_count(values, max_count, limit):
+        if count:
+            out.add(total / count)
+    return sorted(out)
+
+
+def sums_by_count(values: Sequence, max_count: int, limit: int) -> list:
+    """Pairs ``(sum, count)`` for every multiset of 0..max_count values (sums exact)."""
+    items = sorted({Fraction(v) for v in values})
+    level = {Fraction(0)}
+    out = [(Fraction(0), 0)]
+    for count in range(1, max_count + 1):
+        level = {s + v for s in level for v in items}
+        out.extend((s, count) for s in level)
+        if len(out) > limit:
+            raise ValueError(f"more than {limit} possible sums/means (values {items[:5]}..., "
+                             f"up to {max_count} of them)")
+    return out

@@ -1,0 +1,104 @@
+"""Hypothesis: random well-typed RASP programs compile to models equal to rasp.evaluate,
+on every input of length 1..3, or compile refuses them with a ValueError naming a node."""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from taotp import rasp
+from tests.test_rasp_compile import agree
+
+VOCAB = (0, 1, 2)
+MAX_LEN = 3
+
+
+def _lin(a, b, m):
+    return lambda x: (a * x + b) % m
+
+
+def _lin2(a, b, m):
+    return lambda x, y: (a * x + b * y) % m
+
+
+@st.composite
+def programs(draw):
+    """A few random operations over tokens and indices; the last one is the program."""
+    cat = [rasp.tokens, rasp.indices]  # categorical SOps with small int values
+    num = []                           # numerical SOps
+    comparisons = list(rasp.Comparison)
+    for _ in range(draw(st.integers(1, 4))):
+        kind = draw(st.sampled_from(["map", "seqmap", "width", "mean", "copy", "sum",
+                                     "nummap"]))
+        pick = lambda pool: pool[draw(st.integers(0, len(pool) - 1))]  # noqa: E731
+        a, b, m = draw(st.integers(0, 3)), draw(st.integers(0, 3)), draw(st.integers(2, 4))
+        keys_pool = cat + num
+        if kind == "map":
+            cat.append(rasp.Map(_lin(a, b, m), pick(cat)))
+        elif kind == "seqmap":
+            cat.append(rasp.SequenceMap(_lin2(a, b, m), pick(cat), pick(cat)))
+        elif kind == "width":
+            sel = rasp.Select(pick(keys_pool), pick(keys_pool), draw(st.sampled_from(comparisons)))
+            if draw(st.booleans()):
+                sel = sel & rasp.Select(pick(cat), pick(cat), draw(st.sampled_from(comparisons)))
+            width = rasp.SelectorWidth(sel)
+            (num.append(rasp.numerical(width)) if draw(st.booleans()) else cat.append(width))
+        elif kind == "mean":
+            sel = rasp.Select(pick(keys_pool), pick(keys_pool), draw(st.sampled_from(comparisons)))
+            if draw(st.booleans()):
+                sel = ~sel | rasp.Select(pick(cat), pick(cat), rasp.Comparison.EQ)
+            vals = rasp.numerical(rasp.Map(_lin(a, b, m), pick(cat)))
+            num.append(rasp.numerical(rasp.Aggregate(sel, vals, default=draw(st.integers(0, 2)))))
+        elif kind == "copy":  # at most one key selected: categorical aggregation is exact
+            shifted = rasp.Map(lambda i, s=a: i - s, rasp.indices)
+            sel = rasp.Select(rasp.indices, shifted, rasp.Comparison.EQ)
+            cat.append(rasp.Aggregate(sel, pick(cat), default=None))
+        elif kind == "sum":
+            sel = rasp.Select(pick(cat), pick(cat), draw(st.sampled_from(comparisons)))
+            num.append(rasp.numerical(sel.value(rasp.numerical(rasp.Map(_lin(a, b, m),
+                                                                         pick(cat))))))
+        elif num:
+            num.append(rasp.numerical(rasp.Map(lambda x, s=a: x * x - s * x, pick(num))))
+    pool = cat[2:] + num
+    return pool[-1] if pool else rasp.Map(_lin(1, 1, 3), rasp.tokens)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(program=programs(), causal=st.booleans())
+def test_random_programs_compile_exactly_or_are_refused(program, causal):
+    try:
+        compiled = rasp.compile(program, VOCAB, MAX_LEN, causal=causal)
+    except ValueError as error:  # a clear refusal names a node
+        assert any(node.label in str(error) for node in rasp.nodes(program)), error
+        return
+    for n in range(1, MAX_LEN + 1):
+        for xs in itertools.product(VOCAB, repeat=n):
+            try:
+                expected = rasp.evaluate(program, list(xs), causal=causal)
+            except ValueError:  # the program itself fails on this input (e.g. None compared)
+                continue
+            got = compiled.run(list(xs))
+            assert agree(expected, got, 1e-9), (xs, expected, got)
+
+
+@pytest.mark.slow
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(program=programs(), causal=st.booleans(), dtype=st.sampled_from([np.float64,
+                                                                        np.float32]))
+def test_many_random_programs(program, causal, dtype):
+    try:
+        compiled = rasp.compile(program, VOCAB, MAX_LEN, causal=causal, dtype=dtype)
+    except ValueError as error:
+        assert any(node.label in str(error) for node in rasp.nodes(program)), error
+        return
+    for n in range(1, MAX_LEN + 1):
+        for xs in itertools.product(VOCAB, repeat=n):
+            try:
+                expected = rasp.evaluate(program, list(xs), causal=causal)
+            except ValueError:
+                continue
+            assert agree(expected, compiled.run(list(xs)), 1e-9 if dtype == np.float64
+                         else 1e-5), xs
