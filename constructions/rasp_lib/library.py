@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 from constructions.rasp_lib import blog, paper, references as ref, tracr_lib as lib
 from taotp import rasp
