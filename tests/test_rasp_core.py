@@ -136,3 +136,11 @@ def test_or_is_not_a_kind_of_and():
     s = rasp.Select(rasp.tokens, rasp.tokens, Comparison.EQ)
     assert not isinstance(s | s, rasp.SelectorAnd) and not isinstance(s & s, rasp.SelectorOr)
     assert (s | s).fst is s and (s & s).snd is s
+
+
+def test_deep_programs_need_no_deep_recursion():
+    x = rasp.tokens
+    for _ in range(5000):
+        x = rasp.Map(lambda v: v + 1, x, simplify=False)
+    assert len(rasp.nodes(x)) == 5001 and x([0, 1]) == [5000, 5001]
+    assert rasp.layers(x) == rasp.Layers(0, ())

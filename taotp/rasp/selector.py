@@ -80,6 +80,7 @@ class Select(Selector):
         if not callable(self.predicate) or isinstance(self.predicate, RASPExpr):
             raise TypeError(f"Select: predicate must be a Comparison or a function of "
                             f"(key, query), got {self.predicate!r}")
+        super().__post_init__()
 
     @property
     def children(self) -> tuple:  # noqa: D102
@@ -104,6 +105,7 @@ class _SelectorPair(Selector):
     def __post_init__(self) -> None:
         _check_selector(self.fst, "fst", type(self).__name__)
         _check_selector(self.snd, "snd", type(self).__name__)
+        super().__post_init__()
 
     @property
     def children(self) -> tuple:  # noqa: D102
@@ -133,6 +135,7 @@ class SelectorNot(Selector):
 
     def __post_init__(self) -> None:
         _check_selector(self.inner, "inner", "SelectorNot")
+        super().__post_init__()
 
     @property
     def children(self) -> tuple:  # noqa: D102
@@ -148,6 +151,7 @@ class SelectorWidth(SOp):
 
     def __post_init__(self) -> None:
         _check_selector(self.selector, "selector", "SelectorWidth")
+        super().__post_init__()
 
     @property
     def children(self) -> tuple:  # noqa: D102
@@ -176,6 +180,7 @@ class Aggregate(SOp):
         if self.reduction not in REDUCTIONS:
             raise ValueError(f"Aggregate: reduction must be one of {REDUCTIONS}, "
                              f"got {self.reduction!r}")
+        super().__post_init__()
 
     @property
     def children(self) -> tuple:  # noqa: D102

@@ -40,6 +40,11 @@ class RASPExpr:
 
     kind = "expr"
 
+    def __post_init__(self) -> None:
+        # Labels are computed at construction, children first, so a deep graph never
+        # recurses to compute one.
+        self.label
+
     @property
     def children(self) -> tuple:
         """Direct dependencies, in argument order."""
@@ -94,14 +99,14 @@ class RASPExpr:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.label})"
 
-    def __call__(self, xs, causal: bool = False):
+    def __call__(self, xs, causal: bool = False, vocab=None):
         """Evaluate on one input (``rasp.evaluate``)."""
         from taotp.rasp.evaluate import evaluate
-        return evaluate(self, xs, causal=causal)
+        return evaluate(self, xs, causal=causal, vocab=vocab)
 
-    def input(self, xs, causal: bool = False):
+    def input(self, xs, causal: bool = False, vocab=None):
         """RASPy's spelling of ``program(xs)``."""
-        return self(xs, causal=causal)
+        return self(xs, causal=causal, vocab=vocab)
 
 
 def _check_sop(x: Any, role: str, owner: str) -> None:
@@ -237,6 +242,7 @@ class Map(SOp):
             outer, inner_f = self.f, self.inner.f
             object.__setattr__(self, "f", lambda x: outer(inner_f(x)))
             object.__setattr__(self, "inner", self.inner.inner)
+        super().__post_init__()
 
     @property
     def children(self) -> tuple:  # noqa: D102
@@ -259,6 +265,7 @@ class SequenceMap(SOp):
         _check_fn(self.f, type(self).__name__)
         _check_sop(self.fst, "fst", type(self).__name__)
         _check_sop(self.snd, "snd", type(self).__name__)
+        super().__post_init__()
 
     @property
     def children(self) -> tuple:  # noqa: D102
