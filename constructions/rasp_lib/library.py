@@ -41,7 +41,8 @@ class LibraryEntry:
             try:
                 return [int(p) for p in parts]
             except ValueError:
-                raise ValueError(f"this program reads integers like '3,1,2', got {text!r}") from None
+                raise ValueError(f"this program reads integers like '3,1,2', "
+                                 f"got {text!r}") from None
         return list(text)
 
     def check(self, xs: Sequence) -> None:

@@ -33,7 +33,10 @@ def _token(f: Any) -> str:
 
 @dataclass(frozen=True, eq=False)
 class RASPExpr:
-    """Base of every node; ``given_label`` and ``given_annotations`` come from ``named``/``numerical``."""
+    """Base of every node; ``given_label``/``given_annotations`` come from ``named``/``numerical``.
+
+    Hash by label; ``==`` on SOps builds a Map (RASP's sugar), so key dicts by ``node.label``.
+    """
 
     given_label: str | None = field(default=None, kw_only=True, repr=False)
     given_annotations: tuple = field(default=(), kw_only=True, repr=False)
