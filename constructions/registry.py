@@ -15,6 +15,7 @@ MODULES = (
     # Beyond the book.
     "long_addition",
     "unpadded_addition",
+    "multiplication",
     "multiset_sort",
     "stable_min",
     # Capabilities from the book's exercises.
