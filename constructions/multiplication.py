@@ -80,6 +80,37 @@ def build_multiplication_transformer(n_digits: int) -> dict:
     return mean_free(params)
 
 
+def sum_estimates(params: dict, prompt, n_digits: int) -> np.ndarray:
+    """Layer 2's reading of ``s_k`` (column plus carry) for each of the ``2 n`` digits of a
+    prompt's product, teacher-forced, in the dtype of ``params``: how far it is from the
+    integer ``s_k`` is how close the program is to failing (MLP 2 tolerates 0.375)."""
+    from taotp.model import attention_mask, layer_norm, self_attn, transformer_layer
+    from taotp.search_blocks import helmert_basis
+
+    plan = Plan(n_digits)
+    prompt = np.asarray(prompt)
+    tokens = np.concatenate((prompt, multiply_digits(*_operands(prompt, n_digits))[:-1]))
+    mask = attention_mask(len(tokens))
+    x = params["tok_emb"][tokens] + params["pos_emb"][np.arange(len(tokens))]
+    x = transformer_layer(x, **params["layers"][0], mask=mask)
+    last = params["layers"][1]
+    heads = (last[key] for key in ("Q", "K", "V", "P"))
+    out = self_attn(layer_norm(x, **last["ln1"]), *heads, mask)
+    r = (out.astype(np.float64) @ helmert_basis(plan.d_model))[:, plan.lay.R]
+    return r[2 * n_digits + 1:] / (0.9 * plan.eps)
+
+
+def column_sums(a: list[int], b: list[int]) -> list[int]:
+    """``s_k = col_k + carry_k`` of the schoolbook product, least significant first."""
+    n, a, b = len(a), a[::-1], b[::-1]
+    out, carry = [], 0
+    for k in range(2 * n):
+        s = sum(a[i] * b[k - i] for i in range(n) if 0 <= k - i < n) + carry
+        out.append(s)
+        carry = s // 10
+    return out
+
+
 # --- Registry: parsing, references and test inputs -------------------------------------
 
 def multiply_digits(a: list[int], b: list[int]) -> list[int]:
