@@ -8,8 +8,8 @@ a matplotlib Figure. Programs are reached through the registry, lazily, never by
 Figures: 2.3 (the message's tokens on the unit circle), 2.6 (layer norm on R^2 and R^3), 2.7
 (HELLO WORLD's 3D token embedding), 3.8 (LOOKUP TABLE decoding precision), 5.1 (MIN's token
 embedding), 5.3 (powerpoints), 6.3 (the spike MLP and Theorem 6.1), 7.2, 7.6, 7.8, 7.9, 7.10,
-7.13 (the chapter 7 encodings) and Exercise 7.9 (four rotation embeddings, named: the book
-asks which is which).
+7.13 (the chapter 7 encodings), Exercise 7.9 (four rotation embeddings, named: the book
+asks which is which) and Exercise 6.21 (a traced step of DECIMAL MULTIPLICATION).
 
 What differs from the book: Figure 3.8 sweeps fewer sizes and runs (see ``_SWEEP_FULL``; it
 still shows the book's findings: 10 entries perfect from d_model 7-8, 100 entries from 13,
@@ -459,6 +459,20 @@ def exercise_7_9(quick: bool = False):
     return fig
 
 
+def exercise_6_21(quick: bool = False):
+    """Exercise 6.21 (DECIMAL MULTIPLICATION): the third digit of 123 x 456, traced.
+
+    Layer 1's six heads read a_i and b_(m-i) (or the '*' and '=', worth 0); layer 2's head
+    weighs the output positions 10^(m-k); its MLP rounds 0.9 s_2 = 27 to the digit 0."""
+    from constructions import get_program
+    from taotp.trace import trace
+
+    task = get_program("multiplication").make(n_digits=3)
+    return trace(task, "123*456", step=2, mlp_units="smallest",
+                 title="Exercise 6.21: DECIMAL MULTIPLICATION, 123 x 456 = 056088 "
+                       "(emitted least significant digit first)")
+
+
 # --- All of them ----------------------------------------------------------------------
 
 FIGURES: dict[str, Callable[..., object]] = {
@@ -476,6 +490,7 @@ FIGURES: dict[str, Callable[..., object]] = {
     "figure_7_10": figure_7_10,
     "figure_7_13": figure_7_13,
     "exercise_7_9": exercise_7_9,
+    "exercise_6_21": exercise_6_21,
 }
 
 

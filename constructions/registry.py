@@ -5,8 +5,8 @@ Plain imports, so that a reader (and an import-graph tool) sees every program mo
 from __future__ import annotations
 
 from constructions import (
-    addition, exercises, hello_world, long_addition, lookup_table, multiset_sort, search, sort,
-    stable_min, unpadded_addition,
+    addition, exercises, hello_world, long_addition, lookup_table, multiplication, multiset_sort,
+    search, sort, stable_min, unpadded_addition,
 )
 from taotp.program import Program
 
@@ -20,6 +20,7 @@ MODULES = (
     # Beyond the book.
     long_addition,
     unpadded_addition,
+    multiplication,
     multiset_sort,
     stable_min,
     # Capabilities from the book's exercises.
