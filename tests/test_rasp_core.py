@@ -130,3 +130,17 @@ def test_nodes_refuses_two_different_nodes_with_one_label():
 def test_layers_counts_attention_depth():
     assert rasp.layers(LENGTH) == rasp.Layers(1, (1,))
     assert rasp.layers(rasp.tokens + 1) == rasp.Layers(0, ())
+
+
+def test_or_is_not_a_kind_of_and():
+    s = rasp.Select(rasp.tokens, rasp.tokens, Comparison.EQ)
+    assert not isinstance(s | s, rasp.SelectorAnd) and not isinstance(s & s, rasp.SelectorOr)
+    assert (s | s).fst is s and (s & s).snd is s
+
+
+def test_deep_programs_need_no_deep_recursion():
+    x = rasp.tokens
+    for _ in range(5000):
+        x = rasp.Map(lambda v: v + 1, x, simplify=False)
+    assert len(rasp.nodes(x)) == 5001 and x([0, 1]) == [5000, 5001]
+    assert rasp.layers(x) == rasp.Layers(0, ())

@@ -31,8 +31,10 @@ def test_draw_writes_a_png_with_every_node_and_its_values(tmp_path):
 def test_draw_shows_a_selector_as_its_matrix():
     sel = rasp.Select(rasp.indices, rasp.indices, rasp.Comparison.LT).named("before")
     fig = rasp.draw(rasp.SelectorWidth(sel), "abc")
-    filled = [p for p in fig.axes[0].patches if p.get_facecolor()[:3] != (1.0, 1.0, 1.0)]
-    assert len(filled) == 3  # the 3 true cells of a 3x3 "key < query" matrix
+    colors = fig.axes[0].collections[0].get_facecolors()
+    selector_cells = colors[3:12]  # after the indices row: the 3x3 matrix
+    filled = [tuple(c[:3]) != (1.0, 1.0, 1.0) for c in selector_cells]
+    assert filled == [False, False, False, True, False, False, True, True, False]  # k < q
 
 
 def test_show_formats_cells():

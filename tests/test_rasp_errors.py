@@ -23,6 +23,8 @@ def test_token_outside_the_declared_vocabulary():
     with pytest.raises(ValueError, match=r"position 2: token 'z' is not in the vocabulary"):
         rasp.evaluate(tokens, "abz", vocab="ab")
     assert rasp.evaluate(tokens, "aba", vocab="ab") == ["a", "b", "a"]
+    with pytest.raises(ValueError, match=r"position 0: token 3"):
+        (tokens + 1).input([3], vocab=[1, 2])
 
 
 @pytest.mark.parametrize("bad", [5, None, {"a": 1}, {1, 2}, 2.5, b"ab"])

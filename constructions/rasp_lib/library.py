@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 from constructions.rasp_lib import blog, paper, references as ref, tracr_lib as lib
 from taotp import rasp
@@ -41,7 +41,8 @@ class LibraryEntry:
             try:
                 return [int(p) for p in parts]
             except ValueError:
-                raise ValueError(f"this program reads integers like '3,1,2', got {text!r}") from None
+                raise ValueError(f"this program reads integers like '3,1,2', "
+                                 f"got {text!r}") from None
         return list(text)
 
     def check(self, xs: Sequence) -> None:

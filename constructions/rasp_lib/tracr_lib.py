@@ -25,7 +25,8 @@ def make_length() -> rasp.SOp:
     >>> make_length()("abcdefg")
     [7, 7, 7, 7, 7, 7, 7]
     """
-    all_true = rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.TRUE).named("all_true_selector")
+    all_true = rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.TRUE)
+    all_true = all_true.named("all_true_selector")
     return rasp.SelectorWidth(all_true).named("length")
 
 
@@ -37,7 +38,8 @@ def make_reverse(sop: rasp.SOp) -> rasp.SOp:
     """
     opp_idx = (make_length() - rasp.indices).named("opp_idx")
     opp_idx = (opp_idx - 1).named("opp_idx-1")
-    reverse_selector = rasp.Select(rasp.indices, opp_idx, rasp.Comparison.EQ).named("reverse_selector")
+    reverse_selector = rasp.Select(rasp.indices, opp_idx, rasp.Comparison.EQ)
+    reverse_selector = reverse_selector.named("reverse_selector")
     return rasp.Aggregate(reverse_selector, sop).named("reverse")
 
 
@@ -87,7 +89,8 @@ def make_shuffle_dyck(pairs: Sequence[str]) -> rasp.SOp:
     all_zero = balances[0] == 0
     for balance in balances[1:]:
         all_zero = all_zero & (balance == 0)
-    select_last = rasp.Select(rasp.indices, make_length() - 1, rasp.Comparison.EQ).named("select_last")
+    select_last = rasp.Select(rasp.indices, make_length() - 1, rasp.Comparison.EQ)
+    select_last = select_last.named("select_last")
     last_zero = rasp.Aggregate(select_last, all_zero).named("last_zero")
     not_has_neg = (~has_neg).named("not_has_neg")
     return (last_zero & not_has_neg).named("shuffle_dyck")
@@ -198,7 +201,8 @@ def make_count(sop: rasp.SOp, token: Any) -> rasp.SOp:
     >>> make_count(rasp.tokens, "a")(["c", "a", "b", "c"])
     [1, 1, 1, 1]
     """
-    return rasp.SelectorWidth(rasp.Select(sop, sop, lambda k, q: k == token)).named(f"count_{token}")
+    count = rasp.SelectorWidth(rasp.Select(sop, sop, lambda k, q: k == token))
+    return count.named(f"count_{token}")
 
 
 def make_nary_sequencemap(f: Callable[..., Any], *sops: rasp.SOp) -> rasp.SOp:

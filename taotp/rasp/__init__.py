@@ -25,10 +25,11 @@ from taotp.rasp.graph import Layers, attention_layer, is_attention, layers, node
 from taotp.rasp.sugar import Key, Query, key, lift, query, where
 
 __all__ = [
-    "Aggregate", "CATEGORICAL", "CompiledProgram", "compile", "Comparison", "ConstantSOp", "Full", "IndicesType", "Layers",
-    "LinearSequenceMap", "Map", "NUMERICAL", "RASPExpr", "SOp", "Select", "Selector",
-    "SelectorAnd", "SelectorNot", "SelectorOr", "SelectorWidth", "SequenceMap", "TokensType",
-    "Key", "Query", "attention_layer", "categorical", "check_input", "draw", "evaluate", "evaluate_all",
-    "get_encoding", "indices", "is_attention", "is_categorical", "is_numerical", "key", "layers", "lift",
-    "nodes", "numerical", "query", "tokens", "where",
+    "Aggregate", "CATEGORICAL", "Comparison", "CompiledProgram", "ConstantSOp", "Full",
+    "IndicesType", "Key",
+    "Layers", "LinearSequenceMap", "Map", "NUMERICAL", "Query", "RASPExpr", "SOp", "Select",
+    "Selector", "SelectorAnd", "SelectorNot", "SelectorOr", "SelectorWidth", "SequenceMap",
+    "TokensType", "attention_layer", "categorical", "check_input", "compile", "draw", "evaluate",
+    "evaluate_all", "get_encoding", "indices", "is_attention", "is_categorical", "is_numerical",
+    "key", "layers", "lift", "nodes", "numerical", "query", "tokens", "where",
 ]

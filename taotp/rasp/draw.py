@@ -42,9 +42,18 @@ def _groups(program: RASPExpr) -> list:
 
 
 def _cell(ax, x: float, y: float, text: str, color: str) -> None:
+    """Queue one cell (drawn together at the end: one collection, not a patch per cell)."""
+    ax.cells.append((x, y, color))
+    if text:
+        ax.text(x + 0.5, y + 0.5, text, ha="center", va="center", fontsize=7)
+
+
+def _flush_cells(ax) -> None:
+    from matplotlib.collections import PatchCollection
     from matplotlib.patches import Rectangle
-    ax.add_patch(Rectangle((x, y), 1, 1, facecolor=color, edgecolor="#888888", linewidth=0.6))
-    ax.text(x + 0.5, y + 0.5, text, ha="center", va="center", fontsize=7)
+    rects = [Rectangle((x, y), 1, 1) for x, y, _ in ax.cells]
+    ax.add_collection(PatchCollection(rects, facecolors=[c for _, _, c in ax.cells],
+                                      edgecolors="#888888", linewidths=0.6))
 
 
 def _color(value: Any) -> str:
@@ -66,6 +75,8 @@ def _draw_selector(ax, y: float, node: Selector, matrix: list, values: dict) -> 
     n = len(matrix)
     ax.text(LABEL_WIDTH - 0.3, y + 0.5, node.label, ha="right", va="center", fontsize=8,
             fontweight="bold")
+    ax.text(LABEL_WIDTH - 0.3, y + 1.1, "queries ↓ keys →", ha="right", va="center",
+            fontsize=6, color="#666666")
     top = y
     if isinstance(node, Select):
         for k, v in enumerate(values[node.keys.label]):
@@ -102,7 +113,9 @@ def draw(program: RASPExpr, xs: Any, path: str | Path | None = None, causal: boo
                  for _, group in groups)
     width = LABEL_WIDTH + n + 0.5
     fig = new_figure(0.42 * width, 0.42 * height + 0.3)
-    ax = fig.add_subplot()
+    fig.set_layout_engine("none")  # the cells fill the page; a layout pass costs seconds
+    ax = fig.add_axes((0.01, 0.01, 0.98, 0.98))
+    ax.cells = []
     y = 0.0
     for layer, group in groups:
         title = "input and MLPs" if layer == 0 else f"layer {layer}: attention, then MLPs"
@@ -114,6 +127,7 @@ def draw(program: RASPExpr, xs: Any, path: str | Path | None = None, causal: boo
                 y = _draw_selector(ax, y, node, values[node.label], values)
             else:
                 y = _draw_sop(ax, y, node, values[node.label])
+    _flush_cells(ax)
     ax.set_xlim(0, width)
     ax.set_ylim(y, 0)
     ax.set_aspect("equal")

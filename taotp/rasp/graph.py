@@ -4,8 +4,9 @@
 >>> length = rasp.SelectorWidth(rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.TRUE))
 >>> flip = rasp.Aggregate(rasp.Select(rasp.indices, length - rasp.indices - 1,
 ...                                   rasp.Comparison.EQ), rasp.tokens)
->>> [type(n).__name__ for n in rasp.nodes(flip)]
-['IndicesType', 'TokensType', 'Select', 'SelectorWidth', 'SequenceMap', 'Map', 'Select', 'Aggregate']
+>>> [type(n).__name__ for n in rasp.nodes(flip)]  # doctest: +NORMALIZE_WHITESPACE
+['IndicesType', 'TokensType', 'Select', 'SelectorWidth', 'SequenceMap', 'Map', 'Select',
+ 'Aggregate']
 >>> rasp.layers(flip)
 Layers(depth=2, heads=(1, 1))
 """

@@ -246,7 +246,7 @@ class _State:
         if isinstance(sel, rx.SelectorNot):
             k, q, p = self.flatten(sel.inner)
             return k, q, lambda kt, qt: not p(kt, qt)
-        if isinstance(sel, rx.SelectorAnd):  # also SelectorOr, its subclass
+        if isinstance(sel, (rx.SelectorAnd, rx.SelectorOr)):
             k1, q1, p1 = self.flatten(sel.fst)
             k2, q2, p2 = self.flatten(sel.snd)
             keys, kmap = _merge(k1, k2)
