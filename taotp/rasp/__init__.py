@@ -25,7 +25,8 @@ from taotp.rasp.graph import Layers, attention_layer, is_attention, layers, node
 from taotp.rasp.sugar import Key, Query, key, lift, query, where
 
 __all__ = [
-    "Aggregate", "CATEGORICAL", "CompiledProgram", "Comparison", "ConstantSOp", "Full", "IndicesType", "Key",
+    "Aggregate", "CATEGORICAL", "Comparison", "CompiledProgram", "ConstantSOp", "Full",
+    "IndicesType", "Key",
     "Layers", "LinearSequenceMap", "Map", "NUMERICAL", "Query", "RASPExpr", "SOp", "Select",
     "Selector", "SelectorAnd", "SelectorNot", "SelectorOr", "SelectorWidth", "SequenceMap",
     "TokensType", "attention_layer", "categorical", "check_input", "compile", "draw", "evaluate",

@@ -83,7 +83,9 @@ def compile(program, vocab, max_seq_len: int, causal: bool = False,  # noqa: A00
             dtype=np.float64) -> CompiledProgram:
     """Weights on which greedy decoding reproduces ``rasp.evaluate(program, xs, causal)``.
 
-    Raises ValueError naming the node when a part cannot be compiled exactly.
+    Raises ValueError naming the node when a part cannot be compiled exactly. One rule it
+    cannot check: a categorical Aggregate must select a single value or equal values (tracr's
+    rule); where it selects distinct values the evaluator averages numbers, the model does not.
     """
     dtype = np.dtype(dtype)
     if dtype not in TOLERANCE:

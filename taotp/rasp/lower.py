@@ -15,85 +15,17 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Callable
 
 from taotp.rasp import expr as rx
 from taotp.rasp.graph import nodes
+from taotp.rasp.ir import Attend, Embed, Lookup, Var
 from taotp.rasp.recipes import mean_values, sums_by_count
 
 MAX_VALUES = 20_000    # a value set larger than this is refused (its MLP would be huge)
 MAX_COMBOS = 100_000   # likewise the table of a Lookup
 MAX_PATTERN = 1_000_000  # likewise a Select's query-by-key matrix
 MAX_INLINE = 5_000     # a Lookup reads through the Lookups feeding it up to this table size
-
-
-@dataclass(frozen=True)
-class Var:
-    """An SOp in the residual: one-hot over ``values`` + None, or a balanced number."""
-    label: str
-    numerical: bool
-    values: tuple
-    bos: Any = None
-
-    @property
-    def width(self) -> int:
-        """Residual dimensions: one per value plus None, or the number and its partner."""
-        return 2 if self.numerical else len(self.values) + 1
-
-    @property
-    def bound(self) -> float:
-        """``B``: numerical values are stored as ``[x, sqrt(B^2 - x^2)]``."""
-        return max((abs(float(v)) for v in self.values), default=0.0) or 1.0
-
-    @property
-    def squared_norm(self) -> float:
-        """What the Var adds to the residual's squared norm, the same at every position."""
-        return self.bound ** 2 if self.numerical else 1.0
-
-    def slot(self, value) -> int:
-        """The one-hot slot of a categorical value (None is the last slot)."""
-        return len(self.values) if value is None else self.values.index(value)
-
-    def code(self, value) -> float:
-        """The single number an MLP reads: the slot, or the value itself."""
-        return float(value) if self.numerical else float(self.slot(value))
-
-    def domain(self) -> tuple:
-        """Every value the Var can hold, BOS included."""
-        return self.values if self.numerical else self.values + (None,)
-
-
-@dataclass(frozen=True)
-class Embed:
-    """A Var written by the embeddings: ``source`` is tokens, indices or full."""
-    out: Var
-    source: str
-    fill: Any = None
-
-
-@dataclass(frozen=True)
-class Lookup:
-    """An MLP: ``table`` maps every tuple of input values to the output value."""
-    out: Var
-    inputs: tuple
-    table: tuple  # ((input values...), output value)
-
-
-@dataclass(frozen=True)
-class Attend:
-    """One head: keys/queries categorical Vars, ``pattern[q][k]`` their selection matrix.
-
-    ``kind`` is copy (categorical aggregate, written directly), mean, sum or width (written
-    to scratch, then turned into ``out`` by a cleanup MLP using ``points``:
-    ``((y...), output value)``)."""
-    out: Var
-    kind: str
-    keys: Var
-    queries: Var
-    pattern: tuple
-    values: Var | None = None
-    default: Any = None
-    points: tuple = ()
 
 
 def lower(program: rx.SOp, vocab, max_seq_len: int) -> tuple[list, Var]:
@@ -246,7 +178,7 @@ class _State:
         if isinstance(sel, rx.SelectorNot):
             k, q, p = self.flatten(sel.inner)
             return k, q, lambda kt, qt: not p(kt, qt)
-        if isinstance(sel, rx.SelectorAnd):  # also SelectorOr, its subclass
+        if isinstance(sel, (rx.SelectorAnd, rx.SelectorOr)):
             k1, q1, p1 = self.flatten(sel.fst)
             k2, q2, p2 = self.flatten(sel.snd)
             keys, kmap = _merge(k1, k2)
