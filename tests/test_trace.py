@@ -140,7 +140,12 @@ def test_trace_mlp_unit_choices(rng):
         trace(params, [1, 2], mlp_units=[300])
 
 
-@pytest.mark.parametrize("name", sorted(PROGRAMS))
+# Fifteen layers over a 200-token context: over a minute each to draw on a busy machine.
+SLOW_TO_DRAW = {"multiset-sort", "signed-sort"}
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=[pytest.mark.slow] * (n in SLOW_TO_DRAW))
+                                  for n in sorted(PROGRAMS)])
 def test_trace_every_registered_program(name, tmp_path, default_task):
     program = PROGRAMS[name]
     task = default_task(name)
