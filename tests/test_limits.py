@@ -151,4 +151,5 @@ def test_addition_fails_one_past_its_limit():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         task = get_program("addition").make(unchecked=True, n_digits=5)
-    assert not verify(task, samples=20, progress=False).ok
+    texts = ["1+1", "12345+54321", "99999+1"]  # the probe printed 000099 for 1+1
+    assert any(task.run(text) != task.answer(text) for text in texts)
