@@ -43,7 +43,7 @@ from __future__ import annotations
 import numpy as np
 
 from taotp.blocks import HARDER, attend_back, pos_enc_3d_array
-from taotp.checks import parse_int
+from taotp.checks import Unproven, parse_int
 from taotp.model import base_layer, base_params, layer_norm, softmax, transformer_layer
 from taotp.params import check_tokens
 from taotp.program import Option, Program, Task
@@ -297,14 +297,14 @@ def certify(task: Task) -> Task:
             options = task.options
             fitted = (f" after {options['iters']:,} gradient steps" if "iters" in options
                       else "")
-            raise ValueError(
+            raise Unproven(
                 f"the lookup table is wrong on {report.n_inputs - report.n_passed:,} of "
                 f"{report.n_inputs:,} {'keys' if report.mode == 'exhaustive' else 'prompts'}"
                 f"{fitted} ({options['entries']:,} entries, vocab_size="
                 f"{options['vocab_size']}, tok_dims={options['tok_dims']}): "
                 + ("raise --iters or --tok-dims" if fitted else "raise --tok-dims")
                 + ", use fewer entries or another --seed, or use lookup-table-general, "
-                "which is exact by construction")
+                "which is exact by construction", task)
     return task
 
 

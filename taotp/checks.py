@@ -30,6 +30,16 @@ MAX_INT_DIGITS = 18
 EXCERPT = 40
 
 
+class Unproven(ValueError):
+    """A build that failed its own certificate (e.g. a fitted table that did not learn): an
+    error, whose ``task`` a caller may still take by asking to go past the proof
+    (``Program.make(unchecked=True)``, which warns)."""
+
+    def __init__(self, message: str, task):
+        super().__init__(message)
+        self.task = task
+
+
 def excerpt(text, limit: int = EXCERPT) -> str:
     """``repr`` of at most ``limit`` characters of ``text`` (error messages stay short)."""
     text = str(text)

@@ -151,4 +151,11 @@ def test_addition_fails_one_past_its_limit():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         task = get_program("addition").make(unchecked=True, n_digits=5)
-    assert not verify(task, samples=20, progress=False).ok
+    texts = ["1+1", "12345+54321", "99999+1"]  # the probe printed 000099 for 1+1
+    assert any(task.run(text) != task.answer(text) for text in texts)
+
+
+def test_an_uncertified_table_is_available_only_unchecked():
+    with pytest.warns(UserWarning, match="wrong on .* built anyway"):
+        task = get_program("lookup-table").make(entries=100, unchecked=True)
+    assert not verify(task, exhaustive=True, progress=False).ok
