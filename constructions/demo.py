@@ -129,6 +129,7 @@ def range_rows(programs=None) -> list[tuple[str, ...]]:
 
 
 def format_ranges(rows, markdown=False) -> str:
+    """The proven-ranges table, as text or (``markdown``) as README's table."""
     cells = [RANGE_HEADER] + list(rows)
     if markdown:
         lines = ["| " + " | ".join(c) + " |" for c in cells]

@@ -83,7 +83,8 @@ class Select(Selector):
         super().__post_init__()
 
     @property
-    def children(self) -> tuple:  # noqa: D102
+    def children(self) -> tuple:
+        """Direct dependencies, in argument order."""
         return (self.keys, self.queries)
 
     def _params(self) -> tuple:
@@ -108,7 +109,8 @@ class _SelectorPair(Selector):
         super().__post_init__()
 
     @property
-    def children(self) -> tuple:  # noqa: D102
+    def children(self) -> tuple:
+        """Direct dependencies, in argument order."""
         return (self.fst, self.snd)
 
 
@@ -138,7 +140,8 @@ class SelectorNot(Selector):
         super().__post_init__()
 
     @property
-    def children(self) -> tuple:  # noqa: D102
+    def children(self) -> tuple:
+        """Direct dependencies, in argument order."""
         return (self.inner,)
 
 
@@ -154,7 +157,8 @@ class SelectorWidth(SOp):
         super().__post_init__()
 
     @property
-    def children(self) -> tuple:  # noqa: D102
+    def children(self) -> tuple:
+        """Direct dependencies, in argument order."""
         return (self.selector,)
 
 
@@ -183,7 +187,8 @@ class Aggregate(SOp):
         super().__post_init__()
 
     @property
-    def children(self) -> tuple:  # noqa: D102
+    def children(self) -> tuple:
+        """Direct dependencies, in argument order."""
         return (self.selector, self.sop)
 
     def _params(self) -> tuple:

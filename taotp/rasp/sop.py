@@ -210,7 +210,8 @@ class TokensType(SOp):
     kind = "tokens"
 
     @functools.cached_property
-    def label(self) -> str:  # noqa: D102 - fixed name
+    def label(self) -> str:
+        """``tokens`` unless renamed."""
         return self.given_label or "tokens"
 
 
@@ -221,7 +222,8 @@ class IndicesType(SOp):
     kind = "indices"
 
     @functools.cached_property
-    def label(self) -> str:  # noqa: D102 - fixed name
+    def label(self) -> str:
+        """``indices`` unless renamed."""
         return self.given_label or "indices"
 
 
@@ -248,7 +250,8 @@ class Map(SOp):
         super().__post_init__()
 
     @property
-    def children(self) -> tuple:  # noqa: D102
+    def children(self) -> tuple:
+        """Direct dependencies, in argument order."""
         return (self.inner,)
 
     def _params(self) -> tuple:
@@ -271,7 +274,8 @@ class SequenceMap(SOp):
         super().__post_init__()
 
     @property
-    def children(self) -> tuple:  # noqa: D102
+    def children(self) -> tuple:
+        """Direct dependencies, in argument order."""
         return (self.fst, self.snd)
 
     def _params(self) -> tuple:
