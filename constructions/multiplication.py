@@ -72,13 +72,13 @@ def build_multiplication_transformer(n_digits: int) -> dict:
         raise ValueError(f"n_digits must be an integer in 1..{MAX_DIGITS}, got {n_digits!r} "
                          f"(exactness is measured only that far, and the size grows as n^2)")
     plan = Plan(int(n_digits))
-    lay = plan.lay
-    params = base_params(vocab_size=12, block_size=plan.block_size, d_model=lay.width)
-    params["tok_emb"][:, lay.T] = token_points()
+    layout = plan.layout
+    params = base_params(vocab_size=12, block_size=plan.block_size, d_model=layout.width)
+    params["tok_emb"][:, layout.token] = token_points()
     values = np.concatenate((np.arange(10) / 10, [0.0, 0.0]))  # '*' and '=' read as 0
-    params["tok_emb"][:, lay.D] = circle_point(values)
+    params["tok_emb"][:, layout.digit_value] = circle_point(values)
     params["out_emb"] = params["tok_emb"].copy()
-    params["pos_emb"][:, lay.POS] = plan.pos_block
+    params["pos_emb"][:, layout.position_block] = plan.position_features
     params["layers"] = [layer1(plan), layer2(plan)]
     return mean_free(params)
 
@@ -99,8 +99,8 @@ def sum_estimates(params: dict, prompt, n_digits: int) -> np.ndarray:
     last = params["layers"][1]
     heads = (last[key] for key in ("Q", "K", "V", "P"))
     out = self_attn(layer_norm(x, **last["ln1"]), *heads, mask)
-    r = (out.astype(np.float64) @ helmert_basis(plan.d_model))[:, plan.lay.R]
-    return r[2 * n_digits + 1:] / (0.9 * plan.eps)
+    r = (out.astype(np.float64) @ helmert_basis(plan.d_model))[:, plan.layout.sum_estimate]
+    return r[2 * n_digits + 1:] / (0.9 * plan.sum_scale)
 
 
 def column_sums(a: list[int], b: list[int]) -> list[int]:

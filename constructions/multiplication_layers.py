@@ -20,7 +20,7 @@ STAR, EQUALS = 10, 11
 SOFT = 40.0  # a hard head's runner-up stays exp(-40) below its winner
 BIG = 1e6  # the last MLP's output dominates the residual before the final layer norm
 FAR = 90.0  # keys other than outputs and the '*' sit exp(-90) below the carry head's weights
-G_SCALE = 81.0 / 1.5  # products' halves (s^2 / 4 <= 81) sit at x <= 1.5 on their circle
+HALF_SCALE = 81.0 / 1.5  # products' halves (s^2 / 4 <= 81) sit at x <= 1.5 on their circle
 RAMP = 0.25  # MLP 2's steps rise over +-RAMP / 2 of the distance between neighbouring sums
 
 
@@ -49,51 +49,61 @@ def max_sums(n: int) -> list[int]:
 
 @dataclass(frozen=True)
 class Layout:
-    """Logical coordinates: token ``T``, digit value ``D``, the position block ``POS``
-    (``BIAS``, ``F1``, ``F2``, ``n`` targets, ``KAP``, padding), then per digit ``i`` the read
-    digits ``A_i``, ``U_i`` and the halves of their product ``G_i``, ``H_i``; ``R`` last."""
+    """Logical coordinates: the token, the digit value, the position block (bias, position,
+    its square, ``n`` b-targets, the carry score, padding), then per digit ``i`` the digits
+    read (``a_digit``, ``b_digit``) and the halves of their product; the sum estimate last."""
     n: int
-    T = slice(0, 2)
-    D = slice(2, 4)
-    BIAS, F1, F2 = 4, 5, 6
+    token = slice(0, 2)
+    digit_value = slice(2, 4)
+    bias, position, position_squared = 4, 5, 6
 
-    def target(self, i: int) -> int:
+    def b_target(self, i: int) -> int:
+        """Where b-head ``i`` finds the position it must read (a query-side feature)."""
         return 7 + i
 
     @property
-    def KAP(self) -> int:
+    def carry_score(self) -> int:
+        """The carry head's key: the scaled score that weighs output ``m`` by ``10^m``."""
         return 7 + self.n
 
     @property
-    def PAD(self) -> int:
+    def padding(self) -> int:
+        """Tops the position block up to one norm at every position."""
         return 8 + self.n
 
     @property
-    def POS(self) -> slice:
+    def position_block(self) -> slice:
+        """All the position features, written together by the position embedding."""
         return slice(4, 9 + self.n)
 
     def _pair(self, block: int, i: int) -> slice:
         start = 9 + self.n + 2 * (block * self.n + i)
         return slice(start, start + 2)
 
-    def A(self, i: int) -> slice:
+    def a_digit(self, i: int) -> slice:
+        """Where head ``i`` copies ``a_i`` (a point of the digit circle)."""
         return self._pair(0, i)
 
-    def U(self, i: int) -> slice:
+    def b_digit(self, i: int) -> slice:
+        """Where head ``n + i`` copies ``b_(m-i)`` for the output digit ``m`` predicted here."""
         return self._pair(1, i)
 
-    def G(self, i: int) -> slice:
+    def sum_square(self, i: int) -> slice:
+        """MLP 1's ``(a + b)^2 / 4`` half of ``a_i b_(m-i)``, as a point of its circle."""
         return self._pair(2, i)
 
-    def H(self, i: int) -> slice:
+    def difference_square(self, i: int) -> slice:
+        """MLP 1's ``-(a - b)^2 / 4`` half of ``a_i b_(m-i)``, as a point of its circle."""
         return self._pair(3, i)
 
     @property
-    def R(self) -> int:
+    def sum_estimate(self) -> int:
+        """The carry head's reading of column plus carry, which MLP 2 rounds to a digit."""
         return 9 + 9 * self.n
 
     @property
     def width(self) -> int:
+        """Logical d_model; the mean-free embedding adds one more dimension."""
         return 10 + 9 * self.n
 
 
@@ -103,19 +113,23 @@ class Plan:
     n: int
 
     @cached_property
-    def lay(self) -> Layout:
+    def layout(self) -> Layout:
+        """Where every block lives in the residual stream."""
         return Layout(self.n)
 
     @property
-    def block_size(self) -> int:  # prompt 2n + 2, then 2n - 1 fed-back product digits
+    def block_size(self) -> int:
+        """The prompt's ``2 n + 2`` tokens, then ``2 n - 1`` fed-back product digits."""
         return 4 * self.n + 1
 
     @property
-    def centre(self) -> float:  # positions are measured from the middle: smaller scores
+    def centre(self) -> float:
+        """Positions are measured from the middle, which keeps attention scores small."""
         return (self.block_size - 1) / 2
 
     @property
-    def J(self) -> float:  # ... and in units of half the block: features in [-1, 1]
+    def position_unit(self) -> float:
+        """... and in units of half the block, so position features lie in ``[-1, 1]``."""
         return self.centre
 
     def b_target(self, p: int, i: int) -> int:
@@ -129,7 +143,7 @@ class Plan:
         return min(max(2 * n - m + i, n), 2 * n + 1)
 
     @cached_property
-    def scores(self) -> np.ndarray:
+    def carry_scores(self) -> np.ndarray:
         """The carry head's score at each key: ``(m - n) ln 10`` at the output position of
         digit ``m``; the '*' holds the tail ``sum_{m<0} 10^m = 1/9``; the rest far below."""
         n = self.n
@@ -141,100 +155,109 @@ class Plan:
         return s
 
     @property
-    def K(self) -> float:
-        return float(np.abs(self.scores).max())
+    def max_score(self) -> float:
+        """Scales the carry scores into ``[-1, 1]`` for the position block; the query undoes it."""
+        return float(np.abs(self.carry_scores).max())
 
     @cached_property
-    def pos_block(self) -> np.ndarray:
+    def position_features(self) -> np.ndarray:
         """``(block_size, n + 5)``: the position block, padded to one norm at every position."""
-        n, lay = self.n, self.lay
+        n, layout = self.n, self.layout
         p = np.arange(self.block_size)
         out = np.zeros((self.block_size, n + 5))
-        off = lay.POS.start
-        f1 = (p - self.centre) / self.J
-        out[:, lay.BIAS - off] = 1.0
-        out[:, lay.F1 - off], out[:, lay.F2 - off] = f1, f1 ** 2
+        off = layout.position_block.start
+        position = (p - self.centre) / self.position_unit
+        out[:, layout.bias - off] = 1.0
+        out[:, layout.position - off] = position
+        out[:, layout.position_squared - off] = position ** 2
         for i in range(n):
             t = np.array([self.b_target(int(q), i) for q in p])
-            out[:, lay.target(i) - off] = (t - self.centre) / self.J
-        out[:, lay.KAP - off] = self.scores / self.K
+            out[:, layout.b_target(i) - off] = (t - self.centre) / self.position_unit
+        out[:, layout.carry_score - off] = self.carry_scores / self.max_score
         norm2 = (out ** 2).sum(axis=1)
-        out[:, lay.PAD - off] = np.sqrt(self.pos_norm2 - norm2)
+        out[:, layout.padding - off] = np.sqrt(self.position_norm2 - norm2)
         return out
 
     @property
-    def pos_norm2(self) -> float:
-        return self.n + 5.0  # every feature is in [-1, 1]; the padding makes up the rest
+    def position_norm2(self) -> float:
+        """Every feature is in ``[-1, 1]``, so ``n + 5`` bounds them; padding makes up the rest."""
+        return self.n + 5.0
 
     @property
     def d_model(self) -> int:
-        return self.lay.width + 1
+        """The embedded width: logical width plus the mean-free extra dimension."""
+        return self.layout.width + 1
 
     def scale(self, norm2: float) -> float:
         """Layer norm multiplies a mean-free residual of squared norm ``norm2`` by this."""
         return (self.d_model / norm2) ** 0.5
 
     @property
-    def s1(self) -> float:  # layer-1 attention input: T, D, POS
-        return 6.0 + self.pos_norm2
+    def attention1_norm2(self) -> float:
+        """Layer 1's attention reads token, digit value and position block."""
+        return 6.0 + self.position_norm2
 
     @property
-    def s1m(self) -> float:  # layer-1 MLP input: + A_i, U_i
-        return self.s1 + 6.0 * self.n
+    def mlp1_norm2(self) -> float:
+        """Layer 1's MLP reads those plus the ``a`` and ``b`` digits the heads copied."""
+        return self.attention1_norm2 + 6.0 * self.n
 
     @property
-    def s2(self) -> float:  # layer-2 attention input: + G_i, H_i
-        return self.s1m + 6.0 * self.n
+    def attention2_norm2(self) -> float:
+        """Layer 2's attention reads those plus the product halves MLP 1 wrote."""
+        return self.mlp1_norm2 + 6.0 * self.n
 
     @cached_property
-    def s_max(self) -> int:
+    def max_sum(self) -> int:
+        """The largest column plus carry: MLP 2 needs a rounding step below each sum."""
         return max(max_sums(self.n))
 
     @property
-    def eps(self) -> float:
-        """The sum estimate is written as ``eps r``; at most as large as the rest's norm."""
-        return self.s2 ** 0.5 / (0.9 * self.s_max)
+    def sum_scale(self) -> float:
+        """The sum estimate is written as ``sum_scale r``; at most as large as the rest's norm."""
+        return self.attention2_norm2 ** 0.5 / (0.9 * self.max_sum)
 
     def mlp2_input(self, s) -> np.ndarray:
-        """What MLP 2 reads for column-plus-carry ``s`` (layer norm over ``eps 0.9 s``)."""
-        r = self.eps * 0.9 * np.asarray(s, dtype=np.float64)
-        return r * (self.d_model / (self.s2 + r ** 2)) ** 0.5
+        """What MLP 2 reads for column-plus-carry ``s`` (layer norm over ``sum_scale 0.9 s``)."""
+        r = self.sum_scale * 0.9 * np.asarray(s, dtype=np.float64)
+        return r * (self.d_model / (self.attention2_norm2 + r ** 2)) ** 0.5
 
 
 def layer1(plan: Plan) -> dict:
     """Heads ``i`` read ``a_i``, heads ``n + i`` read ``b_{m-i}``; the MLP writes both halves
     of ``a_i b_{m-i} = (a + b)^2 / 4 - (a - b)^2 / 4``, each a point of its own circle."""
-    n, lay, L = plan.n, plan.lay, plan.lay.width
+    n, layout, unit = plan.n, plan.layout, plan.position_unit
     d_ff = 114 * n
-    layer = base_layer(n_heads=2 * n, d_model=L, d_ff=d_ff, d_head=2)
-    lam = plan.scale(plan.s1)
-    # score = lam^2 h (2 t f1 - f1^2) / sqrt(2) = lam^2 h (t^2 - (f1 - t)^2) / sqrt(2): the
-    # target wins by lam^2 h / J^2 / sqrt(2) over its neighbours.
-    h = SOFT * 2 ** 0.5 * plan.J ** 2 / lam ** 2
+    layer = base_layer(n_heads=2 * n, d_model=layout.width, d_ff=d_ff, d_head=2)
+    lam = plan.scale(plan.attention1_norm2)
+    # score = lam^2 h (2 t f - f^2) / sqrt(2) = lam^2 h (t^2 - (f - t)^2) / sqrt(2) with f the
+    # position feature: the target wins by lam^2 h / unit^2 / sqrt(2) over its neighbours.
+    h = SOFT * 2 ** 0.5 * unit ** 2 / lam ** 2
     for head in range(2 * n):
         i = head % n
         if head < n:  # a_i sits at position n - 1 - i for every query
-            layer["Q"][head, lay.BIAS, 0] = h * (n - 1 - i - plan.centre) / plan.J
+            layer["Q"][head, layout.bias, 0] = h * (n - 1 - i - plan.centre) / unit
         else:
-            layer["Q"][head, lay.target(i), 0] = h
-        layer["Q"][head, lay.BIAS, 1] = h
-        layer["K"][head, lay.F1, 0] = 2.0
-        layer["K"][head, lay.F2, 1] = -1.0
-        layer["V"][head, lay.D, :] = np.eye(2) / lam
-        layer["P"][head, lay.A(i) if head < n else lay.U(i), :] = np.eye(2)
-    lam_m = plan.scale(plan.s1m)
+            layer["Q"][head, layout.b_target(i), 0] = h
+        layer["Q"][head, layout.bias, 1] = h
+        layer["K"][head, layout.position, 0] = 2.0
+        layer["K"][head, layout.position_squared, 1] = -1.0
+        layer["V"][head, layout.digit_value, :] = np.eye(2) / lam
+        read = layout.a_digit(i) if head < n else layout.b_digit(i)
+        layer["P"][head, read, :] = np.eye(2)
+    lam_m = plan.scale(plan.mlp1_norm2)
     for i in range(n):
         for half, (sign, values, out) in enumerate((
                 (1.0, range(19), lambda s: s * s / 4.0),
                 (-1.0, range(-9, 10), lambda d: -d * d / 4.0))):
-            block = lay.G(i) if half == 0 else lay.H(i)
+            block = layout.sum_square(i) if half == 0 else layout.difference_square(i)
             base = circle_point(0.0)
             x0s = [lam_m * v / 10 for v in values]
-            a0s = [circle_point(out(v) / G_SCALE) - base for v in values]
+            a0s = [circle_point(out(v) / HALF_SCALE) - base for v in values]
             M1, b1, M2, b2 = build_MLP(x0s, a0s)
             units = slice(114 * i + 57 * half, 114 * i + 57 * (half + 1))
-            layer["M1"][lay.A(i).start, units] = M1[0]
-            layer["M1"][lay.U(i).start, units] = sign * M1[0]
+            layer["M1"][layout.a_digit(i).start, units] = M1[0]
+            layer["M1"][layout.b_digit(i).start, units] = sign * M1[0]
             layer["b1"][units] = b1
             layer["M2"][units, block] = M2
             layer["b2"][block] = b2 + base
@@ -244,29 +267,28 @@ def layer1(plan: Plan) -> dict:
 def layer2(plan: Plan) -> dict:
     """One head sums ``10^(m-k) (col_m - d_(m-1) / 10)`` into ``0.9 s_k``; the MLP rounds
     it and writes the token of ``s_k mod 10``."""
-    n, lay, L = plan.n, plan.lay, plan.lay.width
-    s_max = plan.s_max
-    layer = base_layer(n_heads=1, d_model=L, d_ff=2 * s_max, d_head=1)
-    lam = plan.scale(plan.s2)
-    layer["Q"][0, lay.BIAS, 0] = plan.K / lam ** 2
-    layer["K"][0, lay.KAP, 0] = 1.0
-    for i in range(n):
-        layer["V"][0, lay.G(i).start, 0] = G_SCALE / lam
-        layer["V"][0, lay.H(i).start, 0] = G_SCALE / lam
-    layer["V"][0, lay.D.start, 0] = -1.0 / lam  # x(D) is the digit / 10
-    layer["P"][0, lay.R, 0] = plan.eps
+    layout, max_sum = plan.layout, plan.max_sum
+    layer = base_layer(n_heads=1, d_model=layout.width, d_ff=2 * max_sum, d_head=1)
+    lam = plan.scale(plan.attention2_norm2)
+    layer["Q"][0, layout.bias, 0] = plan.max_score / lam ** 2
+    layer["K"][0, layout.carry_score, 0] = 1.0
+    for i in range(plan.n):
+        layer["V"][0, layout.sum_square(i).start, 0] = HALF_SCALE / lam
+        layer["V"][0, layout.difference_square(i).start, 0] = HALF_SCALE / lam
+    layer["V"][0, layout.digit_value.start, 0] = -1.0 / lam  # its x is the digit / 10
+    layer["P"][0, layout.sum_estimate, 0] = plan.sum_scale
     # Steps at the midpoints between neighbouring sums: each adds the change of token.
-    y = plan.mlp2_input(np.arange(s_max + 1))
+    y = plan.mlp2_input(np.arange(max_sum + 1))
     tokens = token_points() * BIG
-    for s in range(s_max):
+    for s in range(max_sum):
         gap = y[s + 1] - y[s]
         mid = (y[s] + y[s + 1]) / 2
         beta = 1.0 / (RAMP * gap)
         units = slice(2 * s, 2 * s + 2)
-        layer["M1"][lay.R, units] = beta
+        layer["M1"][layout.sum_estimate, units] = beta
         layer["b1"][units] = (-beta * mid + 0.5, -beta * mid - 0.5)
         step = tokens[(s + 1) % 10] - tokens[s % 10]
-        layer["M2"][2 * s, lay.T] = step
-        layer["M2"][2 * s + 1, lay.T] = -step
-    layer["b2"][lay.T] = tokens[0]
+        layer["M2"][2 * s, layout.token] = step
+        layer["M2"][2 * s + 1, layout.token] = -step
+    layer["b2"][layout.token] = tokens[0]
     return layer

@@ -71,7 +71,7 @@ def test_sizes_are_pinned(n, n_params):
     assert (shape.n_layers, shape.d_model, shape.block_size) == (2, 9 * n + 11, 4 * n + 1)
     assert [layer["Q"].shape[0] for layer in params["layers"]] == [2 * n, 1]
     assert [layer["M1"].shape[1] for layer in params["layers"]] == \
-        [114 * n, 2 * Plan(n).s_max]
+        [114 * n, 2 * Plan(n).max_sum]
 
 
 def test_max_sums_bound_every_pair():
