@@ -5,7 +5,7 @@ import pytest
 
 from constructions.rasp_lib import LIBRARY, blog
 from taotp import rasp
-from taotp.cli import main
+from constructions.cli import main
 from taotp.rasp.draw import show
 from tests.pngcheck import check_png
 
