@@ -233,7 +233,8 @@ def _export(args, parsed):
 
     program, options, _, unchecked = parsed
     task = _make(program, options, unchecked)
-    path = export(task.params, to=args.to, out=args.out, eos=task.eos, block_size=args.context)
+    path = export(task.params, to=args.to, out=args.out, eos=task.eos, block_size=args.context,
+                  causal=task.causal)
     print(f"wrote {path}")
     return 0
 
