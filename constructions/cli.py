@@ -10,6 +10,7 @@ import sys
 import numpy as np
 
 import taotp
+from constructions import compile_cli
 
 
 def main(argv=None) -> int:
@@ -85,6 +86,8 @@ def _parser():
     p.add_argument("input", nargs="?", help="characters (hello) or numbers (3,1,2)")
     p.add_argument("--draw", metavar="F.png", help="also draw every value, layer by layer")
     p.set_defaults(handler=_rasp)
+
+    compile_cli.add_parser(sub)
 
     p = sub.add_parser("figures", help="regenerate the book's figures")
     p.add_argument("--out", default="figures")
