@@ -14,7 +14,8 @@ from taotp.textformat import load
 from taotp.trace import trace
 from taotp.verify import verify
 
-NAMES = ("rasp-reverse", "rasp-sort", "rasp-length", "rasp-hist")
+NAMES = ("rasp-reverse", "rasp-sort", "rasp-length", "rasp-hist", "rasp-sort-freq", "rasp-count",
+         "rasp-shift", "rasp-frac-prevs", "rasp-cumsum")
 
 
 @pytest.fixture(scope="module")
@@ -117,3 +118,14 @@ def test_transformer_lens_export_is_bidirectional(small):
     ours = transformer(prompt, **task.params, causal=False)
     np.testing.assert_allclose(theirs, ours, rtol=1e-7, atol=1e-7)
     assert torch is not None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", NAMES)
+def test_exact_at_the_declared_highs_on_many_inputs(name):
+    """The measurement behind VOCAB_SIZE.high and MAX_SEQ_LEN.high, with more inputs than
+    test_limits' 30."""
+    program = get_program(name)
+    highs = {o.name: o.high for o in program.options}
+    report = verify(program.make(**highs), samples=500, seed=11, progress=False)
+    assert report.ok, report.summary()
