@@ -139,7 +139,7 @@ def trace(task_or_params: Task | dict, prompt_or_text: str | Sequence[int], step
                              f"there are no decode steps (leave step at -1)")
         return draw_recording(record(params, prompt, causal=False), None, render=render,
                               title=title, top_k=top_k, max_vocab=max_vocab, eos=eos,
-                              mlp_units=mlp_units)
+                              mlp_units=mlp_units, encoder=True)
     all_steps = decode_steps(params, prompt, steps, eos)
     if not all_steps:
         raise ValueError("nothing was decoded (0 steps): there is no decode step to trace")
@@ -154,8 +154,9 @@ def trace(task_or_params: Task | dict, prompt_or_text: str | Sequence[int], step
 def draw_recording(rec: Recording, step: Step | None = None, *,
                    render: Callable[[Sequence[int]], str] | None = None, title: str = "",
                    top_k: int = 24, max_vocab: int = 40, eos: int | None = None,
-                   mlp_units: str | Sequence[int] = "largest") -> Figure:
+                   mlp_units: str | Sequence[int] = "largest", encoder: bool = False) -> Figure:
     """Draw a recording: attention per layer and head, MLP units, residual stream, logits.
+    (``encoder``: the recording is an encoder's one pass; the title lists every output.)
 
     The last position is the query of the decode step (outlined in red); its logits are the
     ones drawn, with the predicted token in red. Deep programs get smaller panels, and more
@@ -210,6 +211,9 @@ def draw_recording(rec: Recording, step: Step | None = None, *,
                  f"context [{context}] -> predicts {predicted}")
     else:
         head += f"forward pass on [{context}]"
+        if encoder:
+            outputs = label(list(rec.logits[1:].argmax(-1)))
+            head += f" -> outputs [{' '.join(outputs)}]; the last position predicts {outputs[-1]}"
     fig.suptitle(head, fontsize=11)
     return fig
 
