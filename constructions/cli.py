@@ -10,6 +10,7 @@ import sys
 import numpy as np
 
 import taotp
+from constructions import compile_cli
 
 
 def main(argv=None) -> int:
@@ -85,6 +86,8 @@ def _parser():
     p.add_argument("input", nargs="?", help="characters (hello) or numbers (3,1,2)")
     p.add_argument("--draw", metavar="F.png", help="also draw every value, layer by layer")
     p.set_defaults(handler=_rasp)
+
+    compile_cli.add_parser(sub)
 
     p = sub.add_parser("figures", help="regenerate the book's figures")
     p.add_argument("--out", default="figures")
@@ -233,7 +236,8 @@ def _export(args, parsed):
 
     program, options, _, unchecked = parsed
     task = _make(program, options, unchecked)
-    path = export(task.params, to=args.to, out=args.out, eos=task.eos, block_size=args.context)
+    path = export(task.params, to=args.to, out=args.out, eos=task.eos, block_size=args.context,
+                  causal=task.causal)
     print(f"wrote {path}")
     return 0
 

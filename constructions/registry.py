@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from constructions import (
     addition, exercises, hello_world, long_addition, lookup_table, multiplication, multiset_sort,
-    search, sort, stable_min, unpadded_addition,
+    rasp_programs, search, sort, stable_min, unpadded_addition,
 )
 from taotp.program import Program
 
@@ -25,6 +25,8 @@ MODULES = (
     stable_min,
     # Capabilities from the book's exercises.
     exercises,
+    # RASP programs compiled by rasp.compile (encoders: one non-causal pass).
+    rasp_programs,
 )
 
 

@@ -105,19 +105,22 @@ def check_block_size(length: int, block_size: int, hint: str = "use fewer max_st
         raise ValueError(f"decoding past block_size={block_size}: {hint}")
 
 
-def forward_batch(tokens: ArrayLike, params: dict, logits_from: int = 0, hardness: bool = False
-                  ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+def forward_batch(tokens: ArrayLike, params: dict, logits_from: int = 0, hardness: bool = False,
+                  causal: bool = True) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Logits ``(b, n - logits_from, v)`` for a batch of equal-length sequences, in one pass.
 
     Feeding prompt + expected output gives, at each output position, the logits greedy
-    decoding would see there, so it checks a whole decode at once. With ``hardness=True``
+    decoding would see there, so it checks a whole decode at once. ``causal=False`` lets
+    every position see every other (an encoder pass, as compiled RASP programs run). With
+    ``hardness=True``
     it also returns, for those positions, every head's attention weight on its best-scoring
     key(s) (ties pooled), shape ``(b, n - logits_from, layers, heads)``: 1 is hard attention.
     """
     vocab_size, block_size = _check_call(params, 0, None, 0.0)
     tokens = check_batch(tokens, vocab_size, block_size)
     record = [] if hardness else None
-    logits = _forward(params, tokens, 0, KVCache(len(params["layers"])), logits_from, record)
+    logits = _forward(params, tokens, 0, KVCache(len(params["layers"])), logits_from, record,
+                      causal)
     if not hardness:
         return logits
     n_out = logits.shape[1]
@@ -145,8 +148,9 @@ class KVCache:
         return keys, values
 
 
-def _forward(params, tokens, start, cache, logits_from, record=None):
+def _forward(params, tokens, start, cache, logits_from, record=None, causal=True):
     """Feed ``tokens (b, t)`` at positions ``start..start+t-1``; logits from ``logits_from``.
+    (``causal=False`` only makes sense for a whole sequence fed at once, ``start=0``.)
 
     The last layer only needs queries and MLP rows at the positions whose logits are asked
     for (every position's keys and values still enter the cache). MLP input rows that are all
@@ -167,7 +171,7 @@ def _forward(params, tokens, start, cache, logits_from, record=None):
         else:
             positions = start + np.arange(t)
         queries = np.einsum("bnj,hjk->bnhk", h, layer["Q"])
-        heads = _attend(queries, keys, values, positions, record)
+        heads = _attend(queries, keys, values, positions, record, causal)
         x = x + np.einsum("bnhk,hdk->bnd", heads, layer["P"])
         x = x + _mlp(layer_norm(x, **layer["ln2"]), layer)
     if not params["layers"]:
@@ -175,8 +179,8 @@ def _forward(params, tokens, start, cache, logits_from, record=None):
     return np.einsum("bnd,vd->bnv", layer_norm(x, **params["lnf"]), params["out_emb"])
 
 
-def _attend(queries, keys, values, positions, record):
-    """Causal softmax attention, a chunk of queries at a time so that the score array
+def _attend(queries, keys, values, positions, record, causal=True):
+    """Softmax attention (causal unless told), a chunk of queries at a time so that the score array
     ``(b, h, n, m)`` stays within ``_SCORES`` elements (10,000-token inputs fit in memory).
     Batched matmuls rather than einsum: BLAS does the heavy products."""
     b, n, n_heads, d_head = queries.shape
@@ -190,8 +194,9 @@ def _attend(queries, keys, values, positions, record):
     scale = float(d_head ** 0.5)
     for s in range(0, n, step):
         qk = (q[:, :, s:s + step] @ k_t) / scale
-        mask = np.arange(m)[None, :] <= positions[s:s + step, None]
-        qk = np.where(mask, qk, -np.inf)
+        if causal:
+            mask = np.arange(m)[None, :] <= positions[s:s + step, None]
+            qk = np.where(mask, qk, -np.inf)
         weights = softmax(qk, axis=-1)
         if record is not None:
             best = qk.max(axis=-1, keepdims=True)

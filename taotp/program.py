@@ -90,6 +90,12 @@ class Task:
     prompt, and ``reference`` is the plain-Python ground truth: the output ids a correct
     program emits. ``sample`` draws valid prompts, ``exhaustive`` (when the domain is small)
     yields every one, ``adversarial`` lists the nasty ones.
+
+    ``causal=False`` makes the task an encoder (compiled RASP programs): ``run`` is ONE
+    non-causal forward pass over the prompt and the output ids are the argmax at prompt
+    positions ``1..len(prompt)-1`` (position 0 is BOS), so ``reference`` gives one id per
+    token after BOS and ``steps`` is unused (0). The flag belongs to the task, not to the
+    weights: a saved params file does not carry it.
     """
     params: dict
     encode: Callable[[str], np.ndarray]
@@ -101,15 +107,27 @@ class Task:
     adversarial: Callable[[], list] | None = None
     eos: int | None = None
     options: dict = field(default_factory=dict)
+    causal: bool = True
 
     def run(self, text: str, decoder=None) -> str:
-        """Decode the program on human input and render the output."""
+        """Decode the program on human input and render the output (an encoder task: one
+        non-causal pass, ``decoder`` unused)."""
         from taotp.decoding import decode_cached
 
         prompt = self.encode(check_text(text))
+        if not self.causal:
+            return self.render(self.outputs(prompt))
         decoder = decoder or decode_cached
         out = decoder(prompt, self.params, max_steps=self.steps(prompt), eos=self.eos)
         return self.render(out[len(prompt):])
+
+    def outputs(self, prompt: np.ndarray) -> np.ndarray:
+        """An encoder task's output ids: the argmax of one non-causal pass at positions 1.."""
+        from taotp.model import transformer
+
+        if self.causal:
+            raise ValueError("outputs() is for encoder tasks (causal=False); decode a causal one")
+        return np.argmax(transformer(prompt, **self.params, causal=False)[1:], axis=-1)
 
     def answer(self, text: str) -> str:
         """The reference answer for human input."""

@@ -109,7 +109,8 @@ def trace(task_or_params: Task | dict, prompt_or_text: str | Sequence[int], step
     the "largest" activations, or the "smallest" (the units nearest their ReLU kink: in a
     spike MLP, Theorem 6.1, the spike that fires rather than the ramps that cancel), or
     the given unit indices. Logits are drawn for the whole vocabulary when it has at most
-    ``max_vocab`` tokens, else for the top 20.
+    ``max_vocab`` tokens, else for the top 20. An encoder task (``causal`` false) has no
+    decode steps: its one non-causal forward pass over the prompt is drawn (``step`` -1).
     """
     if isinstance(task_or_params, Task):
         task = task_or_params
@@ -132,6 +133,13 @@ def trace(task_or_params: Task | dict, prompt_or_text: str | Sequence[int], step
     if isinstance(mlp_units, str) and mlp_units not in ("largest", "smallest"):
         raise ValueError(f"mlp_units must be 'largest', 'smallest' or unit indices, "
                          f"not {mlp_units!r}")
+    if isinstance(task_or_params, Task) and not task_or_params.causal:
+        if step != -1:
+            raise ValueError(f"step {step}: an encoder program runs one forward pass, "
+                             f"there are no decode steps (leave step at -1)")
+        return draw_recording(record(params, prompt, causal=False), None, render=render,
+                              title=title, top_k=top_k, max_vocab=max_vocab, eos=eos,
+                              mlp_units=mlp_units, encoder=True)
     all_steps = decode_steps(params, prompt, steps, eos)
     if not all_steps:
         raise ValueError("nothing was decoded (0 steps): there is no decode step to trace")
@@ -146,8 +154,9 @@ def trace(task_or_params: Task | dict, prompt_or_text: str | Sequence[int], step
 def draw_recording(rec: Recording, step: Step | None = None, *,
                    render: Callable[[Sequence[int]], str] | None = None, title: str = "",
                    top_k: int = 24, max_vocab: int = 40, eos: int | None = None,
-                   mlp_units: str | Sequence[int] = "largest") -> Figure:
+                   mlp_units: str | Sequence[int] = "largest", encoder: bool = False) -> Figure:
     """Draw a recording: attention per layer and head, MLP units, residual stream, logits.
+    (``encoder``: the recording is an encoder's one pass; the title lists every output.)
 
     The last position is the query of the decode step (outlined in red); its logits are the
     ones drawn, with the predicted token in red. Deep programs get smaller panels, and more
@@ -202,6 +211,9 @@ def draw_recording(rec: Recording, step: Step | None = None, *,
                  f"context [{context}] -> predicts {predicted}")
     else:
         head += f"forward pass on [{context}]"
+        if encoder:
+            outputs = label(list(rec.logits[1:].argmax(-1)))
+            head += f" -> outputs [{' '.join(outputs)}]; the last position predicts {outputs[-1]}"
     fig.suptitle(head, fontsize=11)
     return fig
 

@@ -13,6 +13,10 @@ Besides the pass rate it reports the worst logit margin (expected token's logit 
 best other one; negative means a wrong token) and the worst attention hardness (a head's
 weight on its best-scoring keys; 1 is perfectly hard), so a user sees how close a program
 is to failing, not only whether it passed.
+
+An encoder task (``Task.causal`` false: compiled RASP programs) is checked by one batched
+non-causal pass over the prompts; its unsure inputs are re-run through ``Task.outputs`` (the
+plain forward pass that ``Task.run`` uses), so the verdicts are ``Task.run``'s.
 """
 from __future__ import annotations
 
@@ -78,7 +82,7 @@ def verify(task: Task, *, dtype="float64", exhaustive=False, samples=1000, seed=
         mode = f"{samples:,} random + {len(extra):,} adversarial"
     params = astype(task.params, dtype)
     start = time.perf_counter()
-    counts = _Tally(max_failures, task.eos, SURE[str(np.dtype(dtype))])
+    counts = _Tally(max_failures, task.eos, SURE[str(np.dtype(dtype))], task.causal)
     groups = defaultdict(list)
     bar = _bar(progress)
     sizes = {}  # chunk size per sequence length
@@ -91,10 +95,10 @@ def verify(task: Task, *, dtype="float64", exhaustive=False, samples=1000, seed=
         if key not in sizes:
             sizes[key] = _chunk_size(params, sum(key))
         if len(groups[key]) >= sizes[key]:
-            _check(params, groups.pop(key), key[0], counts)
+            _check(params, groups.pop(key), key[0], counts, task.causal)
             bar.update(sizes[key])
     for key, rows in groups.items():
-        _check(params, rows, key[0], counts)
+        _check(params, rows, key[0], counts, task.causal)
         bar.update(len(rows))
     bar.close()
     return Report(mode=mode, dtype=str(np.dtype(dtype)), n_inputs=counts.n,
@@ -104,8 +108,9 @@ def verify(task: Task, *, dtype="float64", exhaustive=False, samples=1000, seed=
 
 
 class _Tally:
-    def __init__(self, max_failures, eos, sure):
+    def __init__(self, max_failures, eos, sure, causal=True):
         self.n = self.passed = 0
+        self.causal = causal
         self.margin = self.hardness = float("inf")
         self.failures, self.max_failures = [], max_failures
         self.eos, self.sure = eos, sure
@@ -119,7 +124,11 @@ class _Tally:
         scale = np.maximum(np.abs(logits).max(axis=(1, 2)), 1.0)
         ok = np.all(np.stack(got) == expected, axis=1)
         unsure = np.flatnonzero(~ok | (margins <= self.sure * scale))
-        if unsure.size:  # the verdict is the real greedy decode's
+        if unsure.size and not self.causal:  # the verdict is the plain forward pass's
+            for i in unsure:
+                got[i] = _encoder_outputs(rows[i, :n_prompt], params)
+                ok[i] = np.array_equal(got[i], expected[i])
+        elif unsure.size:  # the verdict is the real greedy decode's
             decoded = decode_batch(rows[unsure, :n_prompt], params,
                                    max_steps=expected.shape[1], eos=self.eos)
             for i, row in zip(unsure, decoded):
@@ -135,8 +144,20 @@ class _Tally:
                                   np.asarray(got[i]).tolist()))
 
 
+def _encoder_outputs(prompt, params):
+    from taotp.model import transformer
+
+    return np.argmax(transformer(prompt, **params, causal=False)[1:], axis=-1)
+
+
 def _check_length(task, prompt, expected):
-    """The reference must fill the decode exactly, or end in eos within the step budget."""
+    """The reference must fill the decode exactly, or end in eos within the step budget
+    (an encoder's: one id per prompt token after BOS)."""
+    if not task.causal:
+        if len(expected) != len(prompt) - 1:
+            raise ValueError(f"reference gives {len(expected)} tokens where the encoder "
+                             f"outputs {len(prompt) - 1} for prompt {prompt.tolist()}")
+        return
     steps = task.steps(prompt)
     ends = task.eos is not None and len(expected) and expected[-1] == task.eos
     if len(expected) != steps and not (ends and len(expected) <= steps):
@@ -144,10 +165,14 @@ def _check_length(task, prompt, expected):
                          f"decodes {steps} for prompt {prompt.tolist()}")
 
 
-def _check(params, rows, n_prompt, tally):
+def _check(params, rows, n_prompt, tally, causal=True):
     rows = np.stack(rows)
-    logits, hardness = forward_batch(rows[:, :-1], params, logits_from=n_prompt - 1,
-                                     hardness=True)
+    if causal:
+        logits, hardness = forward_batch(rows[:, :-1], params, logits_from=n_prompt - 1,
+                                         hardness=True)
+    else:  # one encoder pass over the prompt; outputs at positions 1..
+        logits, hardness = forward_batch(rows[:, :n_prompt], params, logits_from=1,
+                                         hardness=True, causal=False)
     tally.add(rows, n_prompt, logits, hardness, params)
 
 

@@ -243,7 +243,10 @@ def test_program_at_its_default_size(name, tmp_path):
 
 
 def check_program(task, tmp_path):
-    """Both exports give our logits at every output position and decode like us."""
+    """Both exports give our logits at every output position and decode like us (an encoder
+    task: TransformerLens, bidirectional, fresh and reloaded, gives its one pass's logits)."""
+    if not task.causal:
+        return check_encoder(task, tmp_path)
     prompts = program_prompts(task)
     models = exported_models(task.params, task.eos, tmp_path, context(task, prompts))
     for prompt in prompts:
@@ -256,6 +259,23 @@ def check_program(task, tmp_path):
             assert error.max() < OUTPUT_TOL, (label, prompt, error.max())
         assert_generates(models, task.eos, prompt, want, task.steps(prompt),
                          hf_generate=float32_argmax_agrees(ours[len(prompt) - 1:]))
+
+
+def check_encoder(task, tmp_path):
+    from taotp.export import export, load_transformer_lens, to_transformer_lens
+
+    saved = export(task.params, "transformer-lens", tmp_path / "tl", causal=False)
+    models = {"TransformerLens": to_transformer_lens(task.params, causal=False),
+              "TransformerLens reloaded": load_transformer_lens(saved)}
+    for prompt in program_prompts(task):
+        ours = transformer(prompt, **task.params, causal=False)
+        np.testing.assert_array_equal(ours[1:].argmax(-1), task.reference(prompt))
+        for label, model in models.items():
+            theirs = logits_of(model, prompt[None])[0]
+            assert relative_error(theirs, ours).max() < OUTPUT_TOL, (label, prompt)
+            np.testing.assert_array_equal(theirs[1:].argmax(-1), task.reference(prompt))
+    with pytest.raises(ValueError, match="causal only"):
+        export(task.params, "gpt2", tmp_path / "gpt2", causal=False)
 
 
 @pytest.mark.parametrize("n, check", [(25, lambda ulps: ulps >= 64), (28, lambda ulps: ulps <= 4)])
@@ -314,6 +334,13 @@ def check_float32_export(task):
     import torch
     from taotp.export import to_gpt2, to_transformer_lens
     prompts = [np.asarray(prompt) for prompt in task.sample(np.random.default_rng(1), 3)]
+    if not task.causal:  # an encoder: TransformerLens only, one bidirectional pass
+        model = to_transformer_lens(task.params, dtype="float32", causal=False)
+        assert next(model.parameters()).dtype == torch.float32
+        for prompt in prompts:
+            got = logits_of(model, prompt[None])[0][1:].argmax(-1)
+            np.testing.assert_array_equal(got, task.reference(prompt))
+        return
     block_size = context(task, prompts)
     for model in (to_transformer_lens(task.params, dtype="float32", block_size=block_size),
                   to_gpt2(task.params, task.eos, dtype="float32", block_size=block_size)):

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_there_is_a_notebook_per_chapter():
     chapters = {p.name[:2] for p in NOTEBOOKS}
-    assert chapters == {f"{i:02d}" for i in range(1, 10)}, sorted(chapters)
+    assert chapters == {f"{i:02d}" for i in range(1, 11)}, sorted(chapters)
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])

@@ -36,19 +36,27 @@ EXPORTERS = ("transformer-lens", "gpt2", "text", "npz")
 
 
 def export(params: dict, to: str, out: str | Path, *, eos: int | None = None,
-           dtype: DTypeLike = "float64", block_size: int | None = None) -> Path:
+           dtype: DTypeLike = "float64", block_size: int | None = None,
+           causal: bool = True) -> Path:
     """Write ``params`` to ``out`` in format ``to`` (one of ``EXPORTERS``); return the path.
 
     ``transformer-lens`` and ``gpt2`` write directories (see their ``save_`` functions);
     ``text`` writes TAOTP text and ``npz`` a numpy archive (``taotp.textformat``).
     ``eos`` goes into the GPT-2 config so that ``generate`` stops there; ``block_size``
     keeps only the first positions (TransformerLens needs that for contexts past 16,384).
+    ``causal=False`` (an encoder program, e.g. compiled RASP) exports to TransformerLens with
+    bidirectional attention; GPT-2 is causal only, so it is refused. text and npz hold the
+    params alone: the causal flag belongs to the program, not to the file.
     """
     out = Path(out)
     if to not in EXPORTERS:
         raise ValueError(f"unknown export format {to!r}; valid: {', '.join(EXPORTERS)}")
+    if to == "gpt2" and not causal:
+        raise ValueError("gpt2 export is causal only (GPT2LMHeadModel masks future tokens): "
+                         "this program needs bidirectional attention; export it to "
+                         "transformer-lens, text or npz")
     if to == "transformer-lens":
-        return save_transformer_lens(params, out, dtype, block_size)
+        return save_transformer_lens(params, out, dtype, block_size, causal)
     if to == "gpt2":
         return save_gpt2(params, out, eos, dtype, block_size)
     if block_size is not None or dtype != "float64":

@@ -42,8 +42,10 @@ FORMAT = "taotp-transformer-lens-bridge"
 MAX_MASK_ENTRIES = 2 ** 28
 
 
-def transformer_lens_config(layout: Shape, dtype: DTypeLike = "float64") -> dict:
-    """The ``TransformerBridgeConfig`` fields (JSON-ready) of a layout."""
+def transformer_lens_config(layout: Shape, dtype: DTypeLike = "float64",
+                            causal: bool = True) -> dict:
+    """The ``TransformerBridgeConfig`` fields (JSON-ready) of a layout (``causal=False``:
+    TransformerLens' ``attention_dir="bidirectional"``, for encoder programs)."""
     return dict(
         d_model=layout.d_model, d_head=layout.d_head, n_heads=layout.n_heads,
         n_layers=layout.n_layers, n_ctx=layout.block_size, d_vocab=layout.vocab_size,
@@ -51,19 +53,20 @@ def transformer_lens_config(layout: Shape, dtype: DTypeLike = "float64") -> dict
         # TL turns d_mlp=0 into 4 * d_model: an empty MLP everywhere is attention-only.
         d_mlp=layout.d_ff or None, attn_only=layout.d_ff == 0,
         act_fn="relu", normalization_type="LN", positional_embedding_type="standard",
-        attention_dir="causal", eps=THEIR_EPSILON, dtype=str(torch_dtype(dtype)).removeprefix("torch."),
+        attention_dir="causal" if causal else "bidirectional", eps=THEIR_EPSILON, dtype=str(torch_dtype(dtype)).removeprefix("torch."),
         default_prepend_bos=False, tokenizer_prepends_bos=False, init_weights=False,
         model_name="taotp",
     )
 
 
 def to_transformer_lens(params: dict, dtype: DTypeLike = "float64",
-                        block_size: int | None = None) -> torch.nn.Module:
+                        block_size: int | None = None, causal: bool = True) -> torch.nn.Module:
     """A ``TransformerBridge`` computing the same logits as ``taotp.transformer(tokens, **params)``.
 
     Feed it token ids of shape ``(batch, n)``; it prepends nothing. Keep ``dtype`` float64
     for programs with huge weights (see ``taotp.export``). ``block_size`` keeps only the
-    first positions (TransformerLens allocates a ``block_size**2`` mask).
+    first positions (TransformerLens allocates a ``block_size**2`` mask). ``causal=False``
+    gives bidirectional attention, as ``transformer(..., causal=False)``.
     """
     check_params(params)
     layout = layout_of(params, block_size=block_size)
@@ -72,15 +75,17 @@ def to_transformer_lens(params: dict, dtype: DTypeLike = "float64",
             f"TransformerLens allocates an n_ctx x n_ctx causal mask: block_size="
             f"{layout.block_size:,} would need {layout.block_size ** 2 / 1e9:,.0f} GB; pass "
             f"block_size= the longest sequence you will run (at most {int(MAX_MASK_ENTRIES ** 0.5):,})")
-    model = _boot(transformer_lens_config(layout, dtype))
+    model = _boot(transformer_lens_config(layout, dtype, causal))
     model.load_state_dict(_state_dict(params, layout, torch_dtype(dtype)), strict=True)
     return model.eval()
 
 
 def save_transformer_lens(params: dict, path: str | Path, dtype: DTypeLike = "float64",
-                          block_size: int | None = None) -> Path:
-    """Save the TransformerLens export of ``params`` to the directory ``path``."""
-    return save_transformer_lens_model(to_transformer_lens(params, dtype, block_size), path)
+                          block_size: int | None = None, causal: bool = True) -> Path:
+    """Save the TransformerLens export of ``params`` to the directory ``path`` (its config
+    keeps ``attention_dir``, so a loaded non-causal export stays bidirectional)."""
+    return save_transformer_lens_model(to_transformer_lens(params, dtype, block_size, causal),
+                                       path)
 
 
 def save_transformer_lens_model(model: torch.nn.Module, path: str | Path) -> Path:
