@@ -60,6 +60,7 @@ import numpy as np
 from taotp.blocks import (
     attend_back, attend_to, build_MLP, messy_cleanup, pos_enc_3d_array, proper_cleanup,
 )
+from taotp.checks import check_int
 from taotp.model import base_layer, base_params, layer_norm
 from taotp.program import Option, Program, Task
 
@@ -104,7 +105,7 @@ def _digits_params(n_digits: int, block_size: int) -> tuple[dict, np.ndarray]:
 
 def build_multi_digit_mod_transformer(n_digits: int) -> dict:
     """``a + b =`` -> units digit of ``a + b``, for ``n_digits``-digit a, b (Figure 6.3)."""
-    _check_digits(n_digits)
+    check_int("n_digits", n_digits, low=1)
     block_size = 2 * n_digits + 2
     params, tok_emb = _digits_params(n_digits, block_size)
     out_range = 2 * 10 ** n_digits - 1
@@ -129,7 +130,7 @@ def build_multi_digit_mod_transformer(n_digits: int) -> dict:
 
 def build_decimal_addition_transformer(n_digits: int) -> dict:
     """``a + b =`` -> the ``n_digits + 1`` digits of ``a + b``, zero-padded (Figure 6.4)."""
-    _check_digits(n_digits)
+    check_int("n_digits", n_digits, low=1)
     block_size = 3 * n_digits + 2  # the prompt and all output digits but the last
     params, tok_emb = _digits_params(n_digits, block_size)
     out_range = 2 * 10 ** n_digits - 1
@@ -161,12 +162,6 @@ def build_decimal_addition_transformer(n_digits: int) -> dict:
 
 
 # --- Registry: parsing, references and test inputs -------------------------------------
-
-def _check_digits(n_digits):
-    if isinstance(n_digits, bool) or not isinstance(n_digits, (int, np.integer)) \
-            or n_digits < 1:
-        raise ValueError(f"n_digits must be an integer >= 1, got {n_digits!r}")
-
 
 def _render(ids) -> str:
     return "".join(SYMBOLS[int(i)] for i in ids)

@@ -39,7 +39,7 @@ import numpy as np
 
 from constructions.lookup_table import check_table
 from taotp.blocks import HARDER, build_MLP, pos_3d_enc_rotation_matrix, pos_enc_3d_array
-from taotp.checks import parse_int
+from taotp.checks import check_int, parse_int
 from taotp.model import base_layer, base_params, layer_norm, self_attn
 from taotp.program import Option, Program, Task
 
@@ -144,8 +144,7 @@ def build(entries: int = 1000, vocab_size: int = 10, key_len: int = 5, block_siz
     """A random table (the one Chapter 3's construction caps near 20 % on) and its program."""
     for name, value, low in (("entries", entries, 1), ("vocab_size", vocab_size, 2),
                              ("key_len", key_len, 1), ("block_size", block_size, 1)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+        check_int(name, value, low=low)
     if entries > vocab_size ** key_len:
         raise ValueError(f"only {vocab_size ** key_len} distinct keys exist, not {entries}")
     ks, vs = random_table(entries, vocab_size, key_len, seed)
@@ -191,11 +190,8 @@ def build_signed_sort(max_abs: int = 499, block_size: int = 200) -> Task:
     """SORT of integers in ``-max_abs..max_abs`` (repeats allowed) by relabelling (Ex 5.5)."""
     from constructions.multiset_sort import build_multiset_sort_transformer
 
-    if isinstance(max_abs, bool) or not isinstance(max_abs, (int, np.integer)) or max_abs < 0:
-        raise ValueError(f"max_abs must be an integer >= 0, got {max_abs!r}")
-    if isinstance(block_size, bool) or not isinstance(block_size, (int, np.integer)) \
-            or block_size < 2:
-        raise ValueError(f"block_size must be an integer >= 2, got {block_size!r}")
+    check_int("max_abs", max_abs, low=0)
+    check_int("block_size", block_size, low=2)
     shift, max_numbers = max_abs + 1, block_size // 2
     params = build_multiset_sort_transformer(2 * max_abs + 2, block_size)
 

@@ -67,6 +67,7 @@ import numpy as np
 
 from constructions.addition import split_sum
 from taotp.blocks import build_MLP
+from taotp.checks import check_int
 from taotp.circuits import (
     RADIUS, build_kink_MLP, circle_code, circle_rotation, code_gap, mean_free, rotation_2d,
 )
@@ -203,10 +204,7 @@ class _Plan:
 
 def build_long_addition_transformer(n_digits: int) -> dict:
     """``a + b =`` -> the ``n_digits + 1`` digits of ``a + b`` (see the module docstring)."""
-    if isinstance(n_digits, bool) or not isinstance(n_digits, (int, np.integer)) \
-            or n_digits < 1:
-        raise ValueError(f"n_digits must be an integer >= 1, got {n_digits!r}")
-    n = int(n_digits)
+    n = check_int("n_digits", n_digits, low=1)
     plan = _Plan(n, circle_periods(n))
     lay = plan.lay
     block_size = 3 * n + 2

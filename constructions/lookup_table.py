@@ -43,7 +43,7 @@ from __future__ import annotations
 import numpy as np
 
 from taotp.blocks import HARDER, attend_back, pos_enc_3d_array
-from taotp.checks import Unproven, parse_int
+from taotp.checks import Unproven, check_int, parse_int
 from taotp.model import base_layer, base_params, layer_norm, softmax, transformer_layer
 from taotp.params import check_tokens
 from taotp.program import Option, Program, Task
@@ -136,11 +136,10 @@ def optimize(E, M, ks, vs, iters, lr=1e-3, progress=True, max_grad_norm=30.0):
 
 def check_table(ks, vs, vocab_size, block_size, prefix_len=None, tok_dims=2):
     """Validate a lookup table (keys ``(n, key_len)``, values ``(n,)``); int64 copies back."""
-    if isinstance(tok_dims, bool) or not isinstance(tok_dims, (int, np.integer)) or tok_dims < 2:
+    if check_int("tok_dims", tok_dims) < 2:
         raise ValueError(f"tok_dims must be an integer >= 2 (layer norm sends every "
                          f"1-dimensional vector to 0), got {tok_dims!r}")
-    if not isinstance(vocab_size, (int, np.integer)) or vocab_size < 2:
-        raise ValueError(f"vocab_size must be an integer >= 2, got {vocab_size!r}")
+    check_int("vocab_size", vocab_size, low=2)
     ks, vs = np.asarray(ks), np.asarray(vs)
     if ks.ndim != 2 or ks.shape[1] < 1 or vs.shape != ks.shape[:1] or len(ks) == 0:
         raise ValueError("a lookup table is keys ks (n, key_len) and values vs (n,), n >= 1")

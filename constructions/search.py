@@ -35,7 +35,7 @@ from __future__ import annotations
 import numpy as np
 
 from taotp.blocks import HARDER, attend_back, padding_block, pos_enc_3d_array
-from taotp.checks import parse_int
+from taotp.checks import check_int, parse_int
 from taotp.model import base_layer, base_params
 from taotp.params import check_tokens
 from taotp.program import Option, Program, Task
@@ -47,8 +47,7 @@ def build_search_transformer(vocab_size: int, block_size: int, prefix_len: int) 
     """The SEARCH transformer of Figure 4.2 (with the start-of-input fix above)."""
     for name, value in (("vocab_size", vocab_size), ("block_size", block_size),
                         ("prefix_len", prefix_len)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, not {value!r}")
+        check_int(name, value, low=1)
     if prefix_len < 2:
         raise ValueError("prefix_len must be >= 2: the construction's cleanup heads 1 and 2 "
                          "and its layer-norm padding need it (Figure 4.2)")

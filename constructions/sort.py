@@ -45,7 +45,7 @@ import itertools
 import numpy as np
 
 from taotp.blocks import messy_cleanup, pos_enc_3d, pos_enc_3d_array
-from taotp.checks import count_sequences, parse_int
+from taotp.checks import check_int, count_sequences, parse_int
 from taotp.model import base_layer, base_params
 from taotp.program import Option, Program, Task
 
@@ -53,8 +53,8 @@ _EXHAUSTIVE_LIMIT = 100_000  # largest MIN/MAX domain `exhaustive` enumerates
 
 
 def _extreme_transformer(vocab_size: int, block_size: int, sign: float) -> dict:
-    _check_size("vocab_size", vocab_size)
-    _check_size("block_size", block_size)
+    check_int("vocab_size", vocab_size, low=1)
+    check_int("block_size", block_size, low=1)
     params = base_params(vocab_size, block_size, d_model=3)
     # The open upper half circle, endpoints left out: no token is orthogonal to the query.
     tok_emb = pos_enc_3d_array(2 * vocab_size + 2)[1:1 + vocab_size]
@@ -99,8 +99,8 @@ def nextpoint(ts):
 
 def build_sort_transformer(n: int = 28, block_size: int = 100) -> dict:
     """SORT of distinct numbers in ``1..n-1`` ended by 0 (Figure 5.5, head axis fixed)."""
-    _check_size("n", n, minimum=2)
-    _check_size("block_size", block_size)
+    check_int("n", n, low=2)
+    check_int("block_size", block_size, low=1)
     pi = pos_enc_3d(powerpoints(n)).T
     qi = pos_enc_3d(nextpoint(powerpoints(n))).T
     params = base_params(vocab_size=n, block_size=block_size, d_model=6)
@@ -115,11 +115,6 @@ def build_sort_transformer(n: int = 28, block_size: int = 100) -> dict:
 
 
 # --- Registry: parsing, references and test inputs -------------------------------------
-
-def _check_size(name, value, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-
 
 def parse_numbers(text: str, low: int, high: int, hint: str = "") -> list[int]:
     """Space- (or comma-) separated whole numbers in ``low..high``; errors name the word.

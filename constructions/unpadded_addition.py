@@ -49,6 +49,7 @@ import numpy as np
 
 from constructions.addition import split_sum
 from taotp.blocks import build_MLP
+from taotp.checks import check_int
 from taotp.circuits import build_kink_MLP, circle_code, circle_rotation, code_gap, mean_free
 from taotp.model import base_layer, base_params
 from taotp.program import Option, Program, Task
@@ -189,10 +190,7 @@ class _Plan:
 
 def build_unpadded_addition_transformer(max_digits: int) -> dict:
     """``<bos> a + b =`` -> the digits of ``a + b``, then <eos> (see the module docstring)."""
-    if isinstance(max_digits, bool) or not isinstance(max_digits, (int, np.integer)) \
-            or not 1 <= max_digits <= 12:
-        raise ValueError(f"max_digits must be an integer from 1 to 12, got {max_digits!r}")
-    plan = _Plan(int(max_digits))
+    plan = _Plan(check_int("max_digits", max_digits, low=1, high=12))
     lay = plan.lay
     params = base_params(vocab_size=14, block_size=plan.block_size, d_model=lay.width)
     params["tok_emb"][:, :5] = token_table()
