@@ -243,7 +243,8 @@ def _sum_task(n_digits: int, build, reference, steps: int) -> Task:
                 options=dict(n_digits=n_digits))
 
 
-def _single_digit_task() -> Task:
+def make_single_digit_mod() -> Task:
+    """SINGLE DIGIT ADDITION MOD 10 (Section 6.6) as a task: ``a + b mod 10`` for two digits."""
     def encode(text):
         compact = text.replace("+", " ").split()
         if not compact:
@@ -278,6 +279,17 @@ _MOD_BOOK = {1: (1_226, 432), 2: (9_508, 3_646), 3: (90_690, 35_542)}
 _ADD_BOOK = {1: (2_088, 737), 2: (27_432, 10_440), 3: (360_576, 139_267)}
 
 
+def make_multi_digit_mod(n_digits: int = 2) -> Task:
+    """MULTI-DIGIT ADDITION MOD 10 (Section 6.7) as a task: the units digit of ``a + b``."""
+    return _sum_task(n_digits, build_multi_digit_mod_transformer, lambda s: [s % 10], steps=1)
+
+
+def make(n_digits: int = 2) -> Task:
+    """DECIMAL ADDITION (Section 6.8) as a task: the ``n_digits + 1`` digits of ``a + b``."""
+    return _sum_task(n_digits, build_decimal_addition_transformer,
+                     lambda s: _digits(s, n_digits + 1), steps=n_digits + 1)
+
+
 def _book(table):
     def book_size(n_digits=2):
         if n_digits not in table:
@@ -290,13 +302,12 @@ PROGRAMS = (
     Program(name="single-digit-mod", title="SINGLE DIGIT ADDITION MOD 10", section="6.6",
             summary="Add two digits mod 10: attention averages them, an MLP decodes the sum.",
             input_format="two digits, e.g. '7+8' or '7 8'",
-            build=lambda: _single_digit_task(), examples=("7+8", "0 0", "9 9"),
+            build=make_single_digit_mod, examples=("7+8", "0 0", "9 9"),
             book_size=lambda: {"n_params": 629, "non0": 379}),
     Program(name="multi-digit-mod", title="MULTI-DIGIT ADDITION MOD 10", section="6.7",
             summary="The units digit of the sum of two n-digit numbers.",
             input_format="two numbers of at most n digits, e.g. '12+33'",
-            build=lambda n_digits=2: _sum_task(n_digits, build_multi_digit_mod_transformer,
-                                               lambda s: [s % 10], steps=1),
+            build=make_multi_digit_mod,
             options=(_MOD_DIGITS,), examples=("12+33", "99+99", "5+7"),
             book_size=_book(_MOD_BOOK),
             sizes=({"n_digits": 1}, {"n_digits": 3}),
@@ -306,9 +317,7 @@ PROGRAMS = (
     Program(name="addition", title="DECIMAL ADDITION", section="6.8",
             summary="Add two n-digit numbers; the n+1 digits of the sum, zero-padded.",
             input_format="two numbers of at most n digits, e.g. '45+78' -> '123', '4+2' -> '006'",
-            build=lambda n_digits=2: _sum_task(
-                n_digits, build_decimal_addition_transformer,
-                lambda s: _digits(s, n_digits + 1), steps=n_digits + 1),
+            build=make,
             options=(_ADD_DIGITS,), examples=("45+78", "99+99", "4+2"),
             book_size=_book(_ADD_BOOK),
             sizes=({"n_digits": 1}, {"n_digits": 3}),

@@ -405,7 +405,8 @@ def nasty_pairs(n: int) -> list[tuple[list[int], list[int]]]:
     return pairs
 
 
-def _task(n_digits: int) -> Task:
+def make(n_digits: int) -> Task:
+    """Long addition as a task: ``a + b`` for ``n_digits``-digit numbers, every digit of the sum."""
     params = build_long_addition_transformer(n_digits)
     n = n_digits
 
@@ -433,7 +434,7 @@ PROGRAMS = (
             summary="Add two n-digit numbers (n up to 10,000 and beyond): carries through an "
                     "equality match on causally computed pointers; 4 layers, linear size.",
             input_format="two numbers of at most n digits, e.g. '45+78' -> '123' (n = 2)",
-            build=_task, options=(Option("n_digits", int, 10, "digits per number",
+            build=make, options=(Option("n_digits", int, 10, "digits per number",
                                          flag="--digits", low=1, high=10_000,
                                          cap=100_000),),
             examples=("4999999999+1", "9999999999+9999999999", "1234567890+9876543210")),

@@ -220,7 +220,7 @@ def random_lookup_table(rng, entries, vocab_size, key_len):
     return ks, rng.integers(0, vocab_size, entries)
 
 
-def make_task(params, ks, vs, block_size, options) -> Task:
+def _table_task(params, ks, vs, block_size, options) -> Task:
     """The Task of a built lookup table (tied or untied)."""
     vocab_size, key_len = params["tok_emb"].shape[0], ks.shape[1]
     table = {tuple(int(t) for t in k): int(v) for k, v in zip(ks, vs)}
@@ -272,13 +272,13 @@ def _table(entries, vocab_size, key_len, seed):
                                  key_len), weight_seed)
 
 
-def build(entries=10, vocab_size=10, key_len=5, tok_dims=5, block_size=5, iters=1000,
+def make(entries=10, vocab_size=10, key_len=5, tok_dims=5, block_size=5, iters=1000,
           seed=0, progress=False) -> Task:
     """The registry's LOOKUP TABLE task: a seeded random table and the fitted weights."""
     ks, vs, weight_seed = _table(entries, vocab_size, key_len, seed)
     params = build_lookup_transformer(ks, vs, vocab_size, block_size, tok_dims, iters,
                                       seed=weight_seed, progress=progress)
-    return certify(make_task(params, ks, vs, block_size, dict(
+    return certify(_table_task(params, ks, vs, block_size, dict(
         entries=entries, vocab_size=vocab_size, key_len=key_len, tok_dims=tok_dims,
         block_size=block_size, iters=iters, seed=seed)))
 
@@ -307,13 +307,13 @@ def certify(task: Task) -> Task:
     return task
 
 
-def build_untied(entries=10, vocab_size=100, key_len=5, tok_dims=50, block_size=5,
+def make_untied(entries=10, vocab_size=100, key_len=5, tok_dims=50, block_size=5,
                  seed=0) -> Task:
     """LOOKUP TABLE with untied embeddings (Section 3.6): exact for any table."""
     ks, vs, weight_seed = _table(entries, vocab_size, key_len, seed)
     params = build_untied_transformer(ks, vs, vocab_size, block_size, key_len, tok_dims,
                                       seed=weight_seed)
-    return certify(make_task(params, ks, vs, block_size, dict(
+    return certify(_table_task(params, ks, vs, block_size, dict(
         entries=entries, vocab_size=vocab_size, key_len=key_len, tok_dims=tok_dims,
         block_size=block_size, seed=seed)))
 
@@ -362,7 +362,7 @@ PROGRAMS = (
                 "descent.",
         input_format="space-separated token ids ending with a key of the (seeded, random) "
                      "table, optionally after a prefix, e.g. the examples",
-        build=build, options=_options(10, 10, 5, tied=True),
+        build=make, options=_options(10, 10, 5, tied=True),
         examples=_examples(10, 10), book_size=_book_size,
         # The book's 1,000-entry count (22,308) is at vocabulary 10, where its own Figure 3.8
         # shows ~20% precision; the tests check 1,000 entries at vocabularies 100 and 1,000.
@@ -373,7 +373,7 @@ PROGRAMS = (
         summary="The simplified construction: random token vectors and hash matrices, and an "
                 "untied out_emb holding the sum of the hashes of each value's keys.",
         input_format="as lookup-table",
-        build=build_untied, options=_options(10, 100, 50, tied=False),
+        build=make_untied, options=_options(10, 100, 50, tied=False),
         examples=_examples(10, 100),
         float32="",
     ),

@@ -226,7 +226,8 @@ def _render(ids) -> str:
     return " ".join(str(int(i)) for i in ids)
 
 
-def _multiset_sort_task(vocab_size: int = 1000, block_size: int = 200) -> Task:
+def make(vocab_size: int = 1000, block_size: int = 200) -> Task:
+    """SORT with repeats as a task: numbers in ``1..vocab_size-1``, sorted, repeats kept."""
     params = build_multiset_sort_transformer(vocab_size, block_size)
     top, max_numbers = vocab_size - 1, block_size // 2
 
@@ -278,7 +279,7 @@ PROGRAMS = (
                     "outputs.",
             input_format="numbers in 1..vocab_size-1 separated by spaces, repeats allowed "
                          "(0 is appended)",
-            build=_multiset_sort_task,
+            build=make,
             options=(Option("vocab_size", int, 1000, "numbers 1..vocab_size-1 (0 ends input)",
                             low=2, high=100_000, cap=10 ** 6),
                      Option("block_size", int, 200,

@@ -173,7 +173,7 @@ def _defined(tokens, prefix_len) -> bool:
     return len(occurrences(tokens, prefix_len)) == 1
 
 
-def build(vocab_size: int = 10, block_size: int = 100, prefix_len: int = 3) -> Task:
+def make(vocab_size: int = 10, block_size: int = 100, prefix_len: int = 3) -> Task:
     """The registry's SEARCH task; prompts of other dtypes than integers are refused."""
     params = build_search_transformer(vocab_size, block_size, prefix_len)
 
@@ -216,7 +216,7 @@ PROGRAMS = (
                 "that followed them (2 attention-only layers).",
         input_format="space-separated token ids; the last prefix_len of them must occur "
                      "exactly once earlier, e.g. '1 2 3 4 5 6 1 2 3' -> '4'",
-        build=build,
+        build=make,
         options=(Option("vocab_size", int, 10, "vocabulary size", "--vocab-size", low=2,
                         high=10_000, cap=10 ** 6),
                  Option("block_size", int, 100, "longest input", "--block-size", low=3,

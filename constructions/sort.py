@@ -174,7 +174,8 @@ def _extreme_task(pick, build, vocab_size: int = 20, block_size: int = 20) -> Ta
                 options=dict(vocab_size=vocab_size, block_size=block_size))
 
 
-def _sort_task(n: int = 28, block_size: int = 100) -> Task:
+def make(n: int = 28, block_size: int = 100) -> Task:
+    """SORT (Section 5.2) as a task: distinct numbers in ``1..n-1``, sorted."""
     params = build_sort_transformer(n, block_size)
     max_numbers = min(n - 1, block_size // 2)  # k numbers + 0 + (k - 1) fed-back outputs
 
@@ -209,6 +210,16 @@ def _sort_task(n: int = 28, block_size: int = 100) -> Task:
                 options=dict(n=n, block_size=block_size))
 
 
+def make_min(vocab_size: int = 20, block_size: int = 20) -> Task:
+    """MIN (Section 5.1) as a task: the smallest number of the input."""
+    return _extreme_task(min, build_min_transformer, vocab_size, block_size)
+
+
+def make_max(vocab_size: int = 20, block_size: int = 20) -> Task:
+    """MAX (Section 5.1) as a task: the largest number of the input."""
+    return _extreme_task(max, build_max_transformer, vocab_size, block_size)
+
+
 def _min_max_options(what):
     return (Option("vocab_size", int, 20, f"{what} reads numbers 0..vocab_size-1", low=1,
                    high=1000, cap=10 ** 6, beyond=(
@@ -228,19 +239,19 @@ PROGRAMS = (
     Program(name="min", title="MIN", section="5.1",
             summary="Output the smallest of a sequence of numbers (repeats allowed).",
             input_format="numbers separated by spaces, e.g. '6 2 0 12'",
-            build=lambda **o: _extreme_task(min, build_min_transformer, **o),
+            build=make_min,
             options=_min_max_options("MIN"), examples=("6 2 0 12 18 7 12 12", "5"),
             book_size=_extreme_book_size),
     Program(name="max", title="MAX", section="5.1",
             summary="Output the largest of a sequence of numbers (repeats allowed).",
             input_format="numbers separated by spaces, e.g. '6 2 0 12'",
-            build=lambda **o: _extreme_task(max, build_max_transformer, **o),
+            build=make_max,
             options=_min_max_options("MAX"), examples=("6 2 0 12 18 7 12 12", "5"),
             book_size=_extreme_book_size),
     Program(name="sort", title="SORT", section="5.2",
             summary="Sort distinct numbers with one attention head and powerpoints.",
             input_format="distinct numbers in 1..n-1 separated by spaces (0 is appended)",
-            build=_sort_task,
+            build=make,
             options=(Option("n", int, 28, "vocabulary: numbers 1..n-1 (0 ends the input)",
                             low=2, high=28, cap=1000, beyond=(
                                 "its powerpoints' gaps halve with each number, and from n=29 "

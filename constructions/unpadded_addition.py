@@ -458,7 +458,8 @@ def nasty_pairs(D: int) -> list[tuple[str, str]]:
     return sorted(pairs)
 
 
-def _task(max_digits: int) -> Task:
+def make(max_digits: int) -> Task:
+    """Unpadded addition as a task: numbers of 1 to ``max_digits`` digits, the sum then <eos>."""
     D = max_digits
     params = build_unpadded_addition_transformer(D)
 
@@ -496,7 +497,7 @@ PROGRAMS = (
             summary="Exercise 6.20: add numbers of up to D digits written without leading "
                     "zeros; <bos> and <eos> delimit; no padding in the output.",
             input_format="two numbers of at most D digits, e.g. '84+88' -> '172'",
-            build=_task, options=(Option("max_digits", int, 3, "most digits per number",
+            build=make, options=(Option("max_digits", int, 3, "most digits per number",
                                          flag="--digits", low=1, high=12, cap=12),),
             examples=("4+8", "84+88", "999+1", "0+0")),
 )
