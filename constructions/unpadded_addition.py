@@ -43,159 +43,27 @@ random and carry-chain inputs to D = 6 (and 10 in the tests).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from constructions.addition import split_sum
+from constructions.unpadded_addition_layout import (
+    BIG, BOS, EOS, EQUALS, FOUND, PLUS, SOFT, SYMBOLS, Plan, token_table, value_block,
+)
 from taotp.blocks import build_MLP
 from taotp.checks import check_int
-from taotp.circuits import build_kink_MLP, circle_code, circle_rotation, code_gap, mean_free
+from taotp.circuits import build_kink_MLP, circle_code, circle_rotation, mean_free
 from taotp.model import base_layer, base_params
 from taotp.program import Option, Program, Task
-
-PLUS, EQUALS, BOS, EOS = 10, 11, 12, 13
-SYMBOLS = "0123456789+="
-SOFT = 40.0
-BIG = 1e6
-FOUND = 1.0  # found / not-found blocks are (FOUND, 0) and (0, FOUND)
-
-
-def token_table() -> np.ndarray:
-    """Tokens on the sqrt(3)-sphere of R^4, plus a constant 1 (a query everyone has).
-
-    Digits lie on the circle ``(x, y, 0, 0)`` with ``x = d / 10``: the value, linearly. The
-    third coordinate is largest for '+', then <bos>; the fourth for '=', then <bos>.
-    """
-    table = np.zeros((14, 5))
-    x = np.arange(10) / 10
-    table[:10, 0], table[:10, 1] = x, np.sqrt(3 - x ** 2)
-    half = 1.5 ** 0.5
-    table[PLUS, 2] = table[EQUALS, 3] = 3 ** 0.5
-    table[BOS, 2:4] = half
-    table[EOS, 2:4] = -half
-    table[:, 4] = 1.0
-    return table
-
-
-def value_block(v):
-    """A digit value ``v`` as the point ``(v / 10, sqrt(3 - (v / 10)^2))``."""
-    x = np.asarray(v, dtype=np.float64) / 10
-    return np.stack([x, np.sqrt(3 - x ** 2)], axis=-1)
-
-
-@dataclass(frozen=True)
-class Layout:
-    """Logical coordinates of the blocks for ``D`` = max_digits."""
-    D: int
-
-    T = slice(0, 4)
-    ONE = 4
-    C = slice(5, 7)
-    PP, FP = slice(7, 9), slice(9, 11)  # the '+': its code, found?
-    PE, FE = slice(11, 13), slice(13, 15)  # the '=': its code, found?
-    AV, BV = slice(15, 17), slice(17, 19)
-
-    def SA(self, t):
-        """Slot for operand a's digit of significance t (a ``value_block``)."""
-        return slice(19 + 2 * t, 21 + 2 * t)
-
-    def SB(self, t):
-        """Slot for operand b's digit of significance t (a ``value_block``)."""
-        return slice(19 + 2 * self.D + 2 * t, 21 + 2 * self.D + 2 * t)
-
-    def TH(self, j):
-        """Holds +1 if the position j back has seen the '=' (j = 0 .. D + 1)."""
-        return 19 + 4 * self.D + j
-
-    def Z(self, t):
-        """Holds +1 if a_t + b_t = 0, t < D."""
-        return 21 + 5 * self.D + t
-
-    def N(self, t):
-        """Holds +1 if a_t + b_t = 9 (the carry passes)."""
-        return 21 + 6 * self.D + t
-
-    def G(self, t):
-        """Holds +1 if a_t + b_t >= 10 (a carry starts)."""
-        return 21 + 7 * self.D + t
-
-    def CA(self, t):
-        """Holds +1 if a carry enters t, t = 1 .. D."""
-        return 20 + 8 * self.D + t
-
-    def O(self, t):
-        """Holds +1 if significance t is due, t = 0 .. D."""
-        return 21 + 9 * self.D + t
-
-    @property
-    def EOS(self):
-        """Holds +1 if <eos> is due."""
-        return 22 + 10 * self.D
-
-    @property
-    def width(self):
-        """d_model: every block side by side."""
-        return 23 + 10 * self.D
-
-
-@dataclass(frozen=True)
-class _Plan:
-    D: int
-
-    @property
-    def lay(self) -> Layout:
-        return Layout(self.D)
-
-    @property
-    def block_size(self) -> int:
-        return 3 * self.D + 4
-
-    @property
-    def period(self) -> float:
-        return 4.0 * self.block_size
-
-    @property
-    def gap(self) -> float:
-        return code_gap((self.period,), self.block_size)
-
-    def scale(self, norm2):
-        return ((self.lay.width + 1) / norm2) ** 0.5
-
-    # Squared norms of the residual stream before each sublayer.
-    @property
-    def s1(self):  # T (3 + 1), C
-        return 4 + 3
-
-    @property
-    def s1m(self):  # + PP, FP, PE, FE
-        return self.s1 + 3 + FOUND ** 2 + 3 + FOUND ** 2
-
-    @property
-    def s2(self):  # + AV, BV
-        return self.s1m + 6
-
-    @property
-    def s2m(self):  # + SA, SB (3 each), TH (1 each)
-        return self.s2 + 6 * self.D + (self.D + 2)
-
-    @property
-    def s3(self):  # + Z, N, G
-        return self.s2m + 3 * self.D
-
-    @property
-    def s4(self):  # + CA, O, EOS
-        return self.s3 + 2 * self.D + 2
 
 
 def build_unpadded_addition_transformer(max_digits: int) -> dict:
     """``<bos> a + b =`` -> the digits of ``a + b``, then <eos> (see the module docstring)."""
-    plan = _Plan(check_int("max_digits", max_digits, low=1, high=12))
+    plan = Plan(check_int("max_digits", max_digits, low=1, high=12))
     lay = plan.lay
     params = base_params(vocab_size=14, block_size=plan.block_size, d_model=lay.width)
     params["tok_emb"][:, :5] = token_table()
     params["out_emb"] = params["tok_emb"].copy()
-    params["pos_emb"][:, lay.C] = circle_code(np.arange(plan.block_size), (plan.period,))
+    params["pos_emb"][:, lay.position] = circle_code(np.arange(plan.block_size), (plan.period,))
     params["layers"] = [_layer1(plan), _layer2(plan), _layer3(plan), _layer4(plan)]
     return mean_free(params)
 
@@ -204,17 +72,17 @@ def _hardness(scale, d_head, gap):
     return SOFT * d_head ** 0.5 / (scale ** 2 * gap)
 
 
-def _layer1(plan: _Plan) -> dict:
+def _layer1(plan: Plan) -> dict:
     lay, L = plan.lay, plan.lay.width
     layer = base_layer(n_heads=2, d_model=L, d_ff=29, d_head=4)
-    lam = plan.scale(plan.s1)
+    lam = plan.scale(plan.norm2_attn1)
     # Token scores: '+' sqrt(3), <bos> 1.22, the rest <= 0 (third coordinate; fourth for '=').
     h = _hardness(lam, 4, 3 ** 0.5 - 1.5 ** 0.5)
     half = 1.5 ** 0.5
-    for head, (axis, code, found) in enumerate(((2, lay.PP, lay.FP), (3, lay.PE, lay.FE))):
-        layer["Q"][head, lay.ONE, 0] = h
+    for head, (axis, code, found) in enumerate(((2, lay.plus_code, lay.plus_found), (3, lay.equals_code, lay.equals_found))):
+        layer["Q"][head, lay.one, 0] = h
         layer["K"][head, axis, 0] = 1.0
-        layer["V"][head, lay.C, :2] = np.eye(2) / lam
+        layer["V"][head, lay.position, :2] = np.eye(2) / lam
         layer["P"][head, code, :2] = np.eye(2)
         # Found: the token (sqrt 3 on ``axis``) -> (FOUND, 0); <bos> -> (0, FOUND).
         other = 5 - axis  # the other of coordinates 2, 3
@@ -225,60 +93,60 @@ def _layer1(plan: _Plan) -> dict:
         layer["V"][head, other, 2:4] = W[1] / lam
         layer["P"][head, found, 2:4] = np.eye(2)
     # z = digit + 10 [found '+'] + 20 [found '='] -> Av, Bv (kinks: constant below z = 0).
-    lam_m = plan.scale(plan.s1m)
+    lam_m = plan.scale(plan.norm2_mlp1)
     x0s, a0s = [], []
     for region, z0 in ((0, 0), (1, 10), (2, 30)):
         for digit in range(10):
             out = np.zeros(L)
-            out[lay.AV] = value_block(digit if region == 0 else 0)
-            out[lay.BV] = value_block(digit if region == 1 else 0)
+            out[lay.a_value] = value_block(digit if region == 0 else 0)
+            out[lay.b_value] = value_block(digit if region == 1 else 0)
             x0s.append(z0 + digit)
             a0s.append(out)
     M1, b1, M2, b2 = build_kink_MLP(x0s, a0s)
     read = np.zeros(L)
     read[0] = 10.0  # token x = digit / 10
-    read[lay.FP.start] = 10.0 / FOUND
-    read[lay.FE.start] = 20.0 / FOUND
+    read[lay.plus_found.start] = 10.0 / FOUND
+    read[lay.equals_found.start] = 20.0 / FOUND
     layer["M1"] = np.outer(read / lam_m, M1[0])
     layer["b1"], layer["M2"], layer["b2"] = b1, M2, b2
     return layer
 
 
-def _layer2(plan: _Plan) -> dict:
+def _layer2(plan: Plan) -> dict:
     lay, L, D = plan.lay, plan.lay.width, plan.D
     n_heads = 3 * D + 2
     layer = base_layer(n_heads=n_heads, d_model=L, d_ff=18 * D, d_head=2)
-    lam = plan.scale(plan.s2)
+    lam = plan.scale(plan.norm2_attn2)
     h = _hardness(lam, 2, plan.gap)
     period = (plan.period,)
     for head in range(n_heads):
-        layer["K"][head, lay.C, :] = np.eye(2)
+        layer["K"][head, lay.position, :] = np.eye(2)
     for t in range(D):
-        for head, (code, value, slot) in ((t, (lay.PP, lay.AV, lay.SA(t))),
-                                          (D + t, (lay.PE, lay.BV, lay.SB(t)))):
+        for head, (code, value, slot) in ((t, (lay.plus_code, lay.a_value, lay.a_digit(t))),
+                                          (D + t, (lay.equals_code, lay.b_value, lay.b_digit(t)))):
             layer["Q"][head, code, :] = circle_rotation(period, -(t + 1)) * h
             layer["V"][head, value, :] = np.eye(2) / lam
             layer["P"][head, slot, :] = np.eye(2)
     for j in range(D + 2):
         head = 2 * D + j
-        layer["Q"][head, lay.C, :] = circle_rotation(period, -j) * h
-        layer["V"][head, lay.FE, 0] = np.array([1.0, -1.0]) / (FOUND * lam)
-        layer["P"][head, lay.TH(j), 0] = 1.0
+        layer["Q"][head, lay.position, :] = circle_rotation(period, -j) * h
+        layer["V"][head, lay.equals_found, 0] = np.array([1.0, -1.0]) / (FOUND * lam)
+        layer["P"][head, lay.seen_equals(j), 0] = 1.0
     # Per significance, kinks on s_t = a_t + b_t (0..18): three +-1 bits. Kinks suffice:
     # the bits only feed ReLU ANDs and gates with margins of 1.
-    lam_m = plan.scale(plan.s2m)
+    lam_m = plan.scale(plan.norm2_mlp2)
     for t in range(D):
         x0s, a0s = [], []
         for s in range(19):
             out = np.zeros(L)
-            out[lay.Z(t)] = 1.0 if s == 0 else -1.0
-            out[lay.N(t)] = 1.0 if s == 9 else -1.0
-            out[lay.G(t)] = 1.0 if s >= 10 else -1.0
+            out[lay.sum_is_0(t)] = 1.0 if s == 0 else -1.0
+            out[lay.sum_is_9(t)] = 1.0 if s == 9 else -1.0
+            out[lay.sum_over_9(t)] = 1.0 if s >= 10 else -1.0
             x0s.append(s)
             a0s.append(out)
         M1, b1, M2, b2 = build_kink_MLP(x0s, a0s)
         read = np.zeros(L)
-        read[lay.SA(t).start] = read[lay.SB(t).start] = 10.0 / lam_m
+        read[lay.a_digit(t).start] = read[lay.b_digit(t).start] = 10.0 / lam_m
         units = slice(18 * t, 18 * t + 18)
         layer["M1"][:, units] = np.outer(read, M1[0])
         layer["b1"][units], layer["M2"][units] = b1, M2
@@ -322,14 +190,14 @@ class _Units:
                 layer["M2"][u, index] = weight
 
 
-def _layer3(plan: _Plan) -> dict:
+def _layer3(plan: Plan) -> dict:
     """Carries and the one-hot of the due significance, each a sum of ReLU ANDs of bits."""
     lay, L, D = plan.lay, plan.lay.width, plan.D
-    units = _Units(L, plan.scale(plan.s3))
-    z = [units.bit(lay.Z(t)) for t in range(D)]
-    nine = [units.bit(lay.N(t)) for t in range(D)]
-    g = [units.bit(lay.G(t)) for t in range(D)]
-    th = [units.bit(lay.TH(j)) for j in range(D + 2)] + [(np.zeros(L), 0.0)]
+    units = _Units(L, plan.scale(plan.norm2_layer3))
+    z = [units.bit(lay.sum_is_0(t)) for t in range(D)]
+    nine = [units.bit(lay.sum_is_9(t)) for t in range(D)]
+    g = [units.bit(lay.sum_over_9(t)) for t in range(D)]
+    th = [units.bit(lay.seen_equals(j)) for j in range(D + 2)] + [(np.zeros(L), 0.0)]
     is_k = [(th[j][0] - th[j + 1][0], th[j][1] - th[j + 1][1]) for j in range(D + 2)]
 
     def chains(e, extra):
@@ -339,8 +207,8 @@ def _layer3(plan: _Plan) -> dict:
     b2 = np.zeros(L)
     for t in range(1, D + 1):  # c_t = +1 / -1
         for unit in chains(t, []):
-            units.write(unit, lay.CA(t), 2.0)
-        b2[lay.CA(t)] = -1.0
+            units.write(unit, lay.carry_in(t), 2.0)
+        b2[lay.carry_in(t)] = -1.0
 
     def at_least(e, k0):
         """Units and weights summing to [a + b >= 10^e and k = k0]."""
@@ -362,23 +230,23 @@ def _layer3(plan: _Plan) -> dict:
 
     for t in range(D + 1):
         for l in range(t + 1, D + 2):
-            length_is(l, l - 1 - t, lay.O(t))
-        b2[lay.O(t)] = -1.0
+            length_is(l, l - 1 - t, lay.due(t))
+        b2[lay.due(t)] = -1.0
     for l in range(1, D + 2):
-        length_is(l, l, lay.EOS)
-    b2[lay.EOS] = -1.0
+        length_is(l, l, lay.eos_due)
+    b2[lay.eos_due] = -1.0
     layer = base_layer(n_heads=0, d_model=L, d_ff=0, d_head=1)
     units.into(layer)
     layer["b2"] = b2
     return layer
 
 
-def _layer4(plan: _Plan) -> dict:
+def _layer4(plan: Plan) -> dict:
     """Gated kinks: for the due significance t, a_t + b_t + c_t -> the output token."""
     lay, L, D = plan.lay, plan.lay.width, plan.D
     d_ff = 20 * D + 3
     layer = base_layer(n_heads=0, d_model=L, d_ff=d_ff, d_head=1)
-    lam = plan.scale(plan.s4)
+    lam = plan.scale(plan.norm2_layer4)
     tok = token_table()[:, :4] * BIG
     gate_k = 40.0  # larger than any kink's pre-activation
     u = 0
@@ -387,12 +255,12 @@ def _layer4(plan: _Plan) -> dict:
         # adds -gate_k to every unit of the group.
         read, bias = np.zeros(L), 0.0
         if t < D:
-            read[lay.SA(t).start] = read[lay.SB(t).start] = 10.0 / lam
+            read[lay.a_digit(t).start] = read[lay.b_digit(t).start] = 10.0 / lam
         if t >= 1:
-            read[lay.CA(t)] += 0.5 / lam
+            read[lay.carry_in(t)] += 0.5 / lam
             bias += 0.5
         gate = np.zeros(L)
-        gate[lay.O(t)] = 0.5 * gate_k / lam  # gate_k * (O01 - 1) = gate_k (O - 1) / 2
+        gate[lay.due(t)] = 0.5 * gate_k / lam  # gate_k * (O01 - 1) = gate_k (O - 1) / 2
         values = list(range(20 if t < D else 2))
         M1, b1, M2, a0 = build_kink_MLP(values, [tok[v % 10] for v in values])
         for i in range(M1.shape[1]):
@@ -400,11 +268,11 @@ def _layer4(plan: _Plan) -> dict:
             layer["b1"][u] = bias * M1[0, i] + b1[i] - 0.5 * gate_k
             layer["M2"][u, :4] = M2[i]
             u += 1
-        layer["M1"][lay.O(t), u] = 0.5 / lam  # the group's constant term, also gated
+        layer["M1"][lay.due(t), u] = 0.5 / lam  # the group's constant term, also gated
         layer["b1"][u] = 0.5
         layer["M2"][u, :4] = a0
         u += 1
-    layer["M1"][lay.EOS, u] = 0.5 / lam
+    layer["M1"][lay.eos_due, u] = 0.5 / lam
     layer["b1"][u] = 0.5
     layer["M2"][u, :4] = tok[EOS]
     return layer
