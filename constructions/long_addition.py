@@ -18,8 +18,9 @@ so that ``j`` always exists. Four layers:
    ``b_d`` reads ``a_d``, an output reads ``b_i``, '=' reads '+', the a-digits and '+' read
    position 0. Storing the target, rather than rotating one's own code, gives every position
    a real target, so no position holds a blurred read. The MLP's spikes (Theorem 6.1) map
-   ``x(own) + x(read) = s / 10`` to ``value`` (a token-like code of ``s mod 10``) and ``carry_state`` (three
-   states: ``s != 9`` without carry, with carry, ``s = 9``), and erase both token blocks.
+   ``x(own) + x(read) = s / 10`` to ``value`` (a token-like code of ``s mod 10``) and
+   ``carry_state`` (three states: ``s != 9`` without carry, with carry, ``s = 9``), and erase
+   both token blocks.
    '+' and '=' sit far from the digits (x = -1.2, -1.35): there the spikes stay silent and the
    biases leave ``s = 0``.
 2. Pointer: the key score is a ramp (``3 sin(angle(m) - angle(q) + pi/4)`` on the coarse
@@ -69,7 +70,9 @@ from constructions.long_addition_layout import (
 )
 from taotp.blocks import build_MLP
 from taotp.checks import check_int
-from taotp.circuits import build_kink_MLP, circle_code, circle_rotation, mean_free, rotation_2d
+from taotp.circuits import (
+    build_kink_MLP, circle_code, circle_rotation, hardness, mean_free, rotation_2d,
+)
 from taotp.model import base_layer, base_params
 from taotp.program import Option, Program, Task
 
@@ -91,21 +94,17 @@ def build_long_addition_transformer(n_digits: int) -> dict:
     return mean_free(params)
 
 
-def _hardness(scale: float, d_head: int, gap: float) -> float:
-    """The factor making a score gap of ``gap`` (before layer norm) worth SOFT logits."""
-    return SOFT * d_head ** 0.5 / (scale ** 2 * gap)
-
-
 def _layer1(plan: Plan) -> dict:
     lay, code_dims, width = plan.lay, plan.code_dims, plan.logical_width
     layer = base_layer(n_heads=1, d_model=width, d_ff=3 * 19 + 4, d_head=code_dims)
     lam = plan.scale(plan.norm2_attn1)
-    layer["Q"][0, lay.target, :] = np.eye(code_dims) * _hardness(lam, code_dims, plan.gap)
+    layer["Q"][0, lay.target, :] = np.eye(code_dims) * hardness(lam, code_dims, plan.gap, SOFT)
     layer["K"][0, lay.position, :] = np.eye(code_dims)
     layer["V"][0, lay.token, :2] = np.eye(2) / lam
     layer["P"][0, lay.read_token, :2] = np.eye(2)
-    # Spikes on x(own) + x(read) = s / 10 (scaled by layer norm) write value and carry_state relative to
-    # the biases (V of 0, EG of "no carry"), which every other position keeps. Spikes, not
+    # Spikes on x(own) + x(read) = s / 10 (scaled by layer norm) write value and carry_state
+    # relative to the biases (value of 0, carry state "no carry"), which every other position
+    # keeps. Spikes, not
     # kinks: later layers compare these blocks' norms to 1e-6.
     lam_m = plan.scale(plan.norm2_mlp1)
     base = np.zeros(width)
@@ -147,7 +146,7 @@ def _layer2(plan: Plan) -> dict:
     c1 = slice(lay.position.start, lay.position.start + 2)
     # Ramp: <code1(m), code1(q) rotated by pi/2 - GAMMA> = 3 sin(theta_m - theta_q + GAMMA),
     # rising with m over every key a query can see (period 8 (n + 1) > 8 (3 n + 2) / 3).
-    h = _hardness(lam, d_head, _ramp_step(plan))
+    h = hardness(lam, d_head, _ramp_step(plan), SOFT)
     layer["Q"][0, c1, :2] = rotation_2d(np.pi / 2 - GAMMA) * h
     layer["K"][0, c1, :2] = np.eye(2)
     # Bonus for s != 9: V's second coordinate is in [1.49, 1.74] everywhere, a constant
@@ -165,7 +164,7 @@ def _layer3(plan: Plan) -> dict:
     d_head = code_dims + 2
     layer = base_layer(n_heads=4, d_model=width, d_ff=0, d_head=d_head)
     lam = plan.scale(plan.norm2_layer3)
-    h = _hardness(lam, d_head, plan.gap)
+    h = hardness(lam, d_head, plan.gap, SOFT)
     for head in range(4):
         layer["K"][head, lay.position, :code_dims] = np.eye(code_dims)
     # Head 0: Q = P one position back.
@@ -192,12 +191,13 @@ def _layer4(plan: Plan) -> dict:
     d_head = code_dims + 1
     layer = base_layer(n_heads=1, d_model=width, d_ff=19, d_head=d_head)
     lam = plan.scale(plan.norm2_layer3)
-    h = _hardness(lam, d_head, plan.gap)
+    h = hardness(lam, d_head, plan.gap, SOFT)
     layer["Q"][0, lay.pointer, :code_dims] = np.eye(code_dims) * h
     layer["K"][0, lay.target, :code_dims] = np.eye(code_dims)
     # s = 9 keys share Q with the wanted key; a bonus for s != 9 settles it.
     v_min = float(token_block(0.9)[1])
-    layer["Q"][0, lay.value.start + 1, code_dims] = 2 * _hardness(lam, d_head, 1.5 * EG_RADIUS * v_min)
+    layer["Q"][0, lay.value.start + 1, code_dims] = 2 * hardness(
+        lam, d_head, 1.5 * EG_RADIUS * v_min, SOFT)
     layer["K"][0, lay.carry_state.start + 1, code_dims] = 1.0
     # The carry: EG's first coordinate is -EG_RADIUS cos 30 (no carry) or +EG_RADIUS cos 30.
     unit = EG_RADIUS * np.cos(np.radians(30.0))
