@@ -108,6 +108,7 @@ class Plan:
 
     @cached_property
     def lay(self) -> Layout:
+        """Where each block sits, for this many position circles."""
         return Layout(len(self.periods))
 
     @property
@@ -126,6 +127,7 @@ class Plan:
 
     @cached_property
     def gap(self) -> float:
+        """Smallest drop of ``<code(p), code(q)>`` between distinct positions."""
         return code_gap(self.periods, 3 * self.n + 2)
 
     # Squared norms of the residual stream: every block has a fixed norm.

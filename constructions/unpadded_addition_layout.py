@@ -106,21 +106,26 @@ class Plan:
 
     @property
     def lay(self) -> Layout:
+        """Where each block sits, for ``D`` digits."""
         return Layout(self.D)
 
     @property
     def block_size(self) -> int:
+        """The longest prompt (``2 D + 3``) and its whole output."""
         return 3 * self.D + 4
 
     @property
     def period(self) -> float:
+        """The position circle's period: positions stay on an arc of it."""
         return 4.0 * self.block_size
 
     @property
     def gap(self) -> float:
+        """Smallest drop of ``<code(p), code(q)>`` between distinct positions."""
         return code_gap((self.period,), self.block_size)
 
     def scale(self, norm2):
+        """Layer norm multiplies a mean-free residual of squared norm ``norm2`` by this."""
         return ((self.lay.width + 1) / norm2) ** 0.5
 
     # Squared norms of the residual stream before each sublayer.
