@@ -63,7 +63,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from constructions.addition import split_sum
+from constructions.addition_text import split_sum
 from constructions.long_addition_layout import (
     BIG, CARRY, EG_RADIUS, EQUALS, GAMMA, PLUS, SOFT, SYMBOLS, TOKEN_X, Plan, circle_periods,
     eg_state, token_block,

@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from constructions.addition import split_sum
+from constructions.addition_text import split_sum
 from constructions.unpadded_addition_layers import layer1, layer2, layer3, layer4
 from constructions.unpadded_addition_layout import (
     BOS, EOS, EQUALS, PLUS, SYMBOLS, Plan, token_table,
