@@ -57,9 +57,11 @@ from itertools import product
 
 import numpy as np
 
+from constructions.addition_text import split_sum
 from taotp.blocks import (
     attend_back, attend_to, build_MLP, messy_cleanup, pos_enc_3d_array, proper_cleanup,
 )
+from taotp.checks import check_int
 from taotp.model import base_layer, base_params, layer_norm
 from taotp.program import Option, Program, Task
 
@@ -104,7 +106,7 @@ def _digits_params(n_digits: int, block_size: int) -> tuple[dict, np.ndarray]:
 
 def build_multi_digit_mod_transformer(n_digits: int) -> dict:
     """``a + b =`` -> units digit of ``a + b``, for ``n_digits``-digit a, b (Figure 6.3)."""
-    _check_digits(n_digits)
+    check_int("n_digits", n_digits, low=1)
     block_size = 2 * n_digits + 2
     params, tok_emb = _digits_params(n_digits, block_size)
     out_range = 2 * 10 ** n_digits - 1
@@ -129,7 +131,7 @@ def build_multi_digit_mod_transformer(n_digits: int) -> dict:
 
 def build_decimal_addition_transformer(n_digits: int) -> dict:
     """``a + b =`` -> the ``n_digits + 1`` digits of ``a + b``, zero-padded (Figure 6.4)."""
-    _check_digits(n_digits)
+    check_int("n_digits", n_digits, low=1)
     block_size = 3 * n_digits + 2  # the prompt and all output digits but the last
     params, tok_emb = _digits_params(n_digits, block_size)
     out_range = 2 * 10 ** n_digits - 1
@@ -162,38 +164,8 @@ def build_decimal_addition_transformer(n_digits: int) -> dict:
 
 # --- Registry: parsing, references and test inputs -------------------------------------
 
-def _check_digits(n_digits):
-    if isinstance(n_digits, bool) or not isinstance(n_digits, (int, np.integer)) \
-            or n_digits < 1:
-        raise ValueError(f"n_digits must be an integer >= 1, got {n_digits!r}")
-
-
 def _render(ids) -> str:
     return "".join(SYMBOLS[int(i)] for i in ids)
-
-
-def split_sum(text: str, max_digits: int) -> tuple[str, str]:
-    """``"45+78"`` (spaces and a final '=' allowed) -> ("45", "78"); errors name what is
-    wrong. Shared by every addition program."""
-    compact = "".join(str(text).split())
-    if not compact:
-        raise ValueError("empty input: expected two numbers like '45+78'")
-    if compact.endswith("="):
-        compact = compact[:-1]
-    if "=" in compact:
-        raise ValueError("'=' may only end the input, as in '45+78='")
-    for char in compact:
-        if char not in "0123456789+":
-            raise ValueError(f"symbol {char!r} is outside the vocabulary (digits, '+', '=')")
-    parts = compact.split("+")
-    if len(parts) != 2 or not all(parts):
-        raise ValueError(f"expected exactly two numbers joined by '+', got {text!r}")
-    for part in parts:
-        if len(part) > max_digits:
-            raise ValueError(f"{part[:20]}{'...' if len(part) > 20 else ''} has too many "
-                             f"digits: {len(part)} digits, where this program adds numbers "
-                             f"of at most {max_digits} digits")
-    return parts[0], parts[1]
 
 
 def _parse_sum(text: str, n_digits: int) -> tuple[int, int]:
@@ -248,7 +220,8 @@ def _sum_task(n_digits: int, build, reference, steps: int) -> Task:
                 options=dict(n_digits=n_digits))
 
 
-def _single_digit_task() -> Task:
+def make_single_digit_mod() -> Task:
+    """SINGLE DIGIT ADDITION MOD 10 (Section 6.6) as a task: ``a + b mod 10`` for two digits."""
     def encode(text):
         compact = text.replace("+", " ").split()
         if not compact:
@@ -283,6 +256,17 @@ _MOD_BOOK = {1: (1_226, 432), 2: (9_508, 3_646), 3: (90_690, 35_542)}
 _ADD_BOOK = {1: (2_088, 737), 2: (27_432, 10_440), 3: (360_576, 139_267)}
 
 
+def make_multi_digit_mod(n_digits: int = 2) -> Task:
+    """MULTI-DIGIT ADDITION MOD 10 (Section 6.7) as a task: the units digit of ``a + b``."""
+    return _sum_task(n_digits, build_multi_digit_mod_transformer, lambda s: [s % 10], steps=1)
+
+
+def make(n_digits: int = 2) -> Task:
+    """DECIMAL ADDITION (Section 6.8) as a task: the ``n_digits + 1`` digits of ``a + b``."""
+    return _sum_task(n_digits, build_decimal_addition_transformer,
+                     lambda s: _digits(s, n_digits + 1), steps=n_digits + 1)
+
+
 def _book(table):
     def book_size(n_digits=2):
         if n_digits not in table:
@@ -295,13 +279,12 @@ PROGRAMS = (
     Program(name="single-digit-mod", title="SINGLE DIGIT ADDITION MOD 10", section="6.6",
             summary="Add two digits mod 10: attention averages them, an MLP decodes the sum.",
             input_format="two digits, e.g. '7+8' or '7 8'",
-            build=lambda: _single_digit_task(), examples=("7+8", "0 0", "9 9"),
+            build=make_single_digit_mod, examples=("7+8", "0 0", "9 9"),
             book_size=lambda: {"n_params": 629, "non0": 379}),
     Program(name="multi-digit-mod", title="MULTI-DIGIT ADDITION MOD 10", section="6.7",
             summary="The units digit of the sum of two n-digit numbers.",
             input_format="two numbers of at most n digits, e.g. '12+33'",
-            build=lambda n_digits=2: _sum_task(n_digits, build_multi_digit_mod_transformer,
-                                               lambda s: [s % 10], steps=1),
+            build=make_multi_digit_mod,
             options=(_MOD_DIGITS,), examples=("12+33", "99+99", "5+7"),
             book_size=_book(_MOD_BOOK),
             sizes=({"n_digits": 1}, {"n_digits": 3}),
@@ -311,9 +294,7 @@ PROGRAMS = (
     Program(name="addition", title="DECIMAL ADDITION", section="6.8",
             summary="Add two n-digit numbers; the n+1 digits of the sum, zero-padded.",
             input_format="two numbers of at most n digits, e.g. '45+78' -> '123', '4+2' -> '006'",
-            build=lambda n_digits=2: _sum_task(
-                n_digits, build_decimal_addition_transformer,
-                lambda s: _digits(s, n_digits + 1), steps=n_digits + 1),
+            build=make,
             options=(_ADD_DIGITS,), examples=("45+78", "99+99", "4+2"),
             book_size=_book(_ADD_BOOK),
             sizes=({"n_digits": 1}, {"n_digits": 3}),

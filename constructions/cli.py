@@ -188,12 +188,18 @@ def _make(program, options, unchecked):
     return task
 
 
+def _warn_float32(dtype, program, options):
+    """Say on stderr, before a float32 run or verify, why this program may be inexact there."""
+    note = program.float32_note(**options) if dtype == "float32" else ""
+    if note:
+        print(f"taotp: warning: {program.name} is not expected to be exact in float32 here: "
+              f"{note}", file=sys.stderr)
+
+
 def _run(args, parsed):
     program, options, text, unchecked = parsed
     task = _make(program, options, unchecked)
-    if args.dtype == "float32" and program.float32_note(**options):
-        print(f"taotp run: warning: not exact in float32: {program.float32_note(**options)}",
-              file=sys.stderr)
+    _warn_float32(args.dtype, program, options)
     if args.dtype != "float64":
         from dataclasses import replace
 
@@ -207,9 +213,7 @@ def _verify(args, parsed):
 
     program, options, _, unchecked = parsed
     task = _make(program, options, unchecked)
-    if args.dtype == "float32" and program.float32_note(**options):
-        print(f"note: {program.name} is not expected to be exact in float32 here: "
-              f"{program.float32_note(**options)}")
+    _warn_float32(args.dtype, program, options)
     report = verify(task, dtype=args.dtype, exhaustive=args.exhaustive, samples=args.samples,
                     seed=args.seed)
     print(f"{program.name} {_format_options(options)}")

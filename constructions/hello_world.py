@@ -167,7 +167,7 @@ def _check_message(message) -> str:
     return message
 
 
-def build(message: str = "Hello World!", tokenizer: str = "message") -> Task:
+def make(message: str = "Hello World!", tokenizer: str = "message") -> Task:
     """The registry's HELLO WORLD task: the weights, the one-token prompt and its answer."""
     params, tok = build_hello_world_transformer(message, tokenizer)
     prompt = np.array([tok.bos])
@@ -217,7 +217,7 @@ PROGRAMS = (
         summary="A 0-layer transformer that prints a fixed message: pos_emb[i] is the "
                 "next token's embedding times 1e6.",
         input_format='nothing: the empty string "" (the prompt is just <bos>)',
-        build=build,
+        build=make,
         options=(Option("message", str, "Hello World!", "the message to print", "--message",
                         cap=10_000),
                  Option("tokenizer", str, "message",

@@ -14,22 +14,23 @@ gives "most recent" for free. Let ``P(i)`` be the most recent digit ``<= i`` wit
 unique ``j`` with ``s_j != 9`` and ``Q(j) = P(i)``. The '=' acts as digit ``n`` with ``s = 0``,
 so that ``j`` always exists. Four layers:
 
-1. Every position reads the token at a target whose code ``pos_emb`` stores (block ``CQ``):
+1. Every position reads the token at a target whose code ``pos_emb`` stores (block ``target``):
    ``b_d`` reads ``a_d``, an output reads ``b_i``, '=' reads '+', the a-digits and '+' read
    position 0. Storing the target, rather than rotating one's own code, gives every position
    a real target, so no position holds a blurred read. The MLP's spikes (Theorem 6.1) map
-   ``x(own) + x(read) = s / 10`` to ``V`` (a token-like code of ``s mod 10``) and ``EG`` (three
-   states: ``s != 9`` without carry, with carry, ``s = 9``), and erase both token blocks.
+   ``x(own) + x(read) = s / 10`` to ``value`` (a token-like code of ``s mod 10``) and
+   ``carry_state`` (three states: ``s != 9`` without carry, with carry, ``s = 9``), and erase
+   both token blocks.
    '+' and '=' sit far from the digits (x = -1.2, -1.35): there the spikes stay silent and the
    biases leave ``s = 0``.
 2. Pointer: the key score is a ramp (``3 sin(angle(m) - angle(q) + pi/4)`` on the coarse
    circle: the most recent key scores highest) plus a large bonus for ``s != 9``; the value
    is the key's position code. Every position gets ``P``.
-3. ``Q = P`` one position back (into ``CQ``); ``P`` and ``V`` of the stored target (an output
-   gets ``P(i)`` and ``s_i``); two heads attend to themselves and erase the old ``P``, ``V``
-   and ``CQ`` (proper cleanup), so every block keeps its norm.
+3. ``Q = P`` one position back (into ``target``); ``P`` and ``V`` of the stored target (an output
+   gets ``P(i)`` and ``s_i``); two heads attend to themselves and erase the old ``pointer``,
+   ``value`` and ``target`` (proper cleanup), so every block keeps its norm.
 4. The match: query ``P``, key ``Q`` plus a bonus for ``s != 9``; the value is the key's
-   carry, added to ``V``. The MLP (``|S| - 1`` kinks, Exercise 6.4) maps ``x(V)`` (20 cases:
+   carry, added to ``value``. The MLP (``|S| - 1`` kinks, Exercise 6.4) maps ``x(value)`` (20 cases:
    ``s mod 10`` and the carry) to the output token.
 
 Every block is a point of a fixed norm on a circle (2 logical dimensions per circle, token or
@@ -60,196 +61,64 @@ at 3, 10, 100, 1,000 and 10,000 digits (the last in the slow test, ~20 s per inp
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cached_property
-
 import numpy as np
 
-from constructions.addition import split_sum
+from constructions.addition_text import split_sum
+from constructions.long_addition_layout import (
+    BIG, CARRY, EG_RADIUS, EQUALS, GAMMA, PLUS, SOFT, SYMBOLS, TOKEN_X, Plan, circle_periods,
+    eg_state, token_block,
+)
 from taotp.blocks import build_MLP
+from taotp.checks import check_int
 from taotp.circuits import (
-    RADIUS, build_kink_MLP, circle_code, circle_rotation, code_gap, mean_free, rotation_2d,
+    build_kink_MLP, circle_code, circle_rotation, hardness, mean_free, rotation_2d,
 )
 from taotp.model import base_layer, base_params
 from taotp.program import Option, Program, Task
 
-PLUS, EQUALS = 10, 11
-SYMBOLS = "0123456789+="
-# Tokens are points (x, sqrt(3 - x^2)) of a circle; x is the value. '+' and '=' sit far from
-# the digits so that the layer-1 spikes (at x-sums 0, 0.1, ..., 1.8) stay silent there.
-TOKEN_X = np.concatenate((np.arange(10) / 10, [-1.2, -1.35]))
-EG_RADIUS = 1.5 ** 0.5
-MIN_GAP = 3e-4  # smallest acceptable drop of <code(p), code(q)> for p != q (the max is 3k)
-SOFT = 40.0  # every hard attention keeps its runner-up exp(-40) below the winner
-BIG = 1e6  # the last MLP's output dominates the residual before the final layer norm
-GAMMA = np.pi / 4  # the ramp is 3 sin(angle difference + GAMMA)
-CARRY = 1.05  # the carry moves x(V) by +-CARRY / 2: the 20 (s mod 10, carry) cases stay apart
-
-
-def token_block(x):
-    """``(x, sqrt(3 - x^2))``: a value on a circle, so every token has the same norm."""
-    x = np.asarray(x, dtype=np.float64)
-    return np.stack([x, np.sqrt(RADIUS ** 2 - x ** 2)], axis=-1)
-
-
-def eg_state(i):
-    """Carry states at 150, 30 and -90 degrees: 0 = ``s != 9``, no carry; 1 = ``s != 9``,
-    carry; 2 = ``s = 9``. The second coordinate tells ``s != 9``, the first the carry."""
-    angle = np.radians((150.0, 30.0, -90.0)[i])
-    return EG_RADIUS * np.array([np.cos(angle), np.sin(angle)])
-
-
-@dataclass(frozen=True)
-class Layout:
-    """Logical coordinates of each block, for ``k`` position circles (model: one more)."""
-    k: int
-
-    @property
-    def base(self) -> int:
-        """Where the position code starts: after the pointer and value blocks (or T and B)."""
-        return max(4, 2 * self.k + 2)
-
-    T = slice(0, 2)  # token, erased by layer 1's MLP
-    B = slice(2, 4)  # the token read by layer 1, erased by its MLP
-
-    @property
-    def P(self):
-        """Pointer code (layer 2), replaced by the fetched one (layer 3)."""
-        return slice(0, 2 * self.k)
-
-    @property
-    def V(self):
-        """``s mod 10`` (layer 1), replaced by the fetched one (layer 3), + carry (4)."""
-        return slice(2 * self.k, 2 * self.k + 2)
-
-    @property
-    def C(self):
-        """The position code."""
-        return slice(self.base, self.base + 2 * self.k)
-
-    @property
-    def CQ(self):
-        """Stored target code (input), replaced by Q (layer 3)."""
-        return slice(self.base + 2 * self.k, self.base + 4 * self.k)
-
-    @property
-    def EG(self):
-        """The carry state, ``eg_state``: is ``s = 9``, is there a carry."""
-        return slice(self.base + 4 * self.k, self.base + 4 * self.k + 2)
-
-    @property
-    def width(self) -> int:
-        """d_model: every block side by side."""
-        return self.base + 4 * self.k + 2
-
-
-def circle_periods(n_digits: int) -> tuple[float, ...]:
-    """Periods of the position circles: the coarse ``8 (n + 1)``, then finer roots of it.
-
-    The fewest circles whose codes of distinct positions differ by at least ``MIN_GAP``.
-    """
-    coarse = 8.0 * (n_digits + 1)
-    n_positions = 3 * n_digits + 2
-    for k in (1, 2, 3):
-        periods = tuple(coarse ** ((k - c) / k) for c in range(k))
-        if code_gap(periods, n_positions) >= MIN_GAP:
-            return periods
-    raise ValueError(f"{n_digits} digits need more than 3 position circles")
-
-
-@dataclass(frozen=True)
-class _Plan:
-    """Sizes and layer-norm scales shared by the layers."""
-    n: int
-    periods: tuple[float, ...]
-
-    @cached_property
-    def lay(self) -> Layout:
-        return Layout(len(self.periods))
-
-    @property
-    def L(self) -> int:  # logical width; d_model is L + 1
-        return self.lay.width
-
-    @property
-    def k2(self) -> int:
-        return 2 * len(self.periods)
-
-    def scale(self, norm2: float) -> float:
-        """Layer norm multiplies a mean-free residual of squared norm ``norm2`` by this."""
-        return ((self.L + 1) / norm2) ** 0.5
-
-    @cached_property
-    def gap(self) -> float:
-        return code_gap(self.periods, 3 * self.n + 2)
-
-    # Squared norms of the residual stream: every block has a fixed norm.
-    @property
-    def s1(self) -> float:  # layer-1 attention input: T, C, CQ
-        return 3 + 3 * self.k2
-
-    @property
-    def s1m(self) -> float:  # layer-1 MLP input: + B
-        return 6 + 3 * self.k2
-
-    @property
-    def s2(self) -> float:  # layer-2 input: C, CQ, V, EG
-        return 3 * self.k2 + 3 + EG_RADIUS ** 2
-
-    @property
-    def s3(self) -> float:  # layers 3 and 4: + P
-        return self.s2 + 1.5 * self.k2
-
 
 def build_long_addition_transformer(n_digits: int) -> dict:
     """``a + b =`` -> the ``n_digits + 1`` digits of ``a + b`` (see the module docstring)."""
-    if isinstance(n_digits, bool) or not isinstance(n_digits, (int, np.integer)) \
-            or n_digits < 1:
-        raise ValueError(f"n_digits must be an integer >= 1, got {n_digits!r}")
-    n = int(n_digits)
-    plan = _Plan(n, circle_periods(n))
+    n = check_int("n_digits", n_digits, low=1)
+    plan = Plan(n, circle_periods(n))
     lay = plan.lay
     block_size = 3 * n + 2
-    params = base_params(vocab_size=12, block_size=block_size, d_model=plan.L)
-    params["tok_emb"][:, lay.T] = token_block(TOKEN_X)
+    params = base_params(vocab_size=12, block_size=block_size, d_model=plan.logical_width)
+    params["tok_emb"][:, lay.token] = token_block(TOKEN_X)
     params["out_emb"] = params["tok_emb"].copy()
     positions = np.arange(block_size)
-    params["pos_emb"][:, lay.C] = circle_code(positions, plan.periods)
+    params["pos_emb"][:, lay.position] = circle_code(positions, plan.periods)
     # Stored targets: n + 1 back from b, '=' and the outputs; position 0 for a and '+'.
-    params["pos_emb"][:, lay.CQ] = circle_code(np.maximum(positions - n - 1, 0), plan.periods)
+    params["pos_emb"][:, lay.target] = circle_code(np.maximum(positions - n - 1, 0), plan.periods)
     params["layers"] = [_layer1(plan), _layer2(plan), _layer3(plan), _layer4(plan)]
     return mean_free(params)
 
 
-def _hardness(scale: float, d_head: int, gap: float) -> float:
-    """The factor making a score gap of ``gap`` (before layer norm) worth SOFT logits."""
-    return SOFT * d_head ** 0.5 / (scale ** 2 * gap)
-
-
-def _layer1(plan: _Plan) -> dict:
-    lay, k2, L = plan.lay, plan.k2, plan.L
-    layer = base_layer(n_heads=1, d_model=L, d_ff=3 * 19 + 4, d_head=k2)
-    lam = plan.scale(plan.s1)
-    layer["Q"][0, lay.CQ, :] = np.eye(k2) * _hardness(lam, k2, plan.gap)
-    layer["K"][0, lay.C, :] = np.eye(k2)
-    layer["V"][0, lay.T, :2] = np.eye(2) / lam
-    layer["P"][0, lay.B, :2] = np.eye(2)
-    # Spikes on x(own) + x(read) = s / 10 (scaled by layer norm) write V and EG relative to
-    # the biases (V of 0, EG of "no carry"), which every other position keeps. Spikes, not
+def _layer1(plan: Plan) -> dict:
+    lay, code_dims, width = plan.lay, plan.code_dims, plan.logical_width
+    layer = base_layer(n_heads=1, d_model=width, d_ff=3 * 19 + 4, d_head=code_dims)
+    lam = plan.scale(plan.norm2_attn1)
+    layer["Q"][0, lay.target, :] = np.eye(code_dims) * hardness(lam, code_dims, plan.gap, SOFT)
+    layer["K"][0, lay.position, :] = np.eye(code_dims)
+    layer["V"][0, lay.token, :2] = np.eye(2) / lam
+    layer["P"][0, lay.read_token, :2] = np.eye(2)
+    # Spikes on x(own) + x(read) = s / 10 (scaled by layer norm) write value and carry_state
+    # relative to the biases (value of 0, carry state "no carry"), which every other position
+    # keeps. Spikes, not
     # kinks: later layers compare these blocks' norms to 1e-6.
-    lam_m = plan.scale(plan.s1m)
-    base = np.zeros(L)
-    base[lay.V], base[lay.EG] = token_block(0.0), eg_state(0)
+    lam_m = plan.scale(plan.norm2_mlp1)
+    base = np.zeros(width)
+    base[lay.value], base[lay.carry_state] = token_block(0.0), eg_state(0)
     x0s, a0s = [], []
     for s in range(19):
-        out = np.zeros(L)
-        out[lay.V] = token_block(s % 10 / 10)
-        out[lay.EG] = eg_state(2 if s == 9 else int(s >= 10))
+        out = np.zeros(width)
+        out[lay.value] = token_block(s % 10 / 10)
+        out[lay.carry_state] = eg_state(2 if s == 9 else int(s >= 10))
         x0s.append(lam_m * s / 10)
         a0s.append(out - base)
     M1, b1, M2, b2 = build_MLP(x0s, a0s)
-    layer["M1"][lay.T.start, :57] = M1[0]
-    layer["M1"][lay.B.start, :57] = M1[0]
+    layer["M1"][lay.token.start, :57] = M1[0]
+    layer["M1"][lay.read_token.start, :57] = M1[0]
     layer["b1"][:57], layer["M2"][:57] = b1, M2
     layer["b2"] = b2 + base
     # Erase T and B: four units pass them through, shifted above 0, and subtract them.
@@ -262,90 +131,91 @@ def _layer1(plan: _Plan) -> dict:
     return layer
 
 
-def _ramp_step(plan: _Plan) -> float:
+def _ramp_step(plan: Plan) -> float:
     """Smallest drop of the ramp ``3 sin(GAMMA - 2 pi delta / P1)`` per step, delta <= n + 1."""
     delta = np.arange(plan.n + 2)
     f = 3 * np.sin(GAMMA - 2 * np.pi * delta / plan.periods[0])
     return float(np.min(f[:-1] - f[1:]))
 
 
-def _layer2(plan: _Plan) -> dict:
-    lay, k2, L = plan.lay, plan.k2, plan.L
-    d_head = max(3, k2)
-    layer = base_layer(n_heads=1, d_model=L, d_ff=0, d_head=d_head)
-    lam = plan.scale(plan.s2)
-    c1 = slice(lay.C.start, lay.C.start + 2)
+def _layer2(plan: Plan) -> dict:
+    lay, code_dims, width = plan.lay, plan.code_dims, plan.logical_width
+    d_head = max(3, code_dims)
+    layer = base_layer(n_heads=1, d_model=width, d_ff=0, d_head=d_head)
+    lam = plan.scale(plan.norm2_layer2)
+    c1 = slice(lay.position.start, lay.position.start + 2)
     # Ramp: <code1(m), code1(q) rotated by pi/2 - GAMMA> = 3 sin(theta_m - theta_q + GAMMA),
     # rising with m over every key a query can see (period 8 (n + 1) > 8 (3 n + 2) / 3).
-    h = _hardness(lam, d_head, _ramp_step(plan))
+    h = hardness(lam, d_head, _ramp_step(plan), SOFT)
     layer["Q"][0, c1, :2] = rotation_2d(np.pi / 2 - GAMMA) * h
     layer["K"][0, c1, :2] = np.eye(2)
     # Bonus for s != 9: V's second coordinate is in [1.49, 1.74] everywhere, a constant
     # enough query; EG's second coordinate is EG_RADIUS / 2 if s != 9, -EG_RADIUS if s = 9.
     v_min = float(token_block(0.9)[1])
-    layer["Q"][0, lay.V.start + 1, 2] = 2.0 * h * 6 / (1.5 * EG_RADIUS * v_min)
-    layer["K"][0, lay.EG.start + 1, 2] = 1.0
-    layer["V"][0, lay.C, :k2] = np.eye(k2) / lam
-    layer["P"][0, lay.P, :k2] = np.eye(k2)
+    layer["Q"][0, lay.value.start + 1, 2] = 2.0 * h * 6 / (1.5 * EG_RADIUS * v_min)
+    layer["K"][0, lay.carry_state.start + 1, 2] = 1.0
+    layer["V"][0, lay.position, :code_dims] = np.eye(code_dims) / lam
+    layer["P"][0, lay.pointer, :code_dims] = np.eye(code_dims)
     return layer
 
 
-def _layer3(plan: _Plan) -> dict:
-    lay, k2, L = plan.lay, plan.k2, plan.L
-    d_head = k2 + 2
-    layer = base_layer(n_heads=4, d_model=L, d_ff=0, d_head=d_head)
-    lam = plan.scale(plan.s3)
-    h = _hardness(lam, d_head, plan.gap)
+def _layer3(plan: Plan) -> dict:
+    lay, code_dims, width = plan.lay, plan.code_dims, plan.logical_width
+    d_head = code_dims + 2
+    layer = base_layer(n_heads=4, d_model=width, d_ff=0, d_head=d_head)
+    lam = plan.scale(plan.norm2_layer3)
+    h = hardness(lam, d_head, plan.gap, SOFT)
     for head in range(4):
-        layer["K"][head, lay.C, :k2] = np.eye(k2)
+        layer["K"][head, lay.position, :code_dims] = np.eye(code_dims)
     # Head 0: Q = P one position back.
-    layer["Q"][0, lay.C, :k2] = circle_rotation(plan.periods, -1) * h
-    layer["V"][0, lay.P, :k2] = np.eye(k2) / lam
-    layer["P"][0, lay.CQ, :k2] = np.eye(k2)
+    layer["Q"][0, lay.position, :code_dims] = circle_rotation(plan.periods, -1) * h
+    layer["V"][0, lay.pointer, :code_dims] = np.eye(code_dims) / lam
+    layer["P"][0, lay.target, :code_dims] = np.eye(code_dims)
     # Head 1: P and V of the stored target (an output reads P(i) and s_i from b_i); head 2
     # attends to itself and erases the old P and V, head 3 the old CQ (proper cleanup).
-    layer["Q"][1, lay.CQ, :k2] = np.eye(k2) * h
+    layer["Q"][1, lay.target, :code_dims] = np.eye(code_dims) * h
     for head, sign in ((1, 1.0), (2, -1.0)):
-        layer["V"][head, lay.P, :k2] = np.eye(k2) / lam
-        layer["V"][head, lay.V, k2:] = np.eye(2) / lam
-        layer["P"][head, lay.P, :k2] = sign * np.eye(k2)
-        layer["P"][head, lay.V, k2:] = sign * np.eye(2)
-    layer["Q"][2, lay.C, :k2] = np.eye(k2) * h
-    layer["Q"][3, lay.C, :k2] = np.eye(k2) * h
-    layer["V"][3, lay.CQ, :k2] = np.eye(k2) / lam
-    layer["P"][3, lay.CQ, :k2] = -np.eye(k2)
+        layer["V"][head, lay.pointer, :code_dims] = np.eye(code_dims) / lam
+        layer["V"][head, lay.value, code_dims:] = np.eye(2) / lam
+        layer["P"][head, lay.pointer, :code_dims] = sign * np.eye(code_dims)
+        layer["P"][head, lay.value, code_dims:] = sign * np.eye(2)
+    layer["Q"][2, lay.position, :code_dims] = np.eye(code_dims) * h
+    layer["Q"][3, lay.position, :code_dims] = np.eye(code_dims) * h
+    layer["V"][3, lay.target, :code_dims] = np.eye(code_dims) / lam
+    layer["P"][3, lay.target, :code_dims] = -np.eye(code_dims)
     return layer
 
 
-def _layer4(plan: _Plan) -> dict:
-    lay, k2, L = plan.lay, plan.k2, plan.L
-    d_head = k2 + 1
-    layer = base_layer(n_heads=1, d_model=L, d_ff=19, d_head=d_head)
-    lam = plan.scale(plan.s3)
-    h = _hardness(lam, d_head, plan.gap)
-    layer["Q"][0, lay.P, :k2] = np.eye(k2) * h
-    layer["K"][0, lay.CQ, :k2] = np.eye(k2)
+def _layer4(plan: Plan) -> dict:
+    lay, code_dims, width = plan.lay, plan.code_dims, plan.logical_width
+    d_head = code_dims + 1
+    layer = base_layer(n_heads=1, d_model=width, d_ff=19, d_head=d_head)
+    lam = plan.scale(plan.norm2_layer3)
+    h = hardness(lam, d_head, plan.gap, SOFT)
+    layer["Q"][0, lay.pointer, :code_dims] = np.eye(code_dims) * h
+    layer["K"][0, lay.target, :code_dims] = np.eye(code_dims)
     # s = 9 keys share Q with the wanted key; a bonus for s != 9 settles it.
     v_min = float(token_block(0.9)[1])
-    layer["Q"][0, lay.V.start + 1, k2] = 2 * _hardness(lam, d_head, 1.5 * EG_RADIUS * v_min)
-    layer["K"][0, lay.EG.start + 1, k2] = 1.0
+    layer["Q"][0, lay.value.start + 1, code_dims] = 2 * hardness(
+        lam, d_head, 1.5 * EG_RADIUS * v_min, SOFT)
+    layer["K"][0, lay.carry_state.start + 1, code_dims] = 1.0
     # The carry: EG's first coordinate is -EG_RADIUS cos 30 (no carry) or +EG_RADIUS cos 30.
     unit = EG_RADIUS * np.cos(np.radians(30.0))
-    layer["V"][0, lay.EG.start, 0] = 1.0 / (lam * unit)
-    layer["P"][0, lay.V.start, 0] = CARRY / 2
+    layer["V"][0, lay.carry_state.start, 0] = 1.0 / (lam * unit)
+    layer["P"][0, lay.value.start, 0] = CARRY / 2
     # Kinks on x(V) after layer norm (the norm depends only on the case): the output
     # token's direction, times BIG.
     x0s, a0s = [], []
     for v in range(10):
         for carry in (0, 1):
             block = token_block(v / 10) + [(carry - 0.5) * CARRY, 0.0]
-            norm2 = plan.s3 - 3 + float(block @ block)
+            norm2 = plan.norm2_layer3 - 3 + float(block @ block)
             x0s.append(block[0] * plan.scale(norm2))
-            out = np.zeros(L)
-            out[lay.T] = token_block((v + carry) % 10 / 10) * BIG
+            out = np.zeros(width)
+            out[lay.token] = token_block((v + carry) % 10 / 10) * BIG
             a0s.append(out)
     M1, b1, M2, b2 = build_kink_MLP(x0s, a0s)
-    layer["M1"][lay.V.start] = M1[0]
+    layer["M1"][lay.value.start] = M1[0]
     layer["b1"], layer["M2"], layer["b2"] = b1, M2, b2
     return layer
 
@@ -407,7 +277,8 @@ def nasty_pairs(n: int) -> list[tuple[list[int], list[int]]]:
     return pairs
 
 
-def _task(n_digits: int) -> Task:
+def make(n_digits: int) -> Task:
+    """Long addition as a task: ``a + b`` for ``n_digits``-digit numbers, every digit of the sum."""
     params = build_long_addition_transformer(n_digits)
     n = n_digits
 
@@ -435,7 +306,7 @@ PROGRAMS = (
             summary="Add two n-digit numbers (n up to 10,000 and beyond): carries through an "
                     "equality match on causally computed pointers; 4 layers, linear size.",
             input_format="two numbers of at most n digits, e.g. '45+78' -> '123' (n = 2)",
-            build=_task, options=(Option("n_digits", int, 10, "digits per number",
+            build=make, options=(Option("n_digits", int, 10, "digits per number",
                                          flag="--digits", low=1, high=10_000,
                                          cap=100_000),),
             examples=("4999999999+1", "9999999999+9999999999", "1234567890+9876543210")),

@@ -42,105 +42,22 @@ from __future__ import annotations
 
 import numpy as np
 
+from constructions.lookup_table_fit import (  # re-exported: tests and notebooks
+    logsumexp, loss_and_grad, onehot, optimize,
+)
 from taotp.blocks import HARDER, attend_back, pos_enc_3d_array
-from taotp.checks import Unproven, parse_int
-from taotp.model import base_layer, base_params, layer_norm, softmax, transformer_layer
+from taotp.checks import Unproven, check_int, parse_int
+from taotp.model import base_layer, base_params, layer_norm, transformer_layer
 from taotp.params import check_tokens
 from taotp.program import Option, Program, Task
-
-EPS = 1e-10  # layer_norm's epsilon, as in taotp.model
-
-
-def onehot(t, v):
-    """Row ``t`` of the ``v x v`` identity (the one-hot vector of token ``t``)."""
-    return np.eye(v)[t]
-
-
-def logsumexp(x, axis=-1):
-    """``log(sum(exp(x)))`` shifted by the max, so large logits do not overflow."""
-    mx = x.max(axis=axis, keepdims=True)
-    return np.log(np.sum(np.exp(x - mx), axis=axis, keepdims=True)) + mx
-
-
-def loss_and_grad(E, M, k, v, y):
-    """Cross-entropy of the table and its gradient ``(dM, dE)`` (Figure 3.4).
-
-    ``E (V, d)`` token vectors (already layer-normed), ``M (l, d, d)`` hash matrices, ``k (n, l)``
-    keys, ``v (n,)`` values, ``y (n, V)`` their one-hots. The model is the transformer's last
-    position: ``hash = sum_p E[k_p] @ M[p]``, padded with 3 zeros, through the final layer norm
-    (over d + 3 dims), against the tied ``E``. (We derived the layer-norm backward afresh;
-    the tests check it against finite differences.)
-    """
-    loss, grads, _ = _loss_grad_logits(E, M, k, v, y)
-    return loss, grads
-
-
-def _loss_grad_logits(E, M, k, v, y):
-    # The book's einsums as matmuls (einsum without `optimize` is ~10x slower here).
-    n, l = k.shape
-    d = E.shape[1]
-    D = d + 3
-    x = E[k].reshape(n, l * d)                  # nld
-    h = x @ M.reshape(l * d, d)                 # nld,ldo->no
-    mean = h.sum(axis=1, keepdims=True) / D
-    h0 = h - mean                               # the 3 padding dims hold -mean
-    s = (((h0 ** 2).sum(axis=1, keepdims=True) + 3 * mean ** 2) / D) ** 0.5
-    std = s + EPS
-    h01 = h0 / std
-    z = h01 @ E.T                               # vd,nd->nv
-    loss = float((logsumexp(z) - z)[np.arange(len(z)), v].sum())
-
-    dz = softmax(z) - y                         # n, V
-    g = dz @ E                                  # d loss / d h01 (0 on the padding dims)
-    # Back through layer norm: d/du [(u - mean(u)) / (std(u) + eps)] with u = (h, 0, 0, 0).
-    dh = (g - g.sum(axis=1, keepdims=True) / D) / std \
-        - h0 * (g * h0).sum(axis=1, keepdims=True) / (D * s * std ** 2)
-    dM = (x.T @ dh).reshape(l, d, d)            # nld,no->ldo
-    dx = (dh @ M.reshape(l * d, d).T).reshape(n, l, d)  # no,ldo->nld
-    dE = dz.T @ h01                             # nd,nv->vd
-    np.add.at(dE, k, dx)
-    return loss, (dM, dE), z
-
-
-def optimize(E, M, ks, vs, iters, lr=1e-3, progress=True, max_grad_norm=30.0):
-    """Gradient descent on ``E`` and ``M`` in place, layer-norming ``E`` each step (Figure
-    3.5, with ``E -= lr * dE`` where the book has ``E = lr * dE``).
-
-    Two changes make it reliable: a step's gradient is clipped to ``max_grad_norm`` (a hash
-    near 0 has a huge layer-norm gradient, and plain steps then throw the fit away), and the
-    best iterate seen (fewest entries decoded wrong, then lowest loss) is the one kept.
-    Returns ``(loss, wrong, iteration)`` of that iterate; ``progress=False`` silences tqdm.
-    """
-    from tqdm import tqdm
-
-    y = onehot(vs, E.shape[0])
-    best = (np.inf, np.inf, -1)
-    kept = E.copy(), M.copy()
-    with tqdm(range(iters), disable=not progress, desc="lookup table") as bar:
-        for i in bar:
-            E[:] = layer_norm(E)
-            loss, (dM, dE), z = _loss_grad_logits(E, M, ks, vs, y)
-            wrong = int((z.argmax(axis=1) != vs).sum())
-            if (wrong, loss) < best[:2]:
-                best = (wrong, loss, i)
-                kept = E.copy(), M.copy()
-            norm = float(np.sqrt((dE ** 2).sum() + (dM ** 2).sum()))
-            step = lr * min(1.0, max_grad_norm / norm) if norm > 0 else 0.0
-            E -= step * dE
-            M -= step * dM
-            if i % 50 == 0:
-                bar.set_postfix(loss=f"{loss:.4g}", wrong=wrong)
-    E[:], M[:] = kept
-    return best[1], best[0], best[2]
 
 
 def check_table(ks, vs, vocab_size, block_size, prefix_len=None, tok_dims=2):
     """Validate a lookup table (keys ``(n, key_len)``, values ``(n,)``); int64 copies back."""
-    if isinstance(tok_dims, bool) or not isinstance(tok_dims, (int, np.integer)) or tok_dims < 2:
+    if check_int("tok_dims", tok_dims) < 2:
         raise ValueError(f"tok_dims must be an integer >= 2 (layer norm sends every "
                          f"1-dimensional vector to 0), got {tok_dims!r}")
-    if not isinstance(vocab_size, (int, np.integer)) or vocab_size < 2:
-        raise ValueError(f"vocab_size must be an integer >= 2, got {vocab_size!r}")
+    check_int("vocab_size", vocab_size, low=2)
     ks, vs = np.asarray(ks), np.asarray(vs)
     if ks.ndim != 2 or ks.shape[1] < 1 or vs.shape != ks.shape[:1] or len(ks) == 0:
         raise ValueError("a lookup table is keys ks (n, key_len) and values vs (n,), n >= 1")
@@ -221,7 +138,7 @@ def random_lookup_table(rng, entries, vocab_size, key_len):
     return ks, rng.integers(0, vocab_size, entries)
 
 
-def make_task(params, ks, vs, block_size, options) -> Task:
+def _table_task(params, ks, vs, block_size, options) -> Task:
     """The Task of a built lookup table (tied or untied)."""
     vocab_size, key_len = params["tok_emb"].shape[0], ks.shape[1]
     table = {tuple(int(t) for t in k): int(v) for k, v in zip(ks, vs)}
@@ -273,13 +190,13 @@ def _table(entries, vocab_size, key_len, seed):
                                  key_len), weight_seed)
 
 
-def build(entries=10, vocab_size=10, key_len=5, tok_dims=5, block_size=5, iters=1000,
+def make(entries=10, vocab_size=10, key_len=5, tok_dims=5, block_size=5, iters=1000,
           seed=0, progress=False) -> Task:
     """The registry's LOOKUP TABLE task: a seeded random table and the fitted weights."""
     ks, vs, weight_seed = _table(entries, vocab_size, key_len, seed)
     params = build_lookup_transformer(ks, vs, vocab_size, block_size, tok_dims, iters,
                                       seed=weight_seed, progress=progress)
-    return certify(make_task(params, ks, vs, block_size, dict(
+    return certify(_table_task(params, ks, vs, block_size, dict(
         entries=entries, vocab_size=vocab_size, key_len=key_len, tok_dims=tok_dims,
         block_size=block_size, iters=iters, seed=seed)))
 
@@ -308,13 +225,13 @@ def certify(task: Task) -> Task:
     return task
 
 
-def build_untied(entries=10, vocab_size=100, key_len=5, tok_dims=50, block_size=5,
+def make_untied(entries=10, vocab_size=100, key_len=5, tok_dims=50, block_size=5,
                  seed=0) -> Task:
     """LOOKUP TABLE with untied embeddings (Section 3.6): exact for any table."""
     ks, vs, weight_seed = _table(entries, vocab_size, key_len, seed)
     params = build_untied_transformer(ks, vs, vocab_size, block_size, key_len, tok_dims,
                                       seed=weight_seed)
-    return certify(make_task(params, ks, vs, block_size, dict(
+    return certify(_table_task(params, ks, vs, block_size, dict(
         entries=entries, vocab_size=vocab_size, key_len=key_len, tok_dims=tok_dims,
         block_size=block_size, seed=seed)))
 
@@ -363,7 +280,7 @@ PROGRAMS = (
                 "descent.",
         input_format="space-separated token ids ending with a key of the (seeded, random) "
                      "table, optionally after a prefix, e.g. the examples",
-        build=build, options=_options(10, 10, 5, tied=True),
+        build=make, options=_options(10, 10, 5, tied=True),
         examples=_examples(10, 10), book_size=_book_size,
         # The book's 1,000-entry count (22,308) is at vocabulary 10, where its own Figure 3.8
         # shows ~20% precision; the tests check 1,000 entries at vocabularies 100 and 1,000.
@@ -374,7 +291,7 @@ PROGRAMS = (
         summary="The simplified construction: random token vectors and hash matrices, and an "
                 "untied out_emb holding the sum of the hashes of each value's keys.",
         input_format="as lookup-table",
-        build=build_untied, options=_options(10, 100, 50, tied=False),
+        build=make_untied, options=_options(10, 100, 50, tied=False),
         examples=_examples(10, 100),
         float32="",
     ),

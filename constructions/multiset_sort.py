@@ -78,7 +78,7 @@ import math
 import numpy as np
 
 from constructions.sort import parse_numbers
-from taotp.checks import count_sequences
+from taotp.checks import check_int, count_sequences
 from taotp.model import base_layer, base_params
 from taotp.program import Option, Program, Task
 from taotp.search_blocks import (
@@ -101,8 +101,8 @@ def n_bits(vocab_size: int) -> int:
 def build_multiset_sort_transformer(vocab_size: int = 1000, block_size: int = 200) -> dict:
     """Sort up to ``block_size // 2`` numbers in ``1..vocab_size-1`` (repeats allowed),
     terminated by 0, one output per step."""
-    _check_size("vocab_size", vocab_size, minimum=2)
-    _check_size("block_size", block_size, minimum=2)
+    check_int("vocab_size", vocab_size, low=2)
+    check_int("block_size", block_size, low=2)
     B = n_bits(vocab_size)
     F = B  # feature index of the flag; bits are features 0 (LSB) .. B-1 (MSB)
     space = FeatureSpace(n_features=B + 1)
@@ -222,16 +222,12 @@ def _gap(n_max: int) -> float:
 
 # --- Registry: parsing, references and test inputs -------------------------------------
 
-def _check_size(name, value, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-
-
 def _render(ids) -> str:
     return " ".join(str(int(i)) for i in ids)
 
 
-def _multiset_sort_task(vocab_size: int = 1000, block_size: int = 200) -> Task:
+def make(vocab_size: int = 1000, block_size: int = 200) -> Task:
+    """SORT with repeats as a task: numbers in ``1..vocab_size-1``, sorted, repeats kept."""
     params = build_multiset_sort_transformer(vocab_size, block_size)
     top, max_numbers = vocab_size - 1, block_size // 2
 
@@ -283,7 +279,7 @@ PROGRAMS = (
                     "outputs.",
             input_format="numbers in 1..vocab_size-1 separated by spaces, repeats allowed "
                          "(0 is appended)",
-            build=_multiset_sort_task,
+            build=make,
             options=(Option("vocab_size", int, 1000, "numbers 1..vocab_size-1 (0 ends input)",
                             low=2, high=100_000, cap=10 ** 6),
                      Option("block_size", int, 200,

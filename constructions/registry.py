@@ -5,8 +5,8 @@ Plain imports, so that a reader (and an import-graph tool) sees every program mo
 from __future__ import annotations
 
 from constructions import (
-    addition, exercises, hello_world, long_addition, lookup_table, multiplication, multiset_sort,
-    rasp_programs, search, sort, stable_min, unpadded_addition,
+    addition, hello_world, long_addition, lookup_table, lookup_table_general, multiplication,
+    multiset_sort, rasp_programs, search, signed_sort, sort, stable_min, unpadded_addition,
 )
 from taotp.program import Program
 
@@ -24,7 +24,8 @@ MODULES = (
     multiset_sort,
     stable_min,
     # Capabilities from the book's exercises.
-    exercises,
+    lookup_table_general,
+    signed_sort,
     # RASP programs compiled by rasp.compile (encoders: one non-causal pass).
     rasp_programs,
 )

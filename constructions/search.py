@@ -35,7 +35,7 @@ from __future__ import annotations
 import numpy as np
 
 from taotp.blocks import HARDER, attend_back, padding_block, pos_enc_3d_array
-from taotp.checks import parse_int
+from taotp.checks import check_int, parse_int
 from taotp.model import base_layer, base_params
 from taotp.params import check_tokens
 from taotp.program import Option, Program, Task
@@ -47,8 +47,7 @@ def build_search_transformer(vocab_size: int, block_size: int, prefix_len: int) 
     """The SEARCH transformer of Figure 4.2 (with the start-of-input fix above)."""
     for name, value in (("vocab_size", vocab_size), ("block_size", block_size),
                         ("prefix_len", prefix_len)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, not {value!r}")
+        check_int(name, value, low=1)
     if prefix_len < 2:
         raise ValueError("prefix_len must be >= 2: the construction's cleanup heads 1 and 2 "
                          "and its layer-norm padding need it (Figure 4.2)")
@@ -174,7 +173,7 @@ def _defined(tokens, prefix_len) -> bool:
     return len(occurrences(tokens, prefix_len)) == 1
 
 
-def build(vocab_size: int = 10, block_size: int = 100, prefix_len: int = 3) -> Task:
+def make(vocab_size: int = 10, block_size: int = 100, prefix_len: int = 3) -> Task:
     """The registry's SEARCH task; prompts of other dtypes than integers are refused."""
     params = build_search_transformer(vocab_size, block_size, prefix_len)
 
@@ -217,7 +216,7 @@ PROGRAMS = (
                 "that followed them (2 attention-only layers).",
         input_format="space-separated token ids; the last prefix_len of them must occur "
                      "exactly once earlier, e.g. '1 2 3 4 5 6 1 2 3' -> '4'",
-        build=build,
+        build=make,
         options=(Option("vocab_size", int, 10, "vocabulary size", "--vocab-size", low=2,
                         high=10_000, cap=10 ** 6),
                  Option("block_size", int, 100, "longest input", "--block-size", low=3,

@@ -45,7 +45,7 @@ import itertools
 import numpy as np
 
 from taotp.blocks import messy_cleanup, pos_enc_3d, pos_enc_3d_array
-from taotp.checks import count_sequences, parse_int
+from taotp.checks import check_int, count_sequences, parse_int
 from taotp.model import base_layer, base_params
 from taotp.program import Option, Program, Task
 
@@ -53,8 +53,8 @@ _EXHAUSTIVE_LIMIT = 100_000  # largest MIN/MAX domain `exhaustive` enumerates
 
 
 def _extreme_transformer(vocab_size: int, block_size: int, sign: float) -> dict:
-    _check_size("vocab_size", vocab_size)
-    _check_size("block_size", block_size)
+    check_int("vocab_size", vocab_size, low=1)
+    check_int("block_size", block_size, low=1)
     params = base_params(vocab_size, block_size, d_model=3)
     # The open upper half circle, endpoints left out: no token is orthogonal to the query.
     tok_emb = pos_enc_3d_array(2 * vocab_size + 2)[1:1 + vocab_size]
@@ -99,8 +99,8 @@ def nextpoint(ts):
 
 def build_sort_transformer(n: int = 28, block_size: int = 100) -> dict:
     """SORT of distinct numbers in ``1..n-1`` ended by 0 (Figure 5.5, head axis fixed)."""
-    _check_size("n", n, minimum=2)
-    _check_size("block_size", block_size)
+    check_int("n", n, low=2)
+    check_int("block_size", block_size, low=1)
     pi = pos_enc_3d(powerpoints(n)).T
     qi = pos_enc_3d(nextpoint(powerpoints(n))).T
     params = base_params(vocab_size=n, block_size=block_size, d_model=6)
@@ -115,11 +115,6 @@ def build_sort_transformer(n: int = 28, block_size: int = 100) -> dict:
 
 
 # --- Registry: parsing, references and test inputs -------------------------------------
-
-def _check_size(name, value, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-
 
 def parse_numbers(text: str, low: int, high: int, hint: str = "") -> list[int]:
     """Space- (or comma-) separated whole numbers in ``low..high``; errors name the word.
@@ -179,7 +174,8 @@ def _extreme_task(pick, build, vocab_size: int = 20, block_size: int = 20) -> Ta
                 options=dict(vocab_size=vocab_size, block_size=block_size))
 
 
-def _sort_task(n: int = 28, block_size: int = 100) -> Task:
+def make(n: int = 28, block_size: int = 100) -> Task:
+    """SORT (Section 5.2) as a task: distinct numbers in ``1..n-1``, sorted."""
     params = build_sort_transformer(n, block_size)
     max_numbers = min(n - 1, block_size // 2)  # k numbers + 0 + (k - 1) fed-back outputs
 
@@ -214,6 +210,16 @@ def _sort_task(n: int = 28, block_size: int = 100) -> Task:
                 options=dict(n=n, block_size=block_size))
 
 
+def make_min(vocab_size: int = 20, block_size: int = 20) -> Task:
+    """MIN (Section 5.1) as a task: the smallest number of the input."""
+    return _extreme_task(min, build_min_transformer, vocab_size, block_size)
+
+
+def make_max(vocab_size: int = 20, block_size: int = 20) -> Task:
+    """MAX (Section 5.1) as a task: the largest number of the input."""
+    return _extreme_task(max, build_max_transformer, vocab_size, block_size)
+
+
 def _min_max_options(what):
     return (Option("vocab_size", int, 20, f"{what} reads numbers 0..vocab_size-1", low=1,
                    high=1000, cap=10 ** 6, beyond=(
@@ -233,19 +239,19 @@ PROGRAMS = (
     Program(name="min", title="MIN", section="5.1",
             summary="Output the smallest of a sequence of numbers (repeats allowed).",
             input_format="numbers separated by spaces, e.g. '6 2 0 12'",
-            build=lambda **o: _extreme_task(min, build_min_transformer, **o),
+            build=make_min,
             options=_min_max_options("MIN"), examples=("6 2 0 12 18 7 12 12", "5"),
             book_size=_extreme_book_size),
     Program(name="max", title="MAX", section="5.1",
             summary="Output the largest of a sequence of numbers (repeats allowed).",
             input_format="numbers separated by spaces, e.g. '6 2 0 12'",
-            build=lambda **o: _extreme_task(max, build_max_transformer, **o),
+            build=make_max,
             options=_min_max_options("MAX"), examples=("6 2 0 12 18 7 12 12", "5"),
             book_size=_extreme_book_size),
     Program(name="sort", title="SORT", section="5.2",
             summary="Sort distinct numbers with one attention head and powerpoints.",
             input_format="distinct numbers in 1..n-1 separated by spaces (0 is appended)",
-            build=_sort_task,
+            build=make,
             options=(Option("n", int, 28, "vocabulary: numbers 1..n-1 (0 ends the input)",
                             low=2, high=28, cap=1000, beyond=(
                                 "its powerpoints' gaps halve with each number, and from n=29 "

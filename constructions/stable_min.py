@@ -52,7 +52,7 @@ from __future__ import annotations
 import numpy as np
 
 from constructions.sort import parse_numbers
-from taotp.checks import count_sequences
+from taotp.checks import check_int, count_sequences
 from taotp.model import base_layer, base_params
 from taotp.program import Option, Program, Task
 from taotp.search_blocks import helmert_basis
@@ -89,8 +89,8 @@ def score_scale(vocab_size: int) -> float:
 
 
 def _extreme_transformer(vocab_size: int, block_size: int, sign: float) -> dict:
-    _check_size("vocab_size", vocab_size)
-    _check_size("block_size", block_size)
+    check_int("vocab_size", vocab_size, low=1)
+    check_int("block_size", block_size, low=1)
     H = helmert_basis(4)  # (4, 3): the directions perpendicular to (1, 1, 1, 1)
     params = base_params(vocab_size, block_size, d_model=4)
     params["tok_emb"] = params["out_emb"] = spiral(vocab_size) @ H.T
@@ -116,11 +116,6 @@ def build_stable_max_transformer(vocab_size: int = 1000, block_size: int = 1_000
 
 
 # --- Registry: parsing, references and test inputs -------------------------------------
-
-def _check_size(name, value, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-
 
 def _render(ids) -> str:
     return " ".join(str(int(i)) for i in ids)
@@ -188,6 +183,16 @@ def _extreme_task(pick, build, vocab_size: int = 1000, block_size: int = 1_000_0
                 options=dict(vocab_size=vocab_size, block_size=block_size))
 
 
+def make_stable_min(vocab_size: int = 1000, block_size: int = 1_000_000) -> Task:
+    """Stable MIN (Exercise 5.2) as a task: the smallest number, exact in float32."""
+    return _extreme_task(min, build_stable_min_transformer, vocab_size, block_size)
+
+
+def make_stable_max(vocab_size: int = 1000, block_size: int = 1_000_000) -> Task:
+    """Stable MAX (Exercise 5.2) as a task: the largest number, exact in float32."""
+    return _extreme_task(max, build_stable_max_transformer, vocab_size, block_size)
+
+
 def _options(what):
     return (Option("vocab_size", int, 1000, f"{what} reads numbers 0..vocab_size-1", low=1,
                    high=1000, cap=10 ** 6),
@@ -200,12 +205,12 @@ PROGRAMS = (
             summary="The smallest of up to 10^6 numbers, exact in float32: linear heights "
                     "for the score, a Fibonacci spiral for the readout.",
             input_format="numbers separated by spaces, e.g. '6 2 0 12'",
-            build=lambda **o: _extreme_task(min, build_stable_min_transformer, **o),
+            build=make_stable_min,
             options=_options("MIN"), examples=("6 2 0 12 18 7 12 12", "999 998 999")),
     Program(name="stable-max", title="MAX, stable", section="5.3 (Ex. 5.2)",
             summary="The largest of up to 10^6 numbers, exact in float32: linear heights "
                     "for the score, a Fibonacci spiral for the readout.",
             input_format="numbers separated by spaces, e.g. '6 2 0 12'",
-            build=lambda **o: _extreme_task(max, build_stable_max_transformer, **o),
+            build=make_stable_max,
             options=_options("MAX"), examples=("6 2 0 12 18 7 12 12", "0 1 0")),
 )

@@ -43,373 +43,29 @@ random and carry-chain inputs to D = 6 (and 10 in the tests).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from constructions.addition import split_sum
-from taotp.blocks import build_MLP
-from taotp.circuits import build_kink_MLP, circle_code, circle_rotation, code_gap, mean_free
-from taotp.model import base_layer, base_params
+from constructions.addition_text import split_sum
+from constructions.unpadded_addition_layers import layer1, layer2, layer3, layer4
+from constructions.unpadded_addition_layout import (
+    BOS, EOS, EQUALS, PLUS, SYMBOLS, Plan, token_table,
+)
+from taotp.checks import check_int
+from taotp.circuits import circle_code, mean_free
+from taotp.model import base_params
 from taotp.program import Option, Program, Task
-
-PLUS, EQUALS, BOS, EOS = 10, 11, 12, 13
-SYMBOLS = "0123456789+="
-SOFT = 40.0
-BIG = 1e6
-FOUND = 1.0  # found / not-found blocks are (FOUND, 0) and (0, FOUND)
-
-
-def token_table() -> np.ndarray:
-    """Tokens on the sqrt(3)-sphere of R^4, plus a constant 1 (a query everyone has).
-
-    Digits lie on the circle ``(x, y, 0, 0)`` with ``x = d / 10``: the value, linearly. The
-    third coordinate is largest for '+', then <bos>; the fourth for '=', then <bos>.
-    """
-    table = np.zeros((14, 5))
-    x = np.arange(10) / 10
-    table[:10, 0], table[:10, 1] = x, np.sqrt(3 - x ** 2)
-    half = 1.5 ** 0.5
-    table[PLUS, 2] = table[EQUALS, 3] = 3 ** 0.5
-    table[BOS, 2:4] = half
-    table[EOS, 2:4] = -half
-    table[:, 4] = 1.0
-    return table
-
-
-def value_block(v):
-    """A digit value ``v`` as the point ``(v / 10, sqrt(3 - (v / 10)^2))``."""
-    x = np.asarray(v, dtype=np.float64) / 10
-    return np.stack([x, np.sqrt(3 - x ** 2)], axis=-1)
-
-
-@dataclass(frozen=True)
-class Layout:
-    """Logical coordinates of the blocks for ``D`` = max_digits."""
-    D: int
-
-    T = slice(0, 4)
-    ONE = 4
-    C = slice(5, 7)
-    PP, FP = slice(7, 9), slice(9, 11)  # the '+': its code, found?
-    PE, FE = slice(11, 13), slice(13, 15)  # the '=': its code, found?
-    AV, BV = slice(15, 17), slice(17, 19)
-
-    def SA(self, t):
-        """Slot for operand a's digit of significance t (a ``value_block``)."""
-        return slice(19 + 2 * t, 21 + 2 * t)
-
-    def SB(self, t):
-        """Slot for operand b's digit of significance t (a ``value_block``)."""
-        return slice(19 + 2 * self.D + 2 * t, 21 + 2 * self.D + 2 * t)
-
-    def TH(self, j):
-        """Holds +1 if the position j back has seen the '=' (j = 0 .. D + 1)."""
-        return 19 + 4 * self.D + j
-
-    def Z(self, t):
-        """Holds +1 if a_t + b_t = 0, t < D."""
-        return 21 + 5 * self.D + t
-
-    def N(self, t):
-        """Holds +1 if a_t + b_t = 9 (the carry passes)."""
-        return 21 + 6 * self.D + t
-
-    def G(self, t):
-        """Holds +1 if a_t + b_t >= 10 (a carry starts)."""
-        return 21 + 7 * self.D + t
-
-    def CA(self, t):
-        """Holds +1 if a carry enters t, t = 1 .. D."""
-        return 20 + 8 * self.D + t
-
-    def O(self, t):
-        """Holds +1 if significance t is due, t = 0 .. D."""
-        return 21 + 9 * self.D + t
-
-    @property
-    def EOS(self):
-        """Holds +1 if <eos> is due."""
-        return 22 + 10 * self.D
-
-    @property
-    def width(self):
-        """d_model: every block side by side."""
-        return 23 + 10 * self.D
-
-
-@dataclass(frozen=True)
-class _Plan:
-    D: int
-
-    @property
-    def lay(self) -> Layout:
-        return Layout(self.D)
-
-    @property
-    def block_size(self) -> int:
-        return 3 * self.D + 4
-
-    @property
-    def period(self) -> float:
-        return 4.0 * self.block_size
-
-    @property
-    def gap(self) -> float:
-        return code_gap((self.period,), self.block_size)
-
-    def scale(self, norm2):
-        return ((self.lay.width + 1) / norm2) ** 0.5
-
-    # Squared norms of the residual stream before each sublayer.
-    @property
-    def s1(self):  # T (3 + 1), C
-        return 4 + 3
-
-    @property
-    def s1m(self):  # + PP, FP, PE, FE
-        return self.s1 + 3 + FOUND ** 2 + 3 + FOUND ** 2
-
-    @property
-    def s2(self):  # + AV, BV
-        return self.s1m + 6
-
-    @property
-    def s2m(self):  # + SA, SB (3 each), TH (1 each)
-        return self.s2 + 6 * self.D + (self.D + 2)
-
-    @property
-    def s3(self):  # + Z, N, G
-        return self.s2m + 3 * self.D
-
-    @property
-    def s4(self):  # + CA, O, EOS
-        return self.s3 + 2 * self.D + 2
 
 
 def build_unpadded_addition_transformer(max_digits: int) -> dict:
     """``<bos> a + b =`` -> the digits of ``a + b``, then <eos> (see the module docstring)."""
-    if isinstance(max_digits, bool) or not isinstance(max_digits, (int, np.integer)) \
-            or not 1 <= max_digits <= 12:
-        raise ValueError(f"max_digits must be an integer from 1 to 12, got {max_digits!r}")
-    plan = _Plan(int(max_digits))
+    plan = Plan(check_int("max_digits", max_digits, low=1, high=12))
     lay = plan.lay
     params = base_params(vocab_size=14, block_size=plan.block_size, d_model=lay.width)
     params["tok_emb"][:, :5] = token_table()
     params["out_emb"] = params["tok_emb"].copy()
-    params["pos_emb"][:, lay.C] = circle_code(np.arange(plan.block_size), (plan.period,))
-    params["layers"] = [_layer1(plan), _layer2(plan), _layer3(plan), _layer4(plan)]
+    params["pos_emb"][:, lay.position] = circle_code(np.arange(plan.block_size), (plan.period,))
+    params["layers"] = [layer1(plan), layer2(plan), layer3(plan), layer4(plan)]
     return mean_free(params)
-
-
-def _hardness(scale, d_head, gap):
-    return SOFT * d_head ** 0.5 / (scale ** 2 * gap)
-
-
-def _layer1(plan: _Plan) -> dict:
-    lay, L = plan.lay, plan.lay.width
-    layer = base_layer(n_heads=2, d_model=L, d_ff=29, d_head=4)
-    lam = plan.scale(plan.s1)
-    # Token scores: '+' sqrt(3), <bos> 1.22, the rest <= 0 (third coordinate; fourth for '=').
-    h = _hardness(lam, 4, 3 ** 0.5 - 1.5 ** 0.5)
-    half = 1.5 ** 0.5
-    for head, (axis, code, found) in enumerate(((2, lay.PP, lay.FP), (3, lay.PE, lay.FE))):
-        layer["Q"][head, lay.ONE, 0] = h
-        layer["K"][head, axis, 0] = 1.0
-        layer["V"][head, lay.C, :2] = np.eye(2) / lam
-        layer["P"][head, code, :2] = np.eye(2)
-        # Found: the token (sqrt 3 on ``axis``) -> (FOUND, 0); <bos> -> (0, FOUND).
-        other = 5 - axis  # the other of coordinates 2, 3
-        W = np.zeros((2, 2))  # rows: coordinates (axis, other)
-        W[0] = [FOUND / 3 ** 0.5, 0.0]
-        W[1] = [-FOUND / 3 ** 0.5, FOUND / half]
-        layer["V"][head, axis, 2:4] = W[0] / lam
-        layer["V"][head, other, 2:4] = W[1] / lam
-        layer["P"][head, found, 2:4] = np.eye(2)
-    # z = digit + 10 [found '+'] + 20 [found '='] -> Av, Bv (kinks: constant below z = 0).
-    lam_m = plan.scale(plan.s1m)
-    x0s, a0s = [], []
-    for region, z0 in ((0, 0), (1, 10), (2, 30)):
-        for digit in range(10):
-            out = np.zeros(L)
-            out[lay.AV] = value_block(digit if region == 0 else 0)
-            out[lay.BV] = value_block(digit if region == 1 else 0)
-            x0s.append(z0 + digit)
-            a0s.append(out)
-    M1, b1, M2, b2 = build_kink_MLP(x0s, a0s)
-    read = np.zeros(L)
-    read[0] = 10.0  # token x = digit / 10
-    read[lay.FP.start] = 10.0 / FOUND
-    read[lay.FE.start] = 20.0 / FOUND
-    layer["M1"] = np.outer(read / lam_m, M1[0])
-    layer["b1"], layer["M2"], layer["b2"] = b1, M2, b2
-    return layer
-
-
-def _layer2(plan: _Plan) -> dict:
-    lay, L, D = plan.lay, plan.lay.width, plan.D
-    n_heads = 3 * D + 2
-    layer = base_layer(n_heads=n_heads, d_model=L, d_ff=18 * D, d_head=2)
-    lam = plan.scale(plan.s2)
-    h = _hardness(lam, 2, plan.gap)
-    period = (plan.period,)
-    for head in range(n_heads):
-        layer["K"][head, lay.C, :] = np.eye(2)
-    for t in range(D):
-        for head, (code, value, slot) in ((t, (lay.PP, lay.AV, lay.SA(t))),
-                                          (D + t, (lay.PE, lay.BV, lay.SB(t)))):
-            layer["Q"][head, code, :] = circle_rotation(period, -(t + 1)) * h
-            layer["V"][head, value, :] = np.eye(2) / lam
-            layer["P"][head, slot, :] = np.eye(2)
-    for j in range(D + 2):
-        head = 2 * D + j
-        layer["Q"][head, lay.C, :] = circle_rotation(period, -j) * h
-        layer["V"][head, lay.FE, 0] = np.array([1.0, -1.0]) / (FOUND * lam)
-        layer["P"][head, lay.TH(j), 0] = 1.0
-    # Per significance, kinks on s_t = a_t + b_t (0..18): three +-1 bits. Kinks suffice:
-    # the bits only feed ReLU ANDs and gates with margins of 1.
-    lam_m = plan.scale(plan.s2m)
-    for t in range(D):
-        x0s, a0s = [], []
-        for s in range(19):
-            out = np.zeros(L)
-            out[lay.Z(t)] = 1.0 if s == 0 else -1.0
-            out[lay.N(t)] = 1.0 if s == 9 else -1.0
-            out[lay.G(t)] = 1.0 if s >= 10 else -1.0
-            x0s.append(s)
-            a0s.append(out)
-        M1, b1, M2, b2 = build_kink_MLP(x0s, a0s)
-        read = np.zeros(L)
-        read[lay.SA(t).start] = read[lay.SB(t).start] = 10.0 / lam_m
-        units = slice(18 * t, 18 * t + 18)
-        layer["M1"][:, units] = np.outer(read, M1[0])
-        layer["b1"][units], layer["M2"][units] = b1, M2
-        layer["b2"] += b2
-    return layer
-
-
-class _Units:
-    """ReLU units ``ReLU(w . x + b)`` collected for one MLP, with named 0/1 inputs."""
-
-    def __init__(self, L: int, lam: float):
-        self.L, self.lam = L, lam
-        self.rows, self.biases, self.outs = [], [], []
-
-    def bit(self, index):
-        """A +-1 bit of the stream as a 0/1 linear form (weights, bias)."""
-        w = np.zeros(self.L)
-        w[index] = 0.5 / self.lam
-        return w, 0.5
-
-    def add(self, terms, bias=0.0):
-        """``ReLU(sum of terms + bias)``: with 0/1 terms and ``bias = 1 - len(terms)``, AND."""
-        w = sum((t[0] for t in terms), np.zeros(self.L))
-        self.rows.append(w)
-        self.biases.append(sum(t[1] for t in terms) + bias)
-        self.outs.append({})
-        return len(self.rows) - 1
-
-    def AND(self, terms):
-        return self.add(terms, 1.0 - len(terms))
-
-    def write(self, unit, index, weight):
-        self.outs[unit][index] = self.outs[unit].get(index, 0.0) + weight
-
-    def into(self, layer):
-        n = len(self.rows)
-        layer["M1"], layer["b1"] = np.array(self.rows).T, np.array(self.biases)
-        layer["M2"] = np.zeros((n, self.L))
-        for u, out in enumerate(self.outs):
-            for index, weight in out.items():
-                layer["M2"][u, index] = weight
-
-
-def _layer3(plan: _Plan) -> dict:
-    """Carries and the one-hot of the due significance, each a sum of ReLU ANDs of bits."""
-    lay, L, D = plan.lay, plan.lay.width, plan.D
-    units = _Units(L, plan.scale(plan.s3))
-    z = [units.bit(lay.Z(t)) for t in range(D)]
-    nine = [units.bit(lay.N(t)) for t in range(D)]
-    g = [units.bit(lay.G(t)) for t in range(D)]
-    th = [units.bit(lay.TH(j)) for j in range(D + 2)] + [(np.zeros(L), 0.0)]
-    is_k = [(th[j][0] - th[j + 1][0], th[j][1] - th[j + 1][1]) for j in range(D + 2)]
-
-    def chains(e, extra):
-        """``[carry into e]`` AND extra: the carry starts at j < e and passes j+1..e-1."""
-        return [units.AND([g[j]] + nine[j + 1:e] + extra) for j in range(e)]
-
-    b2 = np.zeros(L)
-    for t in range(1, D + 1):  # c_t = +1 / -1
-        for unit in chains(t, []):
-            units.write(unit, lay.CA(t), 2.0)
-        b2[lay.CA(t)] = -1.0
-
-    def at_least(e, k0):
-        """Units and weights summing to [a + b >= 10^e and k = k0]."""
-        if e == 0:
-            return [(units.add([is_k[k0]]), 1.0)]
-        if e == D + 1:
-            return []
-        # [k = k0] - [every digit sum from e on is 0, and no carry into e, and k = k0]
-        zeros = z[e:]
-        terms = [(units.add([is_k[k0]]), 1.0), (units.AND(zeros + [is_k[k0]]), -1.0)]
-        terms += [(unit, 1.0) for unit in chains(e, zeros + [is_k[k0]])]
-        return terms
-
-    def length_is(l, k0, index):  # + [length of a + b = l and k = k0] into ``index``
-        for unit, w in at_least(l - 1, k0):
-            units.write(unit, index, 2.0 * w)
-        for unit, w in at_least(l, k0):
-            units.write(unit, index, -2.0 * w)
-
-    for t in range(D + 1):
-        for l in range(t + 1, D + 2):
-            length_is(l, l - 1 - t, lay.O(t))
-        b2[lay.O(t)] = -1.0
-    for l in range(1, D + 2):
-        length_is(l, l, lay.EOS)
-    b2[lay.EOS] = -1.0
-    layer = base_layer(n_heads=0, d_model=L, d_ff=0, d_head=1)
-    units.into(layer)
-    layer["b2"] = b2
-    return layer
-
-
-def _layer4(plan: _Plan) -> dict:
-    """Gated kinks: for the due significance t, a_t + b_t + c_t -> the output token."""
-    lay, L, D = plan.lay, plan.lay.width, plan.D
-    d_ff = 20 * D + 3
-    layer = base_layer(n_heads=0, d_model=L, d_ff=d_ff, d_head=1)
-    lam = plan.scale(plan.s4)
-    tok = token_table()[:, :4] * BIG
-    gate_k = 40.0  # larger than any kink's pre-activation
-    u = 0
-    for t in range(D + 1):
-        # u_t = a_t + b_t + c_t (c_0 = 0; no digits at t = D), gated by O_t: a closed gate
-        # adds -gate_k to every unit of the group.
-        read, bias = np.zeros(L), 0.0
-        if t < D:
-            read[lay.SA(t).start] = read[lay.SB(t).start] = 10.0 / lam
-        if t >= 1:
-            read[lay.CA(t)] += 0.5 / lam
-            bias += 0.5
-        gate = np.zeros(L)
-        gate[lay.O(t)] = 0.5 * gate_k / lam  # gate_k * (O01 - 1) = gate_k (O - 1) / 2
-        values = list(range(20 if t < D else 2))
-        M1, b1, M2, a0 = build_kink_MLP(values, [tok[v % 10] for v in values])
-        for i in range(M1.shape[1]):
-            layer["M1"][:, u] = read * M1[0, i] + gate
-            layer["b1"][u] = bias * M1[0, i] + b1[i] - 0.5 * gate_k
-            layer["M2"][u, :4] = M2[i]
-            u += 1
-        layer["M1"][lay.O(t), u] = 0.5 / lam  # the group's constant term, also gated
-        layer["b1"][u] = 0.5
-        layer["M2"][u, :4] = a0
-        u += 1
-    layer["M1"][lay.EOS, u] = 0.5 / lam
-    layer["b1"][u] = 0.5
-    layer["M2"][u, :4] = tok[EOS]
-    return layer
 
 
 # --- Registry: parsing, references and test inputs -------------------------------------
@@ -460,7 +116,8 @@ def nasty_pairs(D: int) -> list[tuple[str, str]]:
     return sorted(pairs)
 
 
-def _task(max_digits: int) -> Task:
+def make(max_digits: int) -> Task:
+    """Unpadded addition as a task: numbers of 1 to ``max_digits`` digits, the sum then <eos>."""
     D = max_digits
     params = build_unpadded_addition_transformer(D)
 
@@ -498,7 +155,7 @@ PROGRAMS = (
             summary="Exercise 6.20: add numbers of up to D digits written without leading "
                     "zeros; <bos> and <eos> delimit; no padding in the output.",
             input_format="two numbers of at most D digits, e.g. '84+88' -> '172'",
-            build=_task, options=(Option("max_digits", int, 3, "most digits per number",
+            build=make, options=(Option("max_digits", int, 3, "most digits per number",
                                          flag="--digits", low=1, high=12, cap=12),),
             examples=("4+8", "84+88", "999+1", "0+0")),
 )

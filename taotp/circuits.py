@@ -88,6 +88,16 @@ def build_kink_MLP(x0s: Sequence[float], a0s: Sequence[float]
     return np.ones((1, len(x) - 1)), -x[:-1], M2, a[0].copy()
 
 
+def hardness(scale: float, d_head: int, gap: float, soft: float) -> float:
+    """The query factor that makes a score gap of ``gap`` between residual codes (which layer
+    norm multiplies by ``scale``) worth ``soft`` logits after attention's ``1/sqrt(d_head)``.
+
+    >>> hardness(1.0, 4, 0.5, 40.0)
+    160.0
+    """
+    return soft * d_head ** 0.5 / (scale ** 2 * gap)
+
+
 def mean_free(params: dict) -> dict:
     """Embed params built in ``L`` logical dimensions into ``L + 1`` model dimensions.
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
+from typing import Callable
 
 import numpy as np
 
@@ -21,7 +22,8 @@ class HumanReadableDict(dict):
         return "{" + ", ".join(f"{k}: {v:,}" for k, v in self.items()) + "}"
 
 
-def count_params(params, count=lambda x: x.size):
+def count_params(params: dict,
+                 count: Callable[[np.ndarray], int] = lambda x: x.size) -> dict[str, int]:
     """Parameter counts with the book's keys; tied ``out_emb`` is counted once.
 
     Layer-norm gammas and betas are left out, as in the book (they are never changed).
@@ -44,7 +46,7 @@ def count_params(params, count=lambda x: x.size):
 count_non0_params = partial(count_params, count=lambda x: (x != 0).sum())
 
 
-def is_tied(params) -> bool:
+def is_tied(params: dict) -> bool:
     """Tied embeddings (``out_emb == tok_emb``), which the book's programs use."""
     tok, out = params["tok_emb"], params["out_emb"]
     return tok.shape == out.shape and bool(np.all(tok == out))
@@ -62,7 +64,7 @@ class Shape:
     d_ff: int  # the widest MLP of any layer
 
 
-def shape_of(params) -> Shape:
+def shape_of(params: dict) -> Shape:
     """The architecture of a params dict (the widest layer wins when layers differ)."""
     check_params(params)
     layers = params["layers"]
@@ -77,12 +79,12 @@ def shape_of(params) -> Shape:
     )
 
 
-def params_dtype(params) -> np.dtype:
+def params_dtype(params: dict) -> np.dtype:
     """The one float dtype all parameters share (an error if they mix)."""
     return check_params(params)
 
 
-def astype(params, dtype):
+def astype(params: dict, dtype: str | np.dtype) -> dict:
     """A copy of ``params`` with every array (and layer-norm value) in ``dtype``."""
     dtype = np.dtype(dtype)
     if dtype not in FLOAT_DTYPES:
@@ -100,7 +102,7 @@ def astype(params, dtype):
     }
 
 
-def check_params(params) -> np.dtype:
+def check_params(params: dict) -> np.dtype:
     """Raise a ValueError/TypeError naming the key if ``params`` is malformed; return its dtype."""
     if not isinstance(params, dict):
         raise TypeError(f"params must be a dict, not {type(params).__name__}")
@@ -182,7 +184,7 @@ def _check_ln(where, ln, d_model, dtypes):
         check_finite(f"{where}['{key}']", value)
 
 
-def check_tokens(tokens, vocab_size: int, block_size: int | None):
+def check_tokens(tokens, vocab_size: int, block_size: int | None) -> np.ndarray:
     """A 1-D int array of ids in ``[0, vocab_size)``, no longer than ``block_size``."""
     array = np.asarray(tokens)
     if array.ndim != 1:
@@ -190,7 +192,7 @@ def check_tokens(tokens, vocab_size: int, block_size: int | None):
     return _check_ids(array, vocab_size, block_size)
 
 
-def check_batch(prompts, vocab_size: int, block_size: int | None):
+def check_batch(prompts, vocab_size: int, block_size: int | None) -> np.ndarray:
     """A 2-D int array ``(batch, n)`` of ids, every prompt the same length."""
     try:
         array = np.asarray(prompts)

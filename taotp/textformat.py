@@ -22,8 +22,8 @@ not a literal) or the key path (``layers[0]['Q'][1]``); wrong shapes raise
 to the same params bit for bit, in float64 or float32 (each float32 number is written with
 its shortest float32 digits when those read back exactly, else with the float64 digits of
 the same value). ``save_npz``/``load_npz`` store the same thing with ``np.savez`` (no
-pickle): keys ``tok_emb``, ``layers.0.Q``, ``layers.0.ln1.gamma``, ``lnf.beta``,
-``n_layers``. ``save``/``load`` pick the format from the suffix (.npz, .taotp or .txt).
+pickle, ``taotp.npzformat``). ``save``/``load`` pick the format from the suffix (.npz, .taotp
+or .txt).
 
 The book's two programs (typed in ``tests/data``): Figure 8.2 (HELLO WORLD, 0 layers,
 d_model 3, 72 parameters) still prints "Hello World!" with its one-decimal numbers.
@@ -46,13 +46,12 @@ from __future__ import annotations
 
 import ast
 import math
-import zipfile
-import zlib
 from pathlib import Path
 
 import numpy as np
 
-from taotp.checks import MAX_PARAM_ELEMENTS, check_elements, excerpt
+from taotp.checks import check_elements, excerpt
+from taotp.npzformat import load_npz, save_npz
 from taotp.params import EMBEDDINGS, LAYER_ARRAYS, LAYER_KEYS, LAYER_NORMS, check_params
 
 TOP_KEYS = EMBEDDINGS + ("layers", "lnf", "dtype", "block_size")
@@ -112,7 +111,7 @@ def compile_TAOTP(program: str) -> dict:
     return params
 
 
-def to_TAOTP(params) -> str:
+def to_TAOTP(params: dict) -> str:
     """TAOTP text for ``params``; ``compile_TAOTP`` of it gives the same arrays, bit for bit."""
     dtype = check_params(params)
     lines = ["{"]
@@ -140,91 +139,7 @@ def to_TAOTP(params) -> str:
     return "\n".join(lines) + "\n"
 
 
-def save_npz(params, path) -> None:
-    """Write ``params`` with ``np.savez`` to a path or binary file (keys like ``layers.0.Q``)."""
-    check_params(params)
-    arrays = {key: params[key] for key in EMBEDDINGS}
-    arrays["n_layers"] = np.array(len(params["layers"]))
-    for i, layer in enumerate(params["layers"]):
-        for key in LAYER_ARRAYS:
-            arrays[f"layers.{i}.{key}"] = layer[key]
-        for key in LAYER_NORMS:
-            arrays.update({f"layers.{i}.{key}.{k}": np.asarray(v) for k, v in layer[key].items()})
-    arrays.update({f"lnf.{k}": np.asarray(v) for k, v in params["lnf"].items()})
-    if hasattr(path, "write"):
-        np.savez(path, **arrays)
-        return
-    with open(path, "wb") as file:  # a file object: np.savez must not add ".npz" itself
-        np.savez(file, **arrays)
-
-
-def load_npz(path) -> dict:
-    """Params written by ``save_npz``; a ValueError names any key that is missing or unknown.
-
-    Every array's header is read first: a declared shape that the stored bytes cannot hold,
-    or more than ``MAX_PARAM_ELEMENTS`` numbers in all, is refused before anything is
-    allocated; a damaged zip (bad CRC, truncated, not a zip) is a ValueError too.
-    """
-    try:
-        with zipfile.ZipFile(path) as archive:
-            _check_npz_headers(path, archive)
-            stored = {}
-            for info in archive.infolist():
-                with archive.open(info) as file:
-                    stored[info.filename.removesuffix(".npy")] = np.lib.format.read_array(
-                        file, allow_pickle=False)
-    except (ValueError, EOFError, OSError, zipfile.BadZipFile, zlib.error) as error:
-        raise ValueError(f"{path}: not a taotp .npz file ({excerpt(error, 120)})") from None
-    if "n_layers" not in stored or stored["n_layers"].shape != ():
-        raise ValueError(f"{path}: not a taotp .npz file (no 'n_layers')")
-    n_layers = int(stored.pop("n_layers"))
-
-    def take(key):
-        if key not in stored:
-            raise ValueError(f"{path}: missing array {key!r}")
-        return stored.pop(key)
-
-    def ln(prefix):
-        values = {name: stored.pop(f"{prefix}.{name}")
-                  for name in ("gamma", "beta") if f"{prefix}.{name}" in stored}
-        return {name: float(v) if v.ndim == 0 else v for name, v in values.items()}
-
-    params = {key: take(key) for key in EMBEDDINGS}
-    params["layers"] = [{**{key: take(f"layers.{i}.{key}") for key in LAYER_ARRAYS},
-                         **{key: ln(f"layers.{i}.{key}") for key in LAYER_NORMS}}
-                        for i in range(n_layers)]
-    params["lnf"] = ln("lnf")
-    if stored:
-        raise ValueError(f"{path}: unknown arrays {', '.join(sorted(stored))}")
-    check_params(params)
-    return params
-
-
-def _check_npz_headers(path, archive):
-    """Each member is a .npy of a float or int dtype whose declared size its bytes can hold."""
-    total = 0
-    for info in archive.infolist():
-        if not info.filename.endswith(".npy"):
-            raise ValueError(f"member {excerpt(info.filename)} is not a .npy array")
-        with archive.open(info) as file:
-            version = np.lib.format.read_magic(file)
-            if version not in ((1, 0), (2, 0)):
-                raise ValueError(f"array {excerpt(info.filename)} has .npy version {version}")
-            read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                    else np.lib.format.read_array_header_2_0)
-            shape, _, dtype = read(file)
-        if dtype.hasobject or dtype.kind not in "fiu":
-            raise ValueError(f"array {excerpt(info.filename)} has dtype {dtype}; "
-                             "expected numbers")
-        count = math.prod(shape)
-        if count * dtype.itemsize > info.file_size:
-            raise ValueError(f"array {excerpt(info.filename)} declares shape {shape}, "
-                             f"more than its {info.file_size:,} bytes hold")
-        total += count
-    check_elements(f"{path}", total, MAX_PARAM_ELEMENTS)
-
-
-def save(params, path) -> None:
+def save(params: dict, path: str | Path) -> None:
     """``save_npz`` for .npz paths, ``to_TAOTP`` text for .taotp and .txt."""
     if _kind(path) == "npz":
         save_npz(params, path)
@@ -232,7 +147,7 @@ def save(params, path) -> None:
         Path(path).write_text(to_TAOTP(params), encoding="utf-8")
 
 
-def load(path) -> dict:
+def load(path: str | Path) -> dict:
     """Params from a .npz, .taotp or .txt file (what ``taotp params FILE`` reads)."""
     if _kind(path) == "npz":
         return load_npz(path)

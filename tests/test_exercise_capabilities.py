@@ -1,4 +1,5 @@
-"""Library capabilities that come out of the exercises: taotp.variants and constructions.exercises."""
+"""Library capabilities that come out of the exercises: taotp.variants,
+constructions.lookup_table_general and constructions.signed_sort."""
 from __future__ import annotations
 
 import numpy as np
@@ -151,13 +152,13 @@ def test_variant_bad_input():
         ones_preserving_orthogonal(1)
 
 
-# --- constructions.exercises: LOOKUP TABLE for every table (Exercise 3.12) -----------------
+# --- constructions.lookup_table_general: LOOKUP TABLE for every table (Exercise 3.12) ------
 
 import itertools
 
 from taotp import decode_batch
-from constructions.exercises import build as build_general_task
-from constructions.exercises import build_general_lookup_transformer
+from constructions.lookup_table_general import build_general_lookup_transformer
+from constructions.lookup_table_general import make as build_general_task
 
 
 def _decoded(params, prompts):
@@ -229,13 +230,13 @@ def test_general_lookup_bad_input():
         build_general_task(entries=10, vocab_size=3, key_len=2)
 
 
-# --- constructions.exercises: SORT with negative numbers (Exercise 5.5) ---------------------
+# --- constructions.signed_sort: SORT with negative numbers (Exercise 5.5) -------------------
 
-from constructions.exercises import build_signed_sort
+from constructions.signed_sort import make as make_signed_sort
 
 
 def test_signed_sort_random_and_adversarial_against_reference():
-    task = build_signed_sort(max_abs=50, block_size=40)
+    task = make_signed_sort(max_abs=50, block_size=40)
     prompts = task.sample(np.random.default_rng(5), 40) + task.adversarial()
     steps = max(task.steps(p) for p in prompts)
     outs = decode_batch(prompts, task.params, max_steps=steps)
@@ -247,10 +248,10 @@ def test_signed_sort_random_and_adversarial_against_reference():
 
 
 def test_signed_sort_bad_input():
-    task = build_signed_sort(max_abs=5, block_size=8)
+    task = make_signed_sort(max_abs=5, block_size=8)
     for text, message in (("", "empty"), ("1 x", "not an integer"), ("6", "outside"),
                           ("1 2 3 4 5", "do not fit")):
         with pytest.raises(ValueError, match=message):
             task.encode(text)
     with pytest.raises(ValueError, match="max_abs"):
-        build_signed_sort(max_abs=-1)
+        make_signed_sort(max_abs=-1)

@@ -117,7 +117,7 @@ def test_bad_input(text, match):
 def test_bad_builds():
     with pytest.raises(ValueError, match="prefix_len must be >= 2"):
         build_search_transformer(10, 100, 1)
-    with pytest.raises(ValueError, match="vocab_size must be a positive integer"):
+    with pytest.raises(ValueError, match="vocab_size must be >= 1"):
         build_search_transformer(0, 100, 3)
     with pytest.raises(ValueError, match="block_size=3 is too small"):
         build_search_transformer(10, 3, 3)

@@ -91,7 +91,8 @@ def test_min_max_bad_input(name, text, problem):
 
 @pytest.mark.parametrize("bad", [0, -1, 2.5, True])
 def test_min_bad_sizes(bad):
-    with pytest.raises(ValueError, match="vocab_size"):
+    with pytest.raises(ValueError if isinstance(bad, int) and not isinstance(bad, bool)
+                       else TypeError, match="vocab_size"):
         build_min_transformer(bad, 5)
 
 

@@ -1,4 +1,4 @@
-"""Programs from the exercises: LOOKUP TABLE for every table (Ex 3.12), signed SORT (Ex 5.5).
+"""LOOKUP TABLE for every table (Exercise 3.12), ``lookup-table-general``.
 
 Chapter 3's construction hashes the key linearly (``sum_p tok[k_p] @ M[p]``) and reads the
 value off with the tied embedding, so its decision is ``argmax_v sum_p W_p[k_p, v]``: additive
@@ -21,12 +21,6 @@ the tied read-out picks the value. Parameters: ``8 * V + 8 * block + 96 * key_le
 17 * 3 * entries + 8``: 51,648 for 1,000 entries, vocab 10, key 5, block 10 (14,821 non-zero),
 where Chapter 3's construction reaches ~20 % precision at any size.
 
-SORT of negative numbers (Ex 5.5), ``signed-sort``: every SORT construction only uses the order
-of the values, so an order-preserving relabelling ``x -> x + max_abs + 1`` (0 stays the
-terminator) turns ``constructions.multiset_sort`` into a sort of ``-max_abs..max_abs`` with
-repeats; the transformer is multiset_sort's (vocab ``2 max_abs + 2``), only the tokenizer changes:
-20,840 parameters at the default ``max_abs=499, block_size=200`` (up to 100 numbers).
-
 >>> ks = np.array([[0, 0], [1, 1], [0, 1], [1, 0]]); vs = np.array([0, 0, 1, 1])  # XOR
 >>> params = build_general_lookup_transformer(ks, vs, vocab_size=2, block_size=6)
 >>> from taotp import decode
@@ -39,7 +33,7 @@ import numpy as np
 
 from constructions.lookup_table import check_table
 from taotp.blocks import HARDER, build_MLP, pos_3d_enc_rotation_matrix, pos_enc_3d_array
-from taotp.checks import parse_int
+from taotp.checks import check_int, parse_int
 from taotp.model import base_layer, base_params, layer_norm, self_attn
 from taotp.program import Option, Program, Task
 
@@ -139,13 +133,12 @@ def _examples() -> tuple[str, ...]:
     return (key(0), "7 7 7 " + key(1), key(2) + " " + key(3)[-9:])
 
 
-def build(entries: int = 1000, vocab_size: int = 10, key_len: int = 5, block_size: int = 10,
+def make(entries: int = 1000, vocab_size: int = 10, key_len: int = 5, block_size: int = 10,
           seed: int = 0) -> Task:
     """A random table (the one Chapter 3's construction caps near 20 % on) and its program."""
     for name, value, low in (("entries", entries, 1), ("vocab_size", vocab_size, 2),
                              ("key_len", key_len, 1), ("block_size", block_size, 1)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+        check_int(name, value, low=low)
     if entries > vocab_size ** key_len:
         raise ValueError(f"only {vocab_size ** key_len} distinct keys exist, not {entries}")
     ks, vs = random_table(entries, vocab_size, key_len, seed)
@@ -187,55 +180,6 @@ def build(entries: int = 1000, vocab_size: int = 10, key_len: int = 5, block_siz
                              block_size=block_size, seed=seed))
 
 
-def build_signed_sort(max_abs: int = 499, block_size: int = 200) -> Task:
-    """SORT of integers in ``-max_abs..max_abs`` (repeats allowed) by relabelling (Ex 5.5)."""
-    from constructions.multiset_sort import build_multiset_sort_transformer
-
-    if isinstance(max_abs, bool) or not isinstance(max_abs, (int, np.integer)) or max_abs < 0:
-        raise ValueError(f"max_abs must be an integer >= 0, got {max_abs!r}")
-    if isinstance(block_size, bool) or not isinstance(block_size, (int, np.integer)) \
-            or block_size < 2:
-        raise ValueError(f"block_size must be an integer >= 2, got {block_size!r}")
-    shift, max_numbers = max_abs + 1, block_size // 2
-    params = build_multiset_sort_transformer(2 * max_abs + 2, block_size)
-
-    def encode(text):
-        if not isinstance(text, str):
-            raise TypeError(f"input must be a str, not {type(text).__name__}")
-        words = text.replace(",", " ").split()
-        if not words:
-            raise ValueError("empty input: give at least one integer")
-        values = []
-        for word in words:
-            x = parse_int(word, "an integer", signed=True)
-            if not -max_abs <= x <= max_abs:
-                raise ValueError(f"{x} is outside -{max_abs}..{max_abs}")
-            values.append(x)
-        if len(values) > max_numbers:
-            raise ValueError(f"{len(values)} numbers do not fit: at most {max_numbers} "
-                             f"with block_size={block_size}")
-        return np.array([x + shift for x in values] + [0])
-
-    def render(ids):
-        return " ".join(str(int(i) - shift) for i in ids)
-
-    def sample(rng, count):
-        return [np.append(rng.integers(1, 2 * max_abs + 2, int(rng.integers(1, max_numbers + 1))), 0)
-                for _ in range(count)]
-
-    def adversarial():
-        n, lo, hi = max_numbers, 1, 2 * max_abs + 1
-        cases = [[lo] * n, [hi] * n, [shift] * n, [hi, lo] * (n // 2), [shift - 1, shift + 1] * (n // 2),
-                 list(range(hi, lo - 1, -1))[:n], [lo], [hi]]
-        return [np.array(c + [0]) for c in cases if c]
-
-    return Task(params=params, encode=encode, render=render,
-                steps=lambda prompt: len(prompt) - 1,
-                reference=lambda prompt: np.array(sorted(int(t) for t in prompt[:-1])),
-                sample=sample, adversarial=adversarial,
-                options=dict(max_abs=max_abs, block_size=block_size))
-
-
 PROGRAMS = (
     Program(
         name="lookup-table-general", title="LOOKUP TABLE for every table",
@@ -243,7 +187,7 @@ PROGRAMS = (
         summary="Attention hashes the key to one scalar, the MLP maps it to the value (Theorem "
                 "6.1): works for adversarial tables (XOR) and for 1,000 entries over vocab 10.",
         input_format="key tokens, optionally preceded by any prefix: '3 1 4 1 5'",
-        build=build,
+        build=make,
         options=(Option("entries", int, 1000, "table entries", low=1, high=1000, cap=10 ** 5),
                  Option("vocab_size", int, 10, "vocabulary size", flag="--vocab", low=2,
                         high=100, cap=10 ** 5),
@@ -252,18 +196,5 @@ PROGRAMS = (
                  Option("seed", int, 0, "seed of the random table", low=0)),
         examples=_examples(),
         float32="the MLP's spikes are 1e-7-wide at 1,000 entries, below float32 resolution",
-    ),
-    Program(
-        name="signed-sort", title="SORT with negative numbers", section="Exercise 5.5",
-        summary="multiset-sort behind an order-preserving tokenizer x -> x + max_abs + 1: "
-                "integers in -max_abs..max_abs, repeats allowed.",
-        input_format="integers separated by spaces, e.g. '-5 3 -2 3 0' (the terminator is "
-                     "appended)",
-        build=build_signed_sort,
-        options=(Option("max_abs", int, 499, "largest absolute value", low=0, high=5000,
-                        cap=10 ** 6),
-                 Option("block_size", int, 200, "context: sorts up to block_size // 2 numbers",
-                        low=2, high=1000, cap=10 ** 5)),
-        examples=("-5 3 -2 3 0", "499 -499 0 -1 1"),
     ),
 )
