@@ -279,7 +279,7 @@ def _number(x) -> str:
 
 def _format(a, indent, key=None):
     """Nested-list text for an array, one innermost row per line."""
-    if a.size == 0 and not _list_keeps_shape(a, key):
+    if (a.size == 0 and not _list_keeps_shape(a, key)) or _large_and_zero(a):
         return '{"zeros": ' + str(list(a.shape)) + "}"
     if a.ndim <= 1:
         return "[" + ", ".join(_number(x) for x in a) + "]"
@@ -290,6 +290,13 @@ def _format(a, indent, key=None):
     pad = "    " * indent
     rows = [pad + "    " + _format(row, indent + 1) for row in a]
     return "[\n" + ",\n".join(rows) + ",\n" + pad + "]"
+
+
+def _large_and_zero(a) -> bool:
+    """A big all-(+0.0) array (e.g. a 10^6-position ``pos_emb`` that holds nothing) is
+    written as ``{"zeros": shape}``: listing it would cost ~8 bytes a number to write and
+    far more to parse back."""
+    return a.size >= 10_000 and not a.any() and not np.signbit(a).any()
 
 
 def _list_keeps_shape(a, key):

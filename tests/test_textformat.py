@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
-from taotp import decode, forward_batch, layer_norm, transformer
+from taotp import base_params, decode, forward_batch, layer_norm, transformer
 from taotp.params import LAYER_ARRAYS, LAYER_NORMS, check_params
 from taotp.textformat import compile_TAOTP, load, load_npz, save, save_npz, to_TAOTP
 
@@ -335,3 +335,12 @@ def test_every_registered_program_round_trips(name, tmp_path):
         assert_same_bits(typed, compile_TAOTP(to_TAOTP(typed)))
         save(typed, tmp_path / "p.npz")
         assert_same_bits(typed, load(tmp_path / "p.npz"))
+
+
+def test_a_large_zero_array_is_written_as_zeros_and_reads_back_exactly():
+    params = base_params(vocab_size=3, block_size=5000, d_model=4)
+    text = to_TAOTP(params)
+    assert '"zeros": [5000, 4]' in text and len(text) < 2000
+    assert_same_bits(params, compile_TAOTP(text))
+    params["pos_emb"][7, 1] = -0.0  # a signed zero is kept, bit for bit
+    assert_same_bits(params, compile_TAOTP(to_TAOTP(params)))
