@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from constructions.addition_text import split_operands
 from constructions.multiplication_layers import (
     EQUALS, STAR, Plan, circle_point, layer1, layer2, token_points,
 )
@@ -133,24 +134,8 @@ def render(ids) -> str:
 
 def parse_product(text: str, max_digits: int) -> tuple[list[int], list[int]]:
     """``"12*34"`` (spaces and a final '=' allowed) -> the two digit lists; errors name why."""
-    compact = "".join(str(text).split())
-    if compact.endswith("="):
-        compact = compact[:-1]
-    if not compact:
-        raise ValueError("empty input: expected two numbers like '12*34'")
-    for char in compact:
-        if char not in "0123456789*":
-            raise ValueError(f"symbol {char!r} is outside the vocabulary (digits, '*', '=' "
-                             f"only at the end)")
-    parts = compact.split("*")
-    if len(parts) != 2 or not all(parts):
-        raise ValueError(f"expected exactly two numbers joined by '*', got {text!r}")
-    for part in parts:
-        if len(part) > max_digits:
-            raise ValueError(f"{part[:20]}{'...' if len(part) > 20 else ''} has {len(part)} "
-                             f"digits, where this program multiplies numbers of at most "
-                             f"{max_digits} digits")
-    return [int(c) for c in parts[0]], [int(c) for c in parts[1]]
+    a, b = split_operands(text, max_digits, operator="*")
+    return [int(c) for c in a], [int(c) for c in b]
 
 
 def make_prompt(a: list[int], b: list[int], n_digits: int) -> np.ndarray:
