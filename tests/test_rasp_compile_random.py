@@ -66,14 +66,15 @@ def programs(draw):
     return pool[-1] if pool else rasp.Map(_lin(1, 1, 3), rasp.tokens)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
-@given(program=programs(), causal=st.booleans())
-def test_random_programs_compile_exactly_or_are_refused(program, causal):
+def check_compiled_equals_evaluated(program, causal, dtype=np.float64):
+    """Compiled == evaluated on every input of length 1..MAX_LEN (numbers to 1e-9 relative in
+    float64, 1e-5 in float32), or compile refuses with a ValueError naming a node."""
     try:
-        compiled = rasp.compile(program, VOCAB, MAX_LEN, causal=causal)
+        compiled = rasp.compile(program, VOCAB, MAX_LEN, causal=causal, dtype=dtype)
     except ValueError as error:  # a clear refusal names a node
         assert any(node.label in str(error) for node in rasp.nodes(program)), error
         return
+    tolerance = 1e-9 if dtype == np.float64 else 1e-5
     for n in range(1, MAX_LEN + 1):
         for xs in itertools.product(VOCAB, repeat=n):
             try:
@@ -81,7 +82,13 @@ def test_random_programs_compile_exactly_or_are_refused(program, causal):
             except ValueError:  # the program itself fails on this input (e.g. None compared)
                 continue
             got = compiled.run(list(xs))
-            assert agree(expected, got, 1e-9), (xs, expected, got)
+            assert agree(expected, got, tolerance), (xs, expected, got)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(program=programs(), causal=st.booleans())
+def test_random_programs_compile_exactly_or_are_refused(program, causal):
+    check_compiled_equals_evaluated(program, causal)
 
 
 @pytest.mark.slow
@@ -89,16 +96,4 @@ def test_random_programs_compile_exactly_or_are_refused(program, causal):
 @given(program=programs(), causal=st.booleans(), dtype=st.sampled_from([np.float64,
                                                                         np.float32]))
 def test_many_random_programs(program, causal, dtype):
-    try:
-        compiled = rasp.compile(program, VOCAB, MAX_LEN, causal=causal, dtype=dtype)
-    except ValueError as error:
-        assert any(node.label in str(error) for node in rasp.nodes(program)), error
-        return
-    for n in range(1, MAX_LEN + 1):
-        for xs in itertools.product(VOCAB, repeat=n):
-            try:
-                expected = rasp.evaluate(program, list(xs), causal=causal)
-            except ValueError:
-                continue
-            assert agree(expected, compiled.run(list(xs)), 1e-9 if dtype == np.float64
-                         else 1e-5), xs
+    check_compiled_equals_evaluated(program, causal, dtype)
