@@ -174,7 +174,8 @@ def nasty_pairs(n: int) -> list[tuple[list[int], list[int]]]:
     return pairs
 
 
-def _task(n_digits: int) -> Task:
+def make(n_digits: int) -> Task:
+    """The registered program: weights, prompt encoding, rendering and the reference."""
     params = build_multiplication_transformer(n_digits)
     n = n_digits
 
@@ -212,7 +213,7 @@ PROGRAMS = (
                     "once by one geometric-weight head; 2 layers, O(n^2) size.",
             input_format="two numbers of at most n digits, e.g. '12*34' -> '0408' (n = 2); "
                          "the model emits the product least significant digit first",
-            build=_task, options=(Option("n_digits", int, 3, "digits per factor",
+            build=make, options=(Option("n_digits", int, 3, "digits per factor",
                                          flag="--digits", low=1, high=MAX_DIGITS,
                                          cap=MAX_DIGITS, beyond=_BEYOND),),
             examples=("123*456", "999*999", "100*1"), float32=_float32_note,
