@@ -216,6 +216,7 @@ def _sum_task(n_digits: int, build, reference, steps: int) -> Task:
                 render=_render, steps=lambda prompt: steps,
                 reference=lambda prompt: np.array(reference(sum(_operands(prompt, n_digits)))),
                 sample=sample, exhaustive=exhaustive if n_digits <= 3 else None,  # 10^6 pairs at most
+                domain_size=top * top,
                 adversarial=lambda: [_prompt(a, b, n_digits) for a, b in _nasty_pairs(n_digits)],
                 options=dict(n_digits=n_digits))
 
@@ -240,6 +241,7 @@ def make_single_digit_mod() -> Task:
                 reference=lambda prompt: np.array([(int(prompt[0]) + int(prompt[1])) % 10]),
                 sample=lambda rng, count: list(rng.integers(0, 10, (count, 2))),
                 exhaustive=lambda: (np.array([a, b]) for a in range(10) for b in range(10)),
+                domain_size=100,
                 adversarial=lambda: [np.array(p) for p in ((0, 0), (9, 9), (9, 1), (5, 5))])
 
 

@@ -202,6 +202,7 @@ def make(message: str = "Hello World!", tokenizer: str = "message") -> Task:
     return Task(params=params, encode=encode, render=render, steps=steps,
                 reference=reference, sample=lambda rng, n: [prompt.copy() for _ in range(n)],
                 exhaustive=lambda: iter([prompt.copy()]), adversarial=lambda: [prompt.copy()],
+                domain_size=1,
                 eos=tok.eos, options=dict(message=message, tokenizer=tokenizer))
 
 

@@ -296,7 +296,7 @@ def make(n_digits: int) -> Task:
 
     return Task(params=params, encode=lambda text: make_prompt(*parse_sum(text, n), n),
                 render=_render, steps=lambda prompt: n + 1, reference=reference, sample=sample,
-                exhaustive=exhaustive if n <= 2 else None,
+                exhaustive=exhaustive if n <= 2 else None, domain_size=100 ** n,
                 adversarial=lambda: [make_prompt(a, b, n) for a, b in nasty_pairs(n)],
                 options=dict(n_digits=n))
 

@@ -193,7 +193,7 @@ def make(n_digits: int) -> Task:
 
     return Task(params=params, encode=lambda text: make_prompt(*parse_product(text, n), n),
                 render=render, steps=lambda prompt: 2 * n, reference=reference, sample=sample,
-                exhaustive=exhaustive if n <= 3 else None,
+                exhaustive=exhaustive if n <= 3 else None, domain_size=100 ** n,
                 adversarial=lambda: [make_prompt(a, b, n) for a, b in nasty_pairs(n)],
                 options=dict(n_digits=n))
 

@@ -269,6 +269,7 @@ def make(vocab_size: int = 1000, block_size: int = 200) -> Task:
                 reference=lambda prompt: np.array(sorted(int(t) for t in prompt[:-1])),
                 sample=sample, adversarial=adversarial,
                 exhaustive=exhaustive if domain <= 100_000 else None,
+                domain_size=domain if domain <= 100_000 else None,
                 options=dict(vocab_size=vocab_size, block_size=block_size))
 
 

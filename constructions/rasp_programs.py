@@ -120,6 +120,7 @@ def compiled_task(program: rasp.SOp, reference: Callable[[Sequence], list], voca
     return Task(params=compiled.params, encode=encode, render=render, steps=lambda p: 0,
                 reference=reference_ids, sample=sample,
                 exhaustive=exhaustive if domain <= _EXHAUSTIVE else None,
+                domain_size=domain if domain <= _EXHAUSTIVE else None,
                 adversarial=adversarial, causal=False,
                 options={"vocab_size": vocab_size, "max_seq_len": max_seq_len,
                          "recipes": compiled.recipes})

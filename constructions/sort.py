@@ -170,6 +170,7 @@ def _extreme_task(pick, build, vocab_size: int = 20, block_size: int = 20) -> Ta
     return Task(params=params, encode=encode, render=_render, steps=lambda prompt: 1,
                 reference=lambda prompt: np.array([pick(int(t) for t in prompt)]),
                 sample=sample, exhaustive=exhaustive if domain <= _EXHAUSTIVE_LIMIT else None,
+                domain_size=domain if domain <= _EXHAUSTIVE_LIMIT else None,
                 adversarial=adversarial,
                 options=dict(vocab_size=vocab_size, block_size=block_size))
 

@@ -180,6 +180,7 @@ def _extreme_task(pick, build, vocab_size: int = 1000, block_size: int = 1_000_0
                 reference=lambda prompt: np.array([pick(int(t) for t in prompt)]),
                 sample=sample, adversarial=adversarial,
                 exhaustive=exhaustive if domain <= 100_000 else None,
+                domain_size=domain if domain <= 100_000 else None,
                 options=dict(vocab_size=vocab_size, block_size=block_size))
 
 

@@ -146,6 +146,7 @@ def make(max_digits: int) -> Task:
     return Task(params=params, encode=lambda text: make_prompt(*parse_sum(text, D)),
                 render=_render, steps=steps,
                 reference=reference, sample=sample, exhaustive=exhaustive if D <= 2 else None,
+                domain_size=100 ** D,
                 adversarial=lambda: [make_prompt(a, b) for a, b in nasty_pairs(D)], eos=EOS,
                 options=dict(max_digits=D))
 

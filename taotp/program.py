@@ -108,6 +108,9 @@ class Task:
     eos: int | None = None
     options: dict = field(default_factory=dict)
     causal: bool = True
+    # How many prompts ``exhaustive`` yields (the domain's size, even where too large to
+    # enumerate), or None: progress bars show the time left with it; tests check it.
+    domain_size: int | None = None
 
     def run(self, text: str, decoder=None) -> str:
         """Decode the program on human input and render the output (an encoder task: one
