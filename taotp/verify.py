@@ -30,12 +30,15 @@ import numpy as np
 from taotp.decoding import decode_batch, forward_batch
 from taotp.params import astype, shape_of
 from taotp.program import Task
+from taotp.shards import Shard, as_shard
 
 # Elements of the largest intermediate array one chunk may hold (~32 MB: cache-friendly).
 _CHUNK_ELEMENTS = 2 ** 22
 # A teacher-forced margin wider than this fraction of the largest logit decides the verdict
 # alone; narrower ones (and every failure) are confirmed by decoding.
 SURE = {"float64": 1e-6, "float32": 1e-2}
+# h15b: where the teacher-forced pass runs: numpy's forward_batch, or the same pass in torch.
+BACKENDS = ("dense", "torch")
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,11 @@ class Report:
     worst_hardness: float
     seconds: float
     failures: tuple = field(default=())  # (prompt, expected, got) of the first few failures
+    # h15b: which part of the inputs (taotp.shards), the sample seed (None: exhaustive) and
+    # which forward pass ran ("dense": numpy; "torch-cpu"/"torch-cuda").
+    shard: Shard = Shard()
+    seed: int | None = None
+    path: str = "dense"
 
     @property
     def ok(self) -> bool:
@@ -60,19 +68,30 @@ class Report:
         rate = 100.0 * self.n_passed / max(self.n_inputs, 1)
         hardness = "n/a (no attention)" if np.isinf(self.worst_hardness) \
             else f"{self.worst_hardness:.6g}"
-        return (f"{self.mode}: {self.n_passed:,}/{self.n_inputs:,} correct ({rate:.4g}%) in "
-                f"{self.dtype}; worst logit margin {self.worst_margin:.4g}; worst attention "
-                f"hardness {hardness}; {self.seconds:.1f} s")
+        where = "" if self.shard.whole else f" (shard {self.shard})"
+        path = "" if self.path == "dense" else f" via {self.path}"
+        return (f"{self.mode}{where}: {self.n_passed:,}/{self.n_inputs:,} correct ({rate:.4g}%) "
+                f"in {self.dtype}{path}; worst logit margin {self.worst_margin:.4g}; worst "
+                f"attention hardness {hardness}; {self.seconds:.1f} s")
 
 
 def verify(task: Task, *, dtype="float64", exhaustive=False, samples=1000, seed=0,
-           progress=True, max_failures=5) -> Report:
+           progress=True, max_failures=5, shard: Shard | str | None = None,
+           backend: str = "dense") -> Report:
     """Check ``task`` against its reference on every input (``exhaustive``) or on
-    ``samples`` seeded random inputs plus its adversarial ones."""
+    ``samples`` seeded random inputs plus its adversarial ones.
+
+    ``shard="K/N"`` checks only the K-th of N disjoint parts of those inputs
+    (``taotp.shards``); ``backend="torch"`` runs the teacher-forced pass in torch
+    (``taotp.export.torch_forward``), with the same verdict logic.
+    """
+    shard = as_shard(shard)  # h15b
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; valid: {', '.join(BACKENDS)}")
     if exhaustive:
         if task.exhaustive is None:
             raise ValueError("this program has no exhaustive domain; use samples instead")
-        prompts, mode = task.exhaustive(), "exhaustive"
+        prompts, mode, total = task.exhaustive(), "exhaustive", task.domain_size
     else:
         if samples < 0:
             raise ValueError(f"samples must be >= 0, got {samples}")
@@ -80,11 +99,14 @@ def verify(task: Task, *, dtype="float64", exhaustive=False, samples=1000, seed=
         extra = list(task.adversarial()) if task.adversarial else []
         prompts = itertools.chain(task.sample(rng, samples), extra)
         mode = f"{samples:,} random + {len(extra):,} adversarial"
+        total = samples + len(extra)
+    prompts, total = shard.take(prompts), shard.count(total)  # h15b
     params = astype(task.params, dtype)
+    forward = _forward_of(backend, params)  # h15b
     start = time.perf_counter()
     counts = _Tally(max_failures, task.eos, SURE[str(np.dtype(dtype))], task.causal)
     groups = defaultdict(list)
-    bar = _bar(progress)
+    bar = _bar(progress, total)
     sizes = {}  # chunk size per sequence length
     for prompt in prompts:
         prompt = np.asarray(prompt, dtype=np.int64)
@@ -95,16 +117,17 @@ def verify(task: Task, *, dtype="float64", exhaustive=False, samples=1000, seed=
         if key not in sizes:
             sizes[key] = _chunk_size(params, sum(key))
         if len(groups[key]) >= sizes[key]:
-            _check(params, groups.pop(key), key[0], counts, task.causal)
+            _check(params, groups.pop(key), key[0], counts, task.causal, forward)
             bar.update(sizes[key])
     for key, rows in groups.items():
-        _check(params, rows, key[0], counts, task.causal)
+        _check(params, rows, key[0], counts, task.causal, forward)
         bar.update(len(rows))
     bar.close()
     return Report(mode=mode, dtype=str(np.dtype(dtype)), n_inputs=counts.n,
                   n_passed=counts.passed, worst_margin=counts.margin,
                   worst_hardness=counts.hardness, seconds=time.perf_counter() - start,
-                  failures=tuple(counts.failures))
+                  failures=tuple(counts.failures), shard=shard,
+                  seed=None if exhaustive else seed, path=getattr(forward, "name", backend))
 
 
 class _Tally:
@@ -165,14 +188,13 @@ def _check_length(task, prompt, expected):
                          f"decodes {steps} for prompt {prompt.tolist()}")
 
 
-def _check(params, rows, n_prompt, tally, causal=True):
+def _check(params, rows, n_prompt, tally, causal, forward):
     rows = np.stack(rows)
     if causal:
-        logits, hardness = forward_batch(rows[:, :-1], params, logits_from=n_prompt - 1,
-                                         hardness=True)
+        logits, hardness = forward(rows[:, :-1], logits_from=n_prompt - 1, hardness=True)
     else:  # one encoder pass over the prompt; outputs at positions 1..
-        logits, hardness = forward_batch(rows[:, :n_prompt], params, logits_from=1,
-                                         hardness=True, causal=False)
+        logits, hardness = forward(rows[:, :n_prompt], logits_from=1, hardness=True,
+                                   causal=False)
     tally.add(rows, n_prompt, logits, hardness, params)
 
 
@@ -182,7 +204,18 @@ def _chunk_size(params, length):
     return max(1, _CHUNK_ELEMENTS // (length * widest))
 
 
-def _bar(progress):
+def _forward_of(backend, params):
+    """h15b: the teacher-forced pass of ``backend``, called as ``forward(tokens, **kw)``."""
+    if backend == "torch":
+        from taotp.export.torch_forward import TorchForward
+
+        return TorchForward(params)
+    return lambda tokens, **kw: forward_batch(tokens, params, **kw)
+
+
+def _bar(progress, total=None):
+    """A progress bar; with ``total`` known it shows the time left as well as inputs/s."""
     from tqdm import tqdm
 
-    return tqdm(desc="verifying", unit=" inputs", disable=not progress, leave=False)
+    return tqdm(desc="verifying", unit=" inputs", total=total, disable=not progress,
+                leave=False)
