@@ -10,7 +10,7 @@ import sys
 import numpy as np
 
 import taotp
-from constructions import compile_cli
+from constructions import compile_cli, verify_cli
 
 
 def main(argv=None) -> int:
@@ -21,6 +21,8 @@ def main(argv=None) -> int:
         parser.print_help()
         return 2
     try:
+        if args.command == "verify" and args.merge:
+            return verify_cli.merge_command(args, rest)
         if args.command in _PROGRAM_COMMANDS:
             if args.program is None or args.help:
                 return _program_help(args, rest)
@@ -54,14 +56,7 @@ def _parser():
     p.add_argument("--dtype", default="float64", choices=["float64", "float32"])
     p.set_defaults(handler=_run)
 
-    p = _program_parser(sub, "verify", help="check a program against its reference")
-    p.add_argument("--dtype", default="float64", choices=["float64", "float32"])
-    mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--exhaustive", action="store_true", help="every input of the domain")
-    mode.add_argument("--samples", type=int, default=1000,
-                      help="seeded random inputs, plus the adversarial ones (default 1000)")
-    p.add_argument("--seed", type=int, default=0)
-    p.set_defaults(handler=_verify)
+    verify_cli.add_parser(sub, _program_parser)
 
     p = _program_parser(sub, "trace", help="draw attention, residual stream, MLP and logits")
     p.add_argument("--out", required=True, help="the PNG to write")
@@ -206,22 +201,6 @@ def _run(args, parsed):
         task = replace(task, params=taotp.astype(task.params, args.dtype))
     print(task.run(text))
     return 0
-
-
-def _verify(args, parsed):
-    from taotp.verify import verify
-
-    program, options, _, unchecked = parsed
-    task = _make(program, options, unchecked)
-    _warn_float32(args.dtype, program, options)
-    report = verify(task, dtype=args.dtype, exhaustive=args.exhaustive, samples=args.samples,
-                    seed=args.seed)
-    print(f"{program.name} {_format_options(options)}")
-    print(report.summary())
-    for prompt, expected, got in report.failures:
-        print(f"  FAIL {task.render(prompt)!r}: expected {task.render(expected)!r}, "
-              f"got {task.render(got)!r}")
-    return 0 if report.ok else 1
 
 
 def _trace(args, parsed):
