@@ -209,16 +209,22 @@ def _sum_task(n_digits: int, build, reference, steps: int) -> Task:
     def sample(rng, count):
         return [_prompt(int(a), int(b), n_digits) for a, b in rng.integers(0, top, (count, 2))]
 
-    def exhaustive():
-        return (_prompt(a, b, n_digits) for a in range(top) for b in range(top))
+    def exhaustive_at(i):
+        return _prompt(*divmod(i, top), n_digits)
 
     return Task(params=params, encode=lambda text: _prompt(*_parse_sum(text, n_digits), n_digits),
                 render=_render, steps=lambda prompt: steps,
                 reference=lambda prompt: np.array(reference(sum(_operands(prompt, n_digits)))),
-                sample=sample, exhaustive=exhaustive if n_digits <= 3 else None,  # 10^6 pairs at most
-                domain_size=top * top,
+                sample=sample, domain_size=top * top, exhaustive_at=exhaustive_at,
+                exhaustive=(lambda: map(exhaustive_at, range(top * top)))
+                if n_digits <= 3 else None,  # 10^6 pairs at most
                 adversarial=lambda: [_prompt(a, b, n_digits) for a, b in _nasty_pairs(n_digits)],
                 options=dict(n_digits=n_digits))
+
+
+def _digit_pair(i: int) -> np.ndarray:
+    """The i-th single-digit prompt ``[a, b]`` (``a, b = divmod(i, 10)``)."""
+    return np.array(divmod(i, 10))
 
 
 def make_single_digit_mod() -> Task:
@@ -240,8 +246,8 @@ def make_single_digit_mod() -> Task:
                 steps=lambda prompt: 1,
                 reference=lambda prompt: np.array([(int(prompt[0]) + int(prompt[1])) % 10]),
                 sample=lambda rng, count: list(rng.integers(0, 10, (count, 2))),
-                exhaustive=lambda: (np.array([a, b]) for a in range(10) for b in range(10)),
-                domain_size=100,
+                exhaustive=lambda: map(_digit_pair, range(100)), domain_size=100,
+                exhaustive_at=_digit_pair,
                 adversarial=lambda: [np.array(p) for p in ((0, 0), (9, 9), (9, 1), (5, 5))])
 
 

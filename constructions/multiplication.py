@@ -186,14 +186,14 @@ def make(n_digits: int) -> Task:
         return [make_prompt(list(rng.integers(0, 10, n)), list(rng.integers(0, 10, n)), n)
                 for _ in range(count)]
 
-    def exhaustive():
-        top = 10 ** n
-        digits = lambda x: [int(c) for c in str(x).zfill(n)]
-        return (make_prompt(digits(a), digits(b), n) for a in range(top) for b in range(top))
+    def exhaustive_at(i):
+        a, b = divmod(i, 10 ** n)
+        return make_prompt([int(c) for c in str(a).zfill(n)], [int(c) for c in str(b).zfill(n)], n)
 
     return Task(params=params, encode=lambda text: make_prompt(*parse_product(text, n), n),
                 render=render, steps=lambda prompt: 2 * n, reference=reference, sample=sample,
-                exhaustive=exhaustive if n <= 3 else None, domain_size=100 ** n,
+                exhaustive=(lambda: map(exhaustive_at, range(100 ** n))) if n <= 3 else None,
+                domain_size=100 ** n, exhaustive_at=exhaustive_at,
                 adversarial=lambda: [make_prompt(a, b, n) for a, b in nasty_pairs(n)],
                 options=dict(n_digits=n))
 

@@ -139,14 +139,14 @@ def make(max_digits: int) -> Task:
     def sample(rng, count):
         return [make_prompt(random_number(rng), random_number(rng)) for _ in range(count)]
 
-    def exhaustive():
-        top = 10 ** D
-        return (make_prompt(str(a), str(b)) for a in range(top) for b in range(top))
+    def exhaustive_at(i):
+        return make_prompt(*map(str, divmod(i, 10 ** D)))
 
     return Task(params=params, encode=lambda text: make_prompt(*parse_sum(text, D)),
                 render=_render, steps=steps,
-                reference=reference, sample=sample, exhaustive=exhaustive if D <= 2 else None,
-                domain_size=100 ** D,
+                reference=reference, sample=sample, domain_size=100 ** D,
+                exhaustive=(lambda: map(exhaustive_at, range(100 ** D))) if D <= 2 else None,
+                exhaustive_at=exhaustive_at,
                 adversarial=lambda: [make_prompt(a, b) for a, b in nasty_pairs(D)], eos=EOS,
                 options=dict(max_digits=D))
 

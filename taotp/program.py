@@ -111,6 +111,9 @@ class Task:
     # How many prompts ``exhaustive`` yields (the domain's size, even where too large to
     # enumerate), or None: progress bars show the time left with it; tests check it.
     domain_size: int | None = None
+    # The i-th prompt of ``exhaustive``'s enumeration (0 <= i < domain_size; needs
+    # domain_size), where the domain can be indexed: a shard builds only its own prompts.
+    exhaustive_at: Callable[[int], np.ndarray] | None = None
 
     def run(self, text: str, decoder=None) -> str:
         """Decode the program on human input and render the output (an encoder task: one

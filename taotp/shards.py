@@ -4,13 +4,15 @@ single machine can (one ``taotp verify ... --shard K/N --json out_K.json`` per j
 
 Shard K of N takes the inputs whose position ``i`` (0-based) in the enumeration satisfies
 ``i % N == K - 1``: the exhaustive enumeration, or the seeded sample list followed by the
-adversarial inputs, exactly as an unsharded run sees them. Every shard walks the whole
-enumeration (cheap: it is the forward passes that cost) and checks only its own inputs, so
-the N shards' inputs are disjoint and their union is the unsharded input list, whatever N is.
+adversarial inputs, exactly as an unsharded run sees them. A shard walks the whole
+enumeration and checks only its own inputs, or, where the task can build its i-th prompt
+directly (``Task.exhaustive_at``: the addition and multiplication domains), builds only its
+own; either way the N shards' inputs are disjoint and their union is the unsharded input
+list, whatever N is.
 
 >>> shard = Shard.parse("2/3")
->>> list(shard.take(range(10))), shard.count(10)
-([1, 4, 7], 3)
+>>> list(shard.take(iter("abcdefghij"))), list(shard.indices(10)), shard.count(10)
+(['b', 'e', 'h'], [1, 4, 7], 3)
 >>> Shard.parse("4/3")
 Traceback (most recent call last):
 ValueError: shard 4/3: K must be between 1 and N=3
@@ -73,6 +75,10 @@ class Shard:
     def take(self, items: Iterable) -> Iterator:
         """This shard's items of an enumeration (positions ``k-1, k-1+n, ...``)."""
         return itertools.islice(items, self.k - 1, None, self.n)
+
+    def indices(self, total: int) -> range:
+        """This shard's positions in an enumeration of ``total`` items."""
+        return range(self.k - 1, total, self.n)
 
     def count(self, total: int | None) -> int | None:
         """How many of ``total`` enumerated items fall in this shard (None if unknown)."""

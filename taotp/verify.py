@@ -100,7 +100,11 @@ def verify(task: Task, *, dtype="float64", exhaustive=False, samples=1000, seed=
         prompts = itertools.chain(task.sample(rng, samples), extra)
         mode = f"{samples:,} random + {len(extra):,} adversarial"
         total = samples + len(extra)
-    prompts, total = shard.take(prompts), shard.count(total)  # h15b
+    if exhaustive and task.exhaustive_at is not None:  # h15b: build only this shard's prompts
+        prompts = map(task.exhaustive_at, shard.indices(task.domain_size))
+    else:
+        prompts = shard.take(prompts)
+    total = shard.count(total)
     params = astype(task.params, dtype)
     forward = _forward_of(backend, params)  # h15b
     start = time.perf_counter()

@@ -222,6 +222,27 @@ def test_domain_size_counts_the_exhaustive_domain(name):
     assert task.domain_size == sum(1 for _ in task.exhaustive())
 
 
+@pytest.mark.parametrize("name", sorted(PROGRAMS))
+def test_exhaustive_at_indexes_the_enumeration(name):
+    task = PROGRAMS[name].make(**SMALL.get(name, {}))
+    if task.exhaustive_at is None:
+        pytest.skip(f"{name} does not index its domain")
+    assert task.exhaustive is not None and task.domain_size is not None
+    for i, prompt in enumerate(task.exhaustive()):
+        np.testing.assert_array_equal(task.exhaustive_at(i), prompt)
+
+
+@pytest.mark.parametrize("name, options", [("addition", dict(n_digits=1)),
+                                           ("unpadded-addition", dict(max_digits=1))])
+def test_indexed_shards_merged_are_the_unsharded_run(tmp_path, name, options):
+    task = get_program(name).make(**options)
+    broken = _broken(task)
+    for t in (task, broken):
+        whole = verify(t, exhaustive=True, progress=False, max_failures=10 ** 6)
+        _same(_shards(t, 3, tmp_path, exhaustive=True, max_failures=10 ** 6).report, whole)
+    assert not whole.ok
+
+
 def test_progress_bar_knows_the_total(min_task, capsys):
     verify(min_task, exhaustive=True, progress=True, shard="2/3")
     assert "/260" in capsys.readouterr().err
