@@ -222,11 +222,6 @@ def _sum_task(n_digits: int, build, reference, steps: int) -> Task:
                 options=dict(n_digits=n_digits))
 
 
-def _digit_pair(i: int) -> np.ndarray:
-    """The i-th single-digit prompt ``[a, b]`` (``a, b = divmod(i, 10)``)."""
-    return np.array(divmod(i, 10))
-
-
 def make_single_digit_mod() -> Task:
     """SINGLE DIGIT ADDITION MOD 10 (Section 6.6) as a task: ``a + b mod 10`` for two digits."""
     def encode(text):
@@ -246,8 +241,8 @@ def make_single_digit_mod() -> Task:
                 steps=lambda prompt: 1,
                 reference=lambda prompt: np.array([(int(prompt[0]) + int(prompt[1])) % 10]),
                 sample=lambda rng, count: list(rng.integers(0, 10, (count, 2))),
-                exhaustive=lambda: map(_digit_pair, range(100)), domain_size=100,
-                exhaustive_at=_digit_pair,
+                exhaustive=lambda: (np.array(divmod(i, 10)) for i in range(100)),
+                domain_size=100, exhaustive_at=lambda i: np.array(divmod(i, 10)),
                 adversarial=lambda: [np.array(p) for p in ((0, 0), (9, 9), (9, 1), (5, 5))])
 
 
