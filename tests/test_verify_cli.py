@@ -81,3 +81,24 @@ def test_torch_backend_from_the_command_line(capsys):
     pytest.importorskip("torch", reason="the torch backend needs the export extra")
     code, out, _ = run(capsys, "verify", *MIN, "--backend", "torch")
     assert code == 0 and "780/780 correct" in out and "via torch-" in out
+
+
+def test_the_documented_job_array_commands_parse():
+    """docs/cluster.md's and README's shard commands use flags the CLI accepts (parsed, not
+    run: one shard of all 3-digit additions takes minutes)."""
+    import re
+    import shlex
+    from pathlib import Path
+
+    from constructions.cli import _parser, _program_options
+    from taotp.shards import Shard
+
+    root = Path(__file__).resolve().parent.parent
+    text = "\n".join((root / name).read_text() for name in ("docs/cluster.md", "README.md"))
+    text = text.replace("\\\n", " ").replace("$SLURM_ARRAY_TASK_ID", "3").replace("$N", "8")
+    lines = re.findall(r"^\s*taotp verify .*--shard.*$", text, re.M)
+    assert len(lines) >= 2
+    for line in lines:
+        args, rest = _parser().parse_known_args(shlex.split(line, comments=True)[1:])
+        program, options, _, _ = _program_options(args, rest)
+        assert Shard.parse(args.shard).n == 8 and args.json and program.name == "addition"
