@@ -100,8 +100,8 @@ def verify(task: Task, *, dtype="float64", exhaustive=False, samples=1000, seed=
         prompts = itertools.chain(task.sample(rng, samples), extra)
         mode = f"{samples:,} random + {len(extra):,} adversarial"
         total = samples + len(extra)
-    if exhaustive and task.exhaustive_at is not None:  # h15b: build only this shard's prompts
-        prompts = map(task.exhaustive_at, shard.indices(task.domain_size))
+    if exhaustive and task.exhaustive_at and task.domain_size:  # h15b: build only this
+        prompts = map(task.exhaustive_at, shard.indices(task.domain_size))  # shard's prompts
     else:
         prompts = shard.take(prompts)
     total = shard.count(total)
