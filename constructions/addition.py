@@ -63,6 +63,7 @@ from taotp.blocks import (
 )
 from taotp.checks import check_int
 from taotp.model import base_layer, base_params, layer_norm
+from taotp.domains import Indexed
 from taotp.program import Option, Program, Task
 
 PLUS, EQUALS = 10, 11
@@ -215,8 +216,7 @@ def _sum_task(n_digits: int, build, reference, steps: int) -> Task:
     return Task(params=params, encode=lambda text: _prompt(*_parse_sum(text, n_digits), n_digits),
                 render=_render, steps=lambda prompt: steps,
                 reference=lambda prompt: np.array(reference(sum(_operands(prompt, n_digits)))),
-                sample=sample, domain_size=top * top, exhaustive_at=exhaustive_at,
-                exhaustive=(lambda: map(exhaustive_at, range(top * top)))
+                sample=sample, exhaustive=(lambda: Indexed(top * top, exhaustive_at))
                 if n_digits <= 3 else None,  # 10^6 pairs at most
                 adversarial=lambda: [_prompt(a, b, n_digits) for a, b in _nasty_pairs(n_digits)],
                 options=dict(n_digits=n_digits))
@@ -241,8 +241,7 @@ def make_single_digit_mod() -> Task:
                 steps=lambda prompt: 1,
                 reference=lambda prompt: np.array([(int(prompt[0]) + int(prompt[1])) % 10]),
                 sample=lambda rng, count: list(rng.integers(0, 10, (count, 2))),
-                exhaustive=lambda: (np.array(divmod(i, 10)) for i in range(100)),
-                domain_size=100, exhaustive_at=lambda i: np.array(divmod(i, 10)),
+                exhaustive=lambda: Indexed(100, lambda i: np.array(divmod(i, 10))),
                 adversarial=lambda: [np.array(p) for p in ((0, 0), (9, 9), (9, 1), (5, 5))])
 
 

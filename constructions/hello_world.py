@@ -201,8 +201,7 @@ def make(message: str = "Hello World!", tokenizer: str = "message") -> Task:
 
     return Task(params=params, encode=encode, render=render, steps=steps,
                 reference=reference, sample=lambda rng, n: [prompt.copy() for _ in range(n)],
-                exhaustive=lambda: iter([prompt.copy()]), adversarial=lambda: [prompt.copy()],
-                domain_size=1,
+                exhaustive=lambda: [prompt.copy()], adversarial=lambda: [prompt.copy()],
                 eos=tok.eos, options=dict(message=message, tokenizer=tokenizer))
 
 

@@ -74,6 +74,7 @@ from taotp.circuits import (
     build_kink_MLP, circle_code, circle_rotation, hardness, mean_free, rotation_2d,
 )
 from taotp.model import base_layer, base_params
+from taotp.domains import Indexed
 from taotp.program import Option, Program, Task
 
 
@@ -295,8 +296,7 @@ def make(n_digits: int) -> Task:
 
     return Task(params=params, encode=lambda text: make_prompt(*parse_sum(text, n), n),
                 render=_render, steps=lambda prompt: n + 1, reference=reference, sample=sample,
-                exhaustive=(lambda: map(exhaustive_at, range(100 ** n))) if n <= 2 else None,
-                domain_size=100 ** n, exhaustive_at=exhaustive_at,
+                exhaustive=(lambda: Indexed(100 ** n, exhaustive_at)) if n <= 2 else None,
                 adversarial=lambda: [make_prompt(a, b, n) for a, b in nasty_pairs(n)],
                 options=dict(n_digits=n))
 

@@ -180,7 +180,7 @@ def _table_task(params, ks, vs, block_size, options) -> Task:
     return Task(params=params, encode=encode,
                 render=lambda ids: " ".join(str(int(i)) for i in ids), steps=lambda p: 1,
                 reference=lambda p: np.array([table[tuple(int(t) for t in check(p)[-key_len:])]]),
-                sample=sample, exhaustive=lambda: (k.copy() for k in ks), domain_size=len(ks),
+                sample=sample, exhaustive=lambda: [k.copy() for k in ks],
                 adversarial=adversarial, options=options)
 
 

@@ -174,8 +174,7 @@ def make(entries: int = 1000, vocab_size: int = 10, key_len: int = 5, block_size
 
     return Task(params=params, encode=encode, render=lambda ids: " ".join(map(str, ids)),
                 steps=lambda prompt: 1, reference=reference, sample=sample,
-                exhaustive=(lambda: iter([k.copy() for k in ks])) if block_size == key_len else None,
-                domain_size=len(ks) if block_size == key_len else None,
+                exhaustive=(lambda: [k.copy() for k in ks]) if block_size == key_len else None,
                 adversarial=adversarial, eos=None,
                 options=dict(entries=entries, vocab_size=vocab_size, key_len=key_len,
                              block_size=block_size, seed=seed))

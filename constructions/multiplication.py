@@ -57,6 +57,7 @@ from constructions.multiplication_layers import (
 )
 from taotp.circuits import mean_free
 from taotp.model import base_params
+from taotp.domains import Indexed
 from taotp.program import Option, Program, Task
 
 SYMBOLS = "0123456789*="
@@ -192,8 +193,7 @@ def make(n_digits: int) -> Task:
 
     return Task(params=params, encode=lambda text: make_prompt(*parse_product(text, n), n),
                 render=render, steps=lambda prompt: 2 * n, reference=reference, sample=sample,
-                exhaustive=(lambda: map(exhaustive_at, range(100 ** n))) if n <= 3 else None,
-                domain_size=100 ** n, exhaustive_at=exhaustive_at,
+                exhaustive=(lambda: Indexed(100 ** n, exhaustive_at)) if n <= 3 else None,
                 adversarial=lambda: [make_prompt(a, b, n) for a, b in nasty_pairs(n)],
                 options=dict(n_digits=n))
 

@@ -80,6 +80,7 @@ import numpy as np
 from constructions.sort import parse_numbers
 from taotp.checks import check_int, count_sequences
 from taotp.model import base_layer, base_params
+from taotp.domains import Counted
 from taotp.program import Option, Program, Task
 from taotp.search_blocks import (
     FeatureSpace, gated_linear_units, relu_units, step_units,
@@ -268,8 +269,7 @@ def make(vocab_size: int = 1000, block_size: int = 200) -> Task:
                 steps=lambda prompt: len(prompt) - 1,
                 reference=lambda prompt: np.array(sorted(int(t) for t in prompt[:-1])),
                 sample=sample, adversarial=adversarial,
-                exhaustive=exhaustive if domain <= 100_000 else None,
-                domain_size=domain if domain <= 100_000 else None,
+                exhaustive=(lambda: Counted(domain, exhaustive)) if domain <= 100_000 else None,
                 options=dict(vocab_size=vocab_size, block_size=block_size))
 
 

@@ -30,6 +30,7 @@ import numpy as np
 from constructions.rasp_lib import blog, paper, references as ref, tracr_lib as lib
 from taotp import rasp
 from taotp.checks import check_text
+from taotp.domains import Counted
 from taotp.program import Option, Program, Task
 
 # The largest domain enumerated for exhaustive verification.
@@ -119,8 +120,8 @@ def compiled_task(program: rasp.SOp, reference: Callable[[Sequence], list], voca
     domain = sum(vocab_size ** k for k in range(1, max_seq_len + 1))
     return Task(params=compiled.params, encode=encode, render=render, steps=lambda p: 0,
                 reference=reference_ids, sample=sample,
-                exhaustive=exhaustive if domain <= _EXHAUSTIVE else None,
-                domain_size=domain if domain <= _EXHAUSTIVE else None,
+                exhaustive=(lambda: Counted(domain, exhaustive))
+                if domain <= _EXHAUSTIVE else None,
                 adversarial=adversarial, causal=False,
                 options={"vocab_size": vocab_size, "max_seq_len": max_seq_len,
                          "recipes": compiled.recipes})

@@ -47,6 +47,7 @@ import numpy as np
 from taotp.blocks import messy_cleanup, pos_enc_3d, pos_enc_3d_array
 from taotp.checks import check_int, count_sequences, parse_int
 from taotp.model import base_layer, base_params
+from taotp.domains import Counted
 from taotp.program import Option, Program, Task
 
 _EXHAUSTIVE_LIMIT = 100_000  # largest MIN/MAX domain `exhaustive` enumerates
@@ -169,8 +170,9 @@ def _extreme_task(pick, build, vocab_size: int = 20, block_size: int = 20) -> Ta
     domain = count_sequences(vocab_size, block_size, _EXHAUSTIVE_LIMIT)
     return Task(params=params, encode=encode, render=_render, steps=lambda prompt: 1,
                 reference=lambda prompt: np.array([pick(int(t) for t in prompt)]),
-                sample=sample, exhaustive=exhaustive if domain <= _EXHAUSTIVE_LIMIT else None,
-                domain_size=domain if domain <= _EXHAUSTIVE_LIMIT else None,
+                sample=sample,
+                exhaustive=(lambda: Counted(domain, exhaustive)) if domain <= _EXHAUSTIVE_LIMIT
+                else None,
                 adversarial=adversarial,
                 options=dict(vocab_size=vocab_size, block_size=block_size))
 

@@ -54,6 +54,7 @@ import numpy as np
 from constructions.sort import parse_numbers
 from taotp.checks import check_int, count_sequences
 from taotp.model import base_layer, base_params
+from taotp.domains import Counted
 from taotp.program import Option, Program, Task
 from taotp.search_blocks import helmert_basis
 
@@ -179,8 +180,7 @@ def _extreme_task(pick, build, vocab_size: int = 1000, block_size: int = 1_000_0
     return Task(params=params, encode=encode, render=_render, steps=lambda prompt: 1,
                 reference=lambda prompt: np.array([pick(int(t) for t in prompt)]),
                 sample=sample, adversarial=adversarial,
-                exhaustive=exhaustive if domain <= 100_000 else None,
-                domain_size=domain if domain <= 100_000 else None,
+                exhaustive=(lambda: Counted(domain, exhaustive)) if domain <= 100_000 else None,
                 options=dict(vocab_size=vocab_size, block_size=block_size))
 
 

@@ -53,6 +53,7 @@ from constructions.unpadded_addition_layout import (
 from taotp.checks import check_int
 from taotp.circuits import circle_code, mean_free
 from taotp.model import base_params
+from taotp.domains import Indexed
 from taotp.program import Option, Program, Task
 
 
@@ -144,9 +145,8 @@ def make(max_digits: int) -> Task:
 
     return Task(params=params, encode=lambda text: make_prompt(*parse_sum(text, D)),
                 render=_render, steps=steps,
-                reference=reference, sample=sample, domain_size=100 ** D,
-                exhaustive=(lambda: map(exhaustive_at, range(100 ** D))) if D <= 2 else None,
-                exhaustive_at=exhaustive_at,
+                reference=reference, sample=sample,
+                exhaustive=(lambda: Indexed(100 ** D, exhaustive_at)) if D <= 2 else None,
                 adversarial=lambda: [make_prompt(a, b) for a, b in nasty_pairs(D)], eos=EOS,
                 options=dict(max_digits=D))
 

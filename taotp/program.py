@@ -89,7 +89,8 @@ class Task:
     ``render`` turns output ids into text, ``steps`` says how many tokens to decode for a
     prompt, and ``reference`` is the plain-Python ground truth: the output ids a correct
     program emits. ``sample`` draws valid prompts, ``exhaustive`` (when the domain is small)
-    yields every one, ``adversarial`` lists the nasty ones.
+    yields every one (sized, or indexable, if it can: ``taotp.domains``), ``adversarial``
+    lists the nasty ones.
 
     ``causal=False`` makes the task an encoder (compiled RASP programs): ``run`` is ONE
     non-causal forward pass over the prompt and the output ids are the argmax at prompt
@@ -108,12 +109,6 @@ class Task:
     eos: int | None = None
     options: dict = field(default_factory=dict)
     causal: bool = True
-    # How many prompts ``exhaustive`` yields (the domain's size, even where too large to
-    # enumerate), or None: progress bars show the time left with it; tests check it.
-    domain_size: int | None = None
-    # The i-th prompt of ``exhaustive``'s enumeration (0 <= i < domain_size; needs
-    # domain_size), where the domain can be indexed: a shard builds only its own prompts.
-    exhaustive_at: Callable[[int], np.ndarray] | None = None
 
     def run(self, text: str, decoder=None) -> str:
         """Decode the program on human input and render the output (an encoder task: one

@@ -5,9 +5,9 @@ single machine can (one ``taotp verify ... --shard K/N --json out_K.json`` per j
 Shard K of N takes the inputs whose position ``i`` (0-based) in the enumeration satisfies
 ``i % N == K - 1``: the exhaustive enumeration, or the seeded sample list followed by the
 adversarial inputs, exactly as an unsharded run sees them. A shard walks the whole
-enumeration and checks only its own inputs, or, where the task can build its i-th prompt
-directly (``Task.exhaustive_at``: the addition and multiplication domains), builds only its
-own; either way the N shards' inputs are disjoint and their union is the unsharded input
+enumeration and checks only its own inputs, or, where the domain is indexable (a
+``taotp.domains.Indexed``: the addition and multiplication domains), builds only its own;
+either way the N shards' inputs are disjoint and their union is the unsharded input
 list, whatever N is.
 
 >>> shard = Shard.parse("2/3")

@@ -23,6 +23,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections import defaultdict
+from collections.abc import Sequence, Sized
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -91,7 +92,8 @@ def verify(task: Task, *, dtype="float64", exhaustive=False, samples=1000, seed=
     if exhaustive:
         if task.exhaustive is None:
             raise ValueError("this program has no exhaustive domain; use samples instead")
-        prompts, mode, total = task.exhaustive(), "exhaustive", task.domain_size
+        prompts, mode = task.exhaustive(), "exhaustive"
+        total = len(prompts) if isinstance(prompts, Sized) else None  # h15b: for the bar
     else:
         if samples < 0:
             raise ValueError(f"samples must be >= 0, got {samples}")
@@ -100,8 +102,8 @@ def verify(task: Task, *, dtype="float64", exhaustive=False, samples=1000, seed=
         prompts = itertools.chain(task.sample(rng, samples), extra)
         mode = f"{samples:,} random + {len(extra):,} adversarial"
         total = samples + len(extra)
-    if exhaustive and task.exhaustive_at and task.domain_size:  # h15b: build only this
-        prompts = map(task.exhaustive_at, shard.indices(task.domain_size))  # shard's prompts
+    if isinstance(prompts, Sequence):  # h15b: indexable: build only this shard's prompts
+        prompts = map(prompts.__getitem__, shard.indices(total))
     else:
         prompts = shard.take(prompts)
     total = shard.count(total)
