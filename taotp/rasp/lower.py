@@ -3,9 +3,10 @@
 Every SOp becomes a :class:`Var` with its finite value set, inferred from the vocabulary and
 ``max_seq_len``; every operation becomes an :class:`Embed` (tokens, indices, Full), a
 :class:`Lookup` (Map, SequenceMap: a finite table, one MLP) or an :class:`Attend` (Aggregate,
-SelectorWidth: one head). Composite selectors are flattened into one selection matrix over
-tuples of their SOps; numerical selector inputs get a categorical copy first. Print the list
-to see what the compiler will build.
+SelectorWidth: one head; its selector's terms come from ``lower_select``). Position-like
+SOps (indices, widths, ``length - i - 1``) are stored as numbers where ``positions`` finds
+that exact, so their width does not grow with ``max_seq_len``. Print the list to see what
+the compiler will build.
 
 At the BOS position (the compiler's first, hidden position) every Var holds its ``bos`` value
 (``None`` for the inputs); heads read the BOS position as ``None`` whatever it holds.
@@ -20,12 +21,12 @@ from typing import Callable
 from taotp.rasp import expr as rx
 from taotp.rasp import positions
 from taotp.rasp.graph import nodes
-from taotp.rasp.ir import Attend, Embed, Lookup, Term, Var
+from taotp.rasp.ir import Attend, Embed, Lookup, Var
+from taotp.rasp.lower_select import MAX_PATTERN, Selectors  # noqa: F401 (a limit of lower)
 from taotp.rasp.recipes import mean_values, sums_by_count
 
 MAX_VALUES = 20_000    # a value set larger than this is refused (its MLP would be huge)
 MAX_COMBOS = 100_000   # likewise the table of a Lookup
-MAX_PATTERN = 1_000_000  # likewise a Select's query-by-key matrix
 MAX_INLINE = 5_000     # a Lookup reads through the Lookups feeding it up to this table size
 
 
@@ -56,7 +57,7 @@ def _prune(ops: list, out: Var) -> list:
 
 
 @dataclass
-class _State:
+class _State(Selectors):
     vocab: tuple
     max_seq_len: int
     wishes: dict
@@ -107,32 +108,6 @@ class _State:
                        scaled=True)
             parts.append(self.add(Attend(out, "width", terms, points=points)))
         return self.lookup(node, node.label, numerical, tuple(parts), lambda x, y: x + y)
-
-    def lex_split(self, sel):
-        """Terms of the two disjoint halves of ``Select(key, key, <)`` on a key that orders
-        like a pair: (a before) and (a equal, b before); or None."""
-        if not (isinstance(sel, rx.Select) and sel.keys is sel.queries
-                and sel.predicate in positions.STRICT
-                and isinstance(sel.keys, rx.SequenceMap) and len(sel.keys.children) == 2):
-            return None
-        a, b = (self.converted(self.vars[c.label], False, sel) for c in sel.keys.children)
-        f = sel.keys.f
-        if positions.lex_order(f, a, b):
-            first, second = a, b
-        elif positions.lex_order(lambda y, x: f(x, y), b, a):
-            first, second = b, a
-        else:
-            return None
-        for var in (first, second):
-            if len(var.values) ** 2 > MAX_PATTERN:
-                raise ValueError(f"{sel.label} ({type(sel).__name__}): compares {var.label} as "
-                                 f"a {len(var.values):,} x {len(var.values):,} one-hot matrix, "
-                                 f"more than {MAX_PATTERN:,} entries")
-        strict = positions.STRICT[sel.predicate]
-        before = Term(first, first, _pattern(first, first, strict))
-        ties = (Term(first, first, _pattern(first, first, rx.Comparison.EQ)),
-                Term(second, second, _pattern(second, second, sel.predicate)))
-        return (before,), ties
 
     def lookup(self, node, label, numerical, inputs, f: Callable):
         wish = self.wishes.get(label)
@@ -242,66 +217,6 @@ class _State:
                                   embed.fill))
         return self.lookup(owner, label, numerical, (var,), lambda x: x)
 
-    def selector(self, sel, match: bool = False) -> tuple:
-        """The terms of a head selecting ``sel``: one pattern[q][k], or (``match``: a copy
-        head, which tolerates the match's rounding) one shift match."""
-        if match and isinstance(sel, rx.Select):
-            keys, queries = self.vars[sel.keys.label], self.vars[sel.queries.label]
-            shift = positions.shift_of(keys, queries, sel.predicate)
-            if shift is not None:
-                return (Term(keys, queries, shift=shift),)
-        key_vars, query_vars, pred = self.flatten(sel)
-        keys, queries = self.tuple_var(sel, key_vars), self.tuple_var(sel, query_vars)
-        if len(keys.values) * len(queries.values) > MAX_PATTERN:
-            raise ValueError(f"{sel.label} ({type(sel).__name__}): a {len(queries.values):,} x "
-                             f"{len(keys.values):,} selection matrix, more than "
-                             f"{MAX_PATTERN:,} entries")
-        pattern = []
-        for q in queries.values:
-            row = []
-            for k in keys.values:
-                kt = k if len(key_vars) > 1 else (k,)
-                qt = q if len(query_vars) > 1 else (q,)
-                try:
-                    row.append(bool(pred(kt, qt)))
-                except Exception:
-                    row.append(False)
-            pattern.append(tuple(row))
-        return (Term(keys, queries, tuple(pattern)),)
-
-    def flatten(self, sel) -> tuple:
-        """(key Vars, query Vars, predicate on tuples of their values)."""
-        if isinstance(sel, rx.Select):
-            k = self.converted(self.vars[sel.keys.label], False, sel)
-            q = self.converted(self.vars[sel.queries.label], False, sel)
-            p = sel.predicate
-            return (k,), (q,), lambda kt, qt: p(kt[0], qt[0])
-        if isinstance(sel, rx.SelectorNot):
-            k, q, p = self.flatten(sel.inner)
-            return k, q, lambda kt, qt: not p(kt, qt)
-        if isinstance(sel, (rx.SelectorAnd, rx.SelectorOr)):
-            k1, q1, p1 = self.flatten(sel.fst)
-            k2, q2, p2 = self.flatten(sel.snd)
-            keys, kmap = _merge(k1, k2)
-            queries, qmap = _merge(q1, q2)
-            either = isinstance(sel, rx.SelectorOr)
-
-            def pred(kt, qt):
-                a = p1(tuple(kt[i] for i in kmap[0]), tuple(qt[i] for i in qmap[0]))
-                b = p2(tuple(kt[i] for i in kmap[1]), tuple(qt[i] for i in qmap[1]))
-                return (a or b) if either else (a and b)
-            return keys, queries, pred
-        raise ValueError(f"not supported yet: {sel.label} ({type(sel).__name__})")
-
-    def tuple_var(self, owner, parts: tuple) -> Var:
-        """One categorical Var for several (a Lookup building tuples), or the Var itself."""
-        if len(parts) == 1:
-            return parts[0]
-        label = "(" + ",".join(v.label for v in parts) + ")"
-        if label in self.vars:
-            return self.vars[label]
-        return self.lookup(owner, label, False, parts, lambda *xs: tuple(xs))
-
     def aggregate(self, node, numerical: bool):
         values = self.vars[node.sop.label]
         n, default = self.max_seq_len, node.default
@@ -331,20 +246,6 @@ class _State:
         kind = "mean" if node.reduction == "mean" else "sum"
         return self.add(Attend(out, kind, terms, values, stand_in,
                                tuple(dict(points).items())))
-
-
-def _merge(a: tuple, b: tuple) -> tuple:
-    """Vars of ``a`` then new ones of ``b``, and where each side's Vars sit in the result."""
-    merged = list(a)
-    for v in b:
-        if v not in merged:
-            merged.append(v)
-    return tuple(merged), ([merged.index(v) for v in a], [merged.index(v) for v in b])
-
-
-def _pattern(keys: Var, queries: Var, predicate) -> tuple:
-    """``pattern[q][k]`` of a comparison between two categorical Vars."""
-    return tuple(tuple(bool(predicate(k, q)) for k in keys.values) for q in queries.values)
 
 
 def _var(node, numerical: bool, values, bos, label: str | None = None,
