@@ -95,3 +95,13 @@ def test_sort_unique_at_vocab_100_length_20():
     inputs += [list(range(20)), list(range(99, 79, -1)), [0, 99] * 10, [50] * 20]
     for xs in inputs:
         assert agree(rasp.evaluate(program, xs), compiled.run(xs), 1e-9), xs
+
+
+def test_a_lookup_reading_a_projection_and_more_inputs():
+    # most_freq's where(indices < n_distinct, ...) reads a projection Lookup (keyed by t)
+    from constructions.rasp_lib import paper
+    check_exhaustive(paper.make_most_freq(), {"a", "b"}, 4)
+    width = lib.make_length()
+    mixed = rasp.SequenceMap(lambda below, t: t if below else -1,
+                             rasp.indices < width - 1, rasp.tokens).named("mixed")
+    check_exhaustive(mixed, {0, 1}, 5)

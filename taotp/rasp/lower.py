@@ -181,7 +181,8 @@ class _State(Selectors):
     def inline(self, inputs: tuple, f: Callable) -> tuple:
         """Read through Lookups feeding this one (one MLP instead of a chain) when the
         combined table stays small."""
-        producers = {op.out.label: op for op in self.ops if isinstance(op, Lookup)}
+        producers = {op.out.label: op for op in self.ops  # (a projection table is keyed by t)
+                     if isinstance(op, Lookup) and not op.weights}
         parts = [producers.get(v.label) for v in inputs]
         flat = []
         for v, op in zip(inputs, parts):
