@@ -57,7 +57,7 @@ def _inputs(op) -> list:
     if isinstance(op, Lookup):
         return list(op.inputs)
     if isinstance(op, Attend):
-        return [v for v in (op.keys, op.queries, op.values) if v is not None]
+        return op.reads()
     return []
 
 

@@ -22,6 +22,7 @@ from taotp.circuits import mean_free
 from taotp.model import transformer
 from taotp.params import astype, count_params
 from taotp.rasp import emit, recipes
+from taotp.rasp import expr as rx
 from taotp.rasp.allocate import Plan, allocate, uses_scratch
 from taotp.rasp.evaluate import check_input
 from taotp.rasp.lower import Attend, Embed, Lookup, Var, lower
@@ -95,13 +96,22 @@ def compile(program, vocab, max_seq_len: int, causal: bool = False,  # noqa: A00
     vocab = tuple(check_input(sorted(set(vocab), key=repr)))
     if not vocab:
         raise ValueError("vocab must not be empty")
-    ops, out = lower(program, vocab, max_seq_len)
+    try:
+        params, notes, out = _build(program, vocab, max_seq_len, dtype, True)
+    except emit.MatchPrecisionError:  # positions as one-hots instead of numbers
+        params, notes, out = _build(program, vocab, max_seq_len, dtype, False)
+    numerical = rx.NUMERICAL == program.annotations["encoding"]
+    return CompiledProgram(astype(params, dtype), vocab, out.domain(), max_seq_len, causal,
+                           numerical, tuple(notes))
+
+
+def _build(program, vocab: tuple, max_seq_len: int, dtype, numbers: bool) -> tuple:
+    ops, out = lower(program, vocab, max_seq_len, numbers)
     try:
         params, notes = assemble(allocate(ops), out, vocab, max_seq_len, dtype)
     except SharedScratchError:  # one layer per averaging head instead
         params, notes = assemble(allocate(ops, isolate=True), out, vocab, max_seq_len, dtype)
-    return CompiledProgram(astype(params, dtype), vocab, out.domain(), max_seq_len, causal,
-                           out.numerical, tuple(notes))
+    return params, notes, out
 
 
 def assemble(plan: Plan, out: Var, vocab: tuple, max_seq_len: int, dtype) -> tuple:
@@ -120,7 +130,7 @@ def assemble(plan: Plan, out: Var, vocab: tuple, max_seq_len: int, dtype) -> tup
         alone = mlp_norm if len(scratch) == 1 and not mlps else None
         shrink = {op.out.label: 1.0 for op in scratch} if alone else _shrink(
             scratch, mlps, mlp_norm, eps)
-        built = [emit.head(op, plan, d_head, scale, gap, shrink.get(op.out.label, 1.0))
+        built = [emit.head(op, plan, d_head, scale, gap, shrink.get(op.out.label, 1.0), eps)
                  for op in heads]
         notes += [(layer, f"head {h}: {op.out.label}: {b[4]}")
                   for h, (op, b) in enumerate(zip(heads, built))]
@@ -176,7 +186,7 @@ def _heads(layer: dict) -> int:
 
 
 def _head_dims(op: Attend) -> int:
-    qk = min(len(op.queries.values), len(op.keys.values)) + 1
+    qk = sum(t.columns for t in op.terms) + 1
     v = op.values.width if op.kind == "copy" else len(op.points[0][0])
     return max(qk, v)
 
@@ -214,7 +224,7 @@ def _unembedding(plan: Plan, out: Var, n_inputs: int) -> np.ndarray:
     d = plan.offset[out.label]
     for row, value in zip(rows[1 + n_inputs:], out.domain()):
         if out.numerical:  # quadratic maximisation: 2 v x - v^2 peaks at the value x = v
-            row[d] = 2.0 * float(value)
+            row[d] = 2.0 * float(value) * out.unit
             row[[emit.BOS, emit.NOT_BOS]] = -float(value) ** 2
         else:
             row[d + out.slot(value)] = 1.0

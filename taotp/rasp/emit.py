@@ -12,7 +12,7 @@ import numpy as np
 
 from taotp.rasp import recipes
 from taotp.rasp.allocate import Plan
-from taotp.rasp.lower import Attend, Lookup, Var
+from taotp.rasp.ir import Attend, Lookup, Term, Var
 
 BOS, NOT_BOS = 0, 1
 # Noise a lookup must tolerate, as a multiple of machine epsilon times its largest input.
@@ -20,6 +20,13 @@ NOISE = 100.0
 # A categorical lookup's comparators take a sum of k one-hots off by a quarter; a relative
 # scale error of this much (times k <= 25 inputs... in practice 1-3) stays far below that.
 CATEGORICAL_TOLERANCE = 0.2
+# The residual's absolute rounding noise after a few lookups, in machine epsilons: measured
+# up to 1.6e5 in the stored squares of reverse at max_seq_len 1,000 in float64.
+RESIDUAL_NOISE = 1e6
+
+
+class MatchPrecisionError(ValueError):
+    """A shift match's scores are too large for the dtype (``compile`` then uses one-hots)."""
 MAX_LOSS = 0.05  # the largest rounding error a plateau lookup may make (snapping takes 1/4)
 
 
@@ -27,33 +34,80 @@ def encode(var: Var, value, plan: Plan, out: np.ndarray) -> None:
     """Add ``value``'s encoding in ``var``'s dims to the logical row ``out``."""
     dims = plan.dims(var)
     if var.numerical:
-        out[dims.start:dims.stop] += recipes.balanced_number_with(float(value), var.bound)
+        out[dims.start:dims.stop] += (
+            recipes.scaled_number(float(value), var.bound, var.squares)
+            if var.squares or var.scaled
+            else recipes.balanced_number_with(float(value), var.bound))
     else:
         out[dims.start + var.slot(value)] += 1.0
 
 
+def bos_row(plan: Plan, reads) -> np.ndarray:
+    """The logical residual at the BOS position, restricted to the flags and ``reads``."""
+    row = np.zeros(plan.d_logical)
+    row[BOS] = 1.0
+    for var in reads:
+        encode(var, var.bos, plan, row)
+    return row
+
+
+def term_blocks(term: Term, plan: Plan, gain: float) -> tuple:
+    """``(Q, K)``, each ``(L, term.columns)``: score ``gain`` where the term selects, else at
+    most 0 (categorical: ``recipes.select_scores``; shift: ``recipes.match_scores``)."""
+    L, c = plan.d_logical, term.columns
+    Q, K = np.zeros((L, c)), np.zeros((L, c))
+    qd, kd = plan.offset[term.queries.label], plan.offset[term.keys.label]
+    if term.shift is None:
+        pattern = np.array(term.pattern, dtype=np.float64).reshape(
+            len(term.queries.values), len(term.keys.values))
+        q, k, _, _ = recipes.select_scores(pattern, gain, 0.0)
+        Q[qd:qd + len(q)], K[kd:kd + len(k)] = q[:, :c], k[:, :c]
+        return Q, K
+    Wq, Wk = recipes.match_scores(term.keys.bound, term.queries.bound, term.shift, gain)
+    for W, M, d in ((Wq, Q, qd), (Wk, K, kd)):
+        M[[BOS, NOT_BOS]] = W[0]     # the constant 1: the two flags add up to it
+        M[d:d + 2] = W[1:]
+    return Q, K
+
+
+def match_error(term: Term, gain: float, eps: float) -> float:
+    """Rounding of a shift term's score: its largest terms times a few machine epsilons,
+    plus the residual's noise (``RESIDUAL_NOISE`` epsilons) in the stored squares, which the
+    score multiplies by ``B^2``."""
+    top = max(abs(float(v)) for v in term.keys.values) + max(
+        abs(float(v) + term.shift) for v in term.queries.values)
+    squares = term.keys.bound ** 2 + term.queries.bound ** 2
+    return gain * eps * (16 * (1.0 + top * top) + RESIDUAL_NOISE * squares)
+
+
 def head(op: Attend, plan: Plan, d_head: int, scale: float, gap: float,
-         shrink: float = 1.0) -> tuple:
-    """``Q K V P`` (each ``(L, d_head)``) of one head; see ``recipes.select_scores``."""
+         shrink: float = 1.0, eps: float = 0.0) -> tuple:
+    """``Q K V P`` (each ``(L, d_head)``) of one head.
+
+    Every term scores ``a gap`` where it selects (``a`` = 2 for copy and mean, else 1) and at
+    most ``(a - 1) gap`` elsewhere, so the keys every term selects score highest; the BOS key
+    scores ``gap`` below them (copy, mean: it wins only when nothing is selected) or equal
+    (sum, width: it takes its share ``1 / (w + 1)``)."""
     L = plan.d_logical
     Q, K, V, P = (np.zeros((L, d_head)) for _ in range(4))
     norm = d_head ** 0.5 / scale ** 2
-    both = op.kind in ("copy", "mean")  # selected 2 gap, BOS gap; else both gap
-    pattern = np.array(op.pattern, dtype=np.float64).reshape(len(op.queries.values),
-                                                             len(op.keys.values))
-    q, k, q_sink, k_sink = recipes.select_scores(pattern, (2 if both else 1) * gap * norm,
-                                                 gap * norm)
-    qd, kd = plan.offset[op.queries.label], plan.offset[op.keys.label]
-    Q[qd:qd + len(q), :q.shape[1]] = q
-    K[kd:kd + len(k), :k.shape[1]] = k
-    Q[BOS, :len(q_sink)] += q_sink
-    Q[NOT_BOS, :len(q_sink)] += q_sink
-    K[BOS, :len(k_sink)] += k_sink
-    # The BOS position reads as None whatever its Vars hold there.
-    if op.queries.bos is not None:
-        Q[BOS, :q.shape[1]] -= q[op.queries.slot(op.queries.bos)]
-    if op.keys.bos is not None:
-        K[BOS, :k.shape[1]] -= k[op.keys.slot(op.keys.bos)]
+    a = 2 if op.kind in ("copy", "mean") else 1
+    unit = gap * norm
+    bos, col = bos_row(plan, op.reads()), 0
+    for term in op.terms:
+        q, k = term_blocks(term, plan, a * unit)
+        if term.shift is not None and match_error(term, a * unit, eps) > (
+                unit / 4 if op.kind == "copy" else 1e-9):
+            raise MatchPrecisionError(f"{op.out.label}: matching {term.keys.label} with "
+                             f"{term.queries.label} needs scores too large for this dtype")
+        # The BOS position reads as None whatever its Vars hold there.
+        q[BOS] -= bos @ q
+        k[BOS] -= bos @ k
+        Q[:, col:col + term.columns], K[:, col:col + term.columns] = q, k
+        col += term.columns
+    sink = (len(op.terms) * a - (a - 1)) * unit
+    Q[[BOS, NOT_BOS], col] = sink
+    K[BOS, col] = 1.0
     values = op.values
     if op.kind == "copy":
         vd, od = plan.offset[values.label], plan.offset[op.out.label]
@@ -63,20 +117,22 @@ def head(op: Attend, plan: Plan, d_head: int, scale: float, gap: float,
         if values.bos is not None:
             V[BOS, values.slot(values.bos)] -= 1.0 / scale
             V[BOS, values.slot(None)] += 1.0 / scale
-        recipe = "categorical copy (select_scores, BOS sink)"
+        recipe = "categorical copy"
     else:
         s = plan.scratch[op.out.label]
         if op.kind == "width":
             V[BOS, 0] = 1.0 / scale
         else:
-            V[plan.offset[values.label], 0] = 1.0 / scale
+            V[plan.offset[values.label], 0] = values.unit / scale
             V[BOS, 0] = ((op.default if op.kind == "mean" else 0.0) - values.bos) / scale
             if op.kind == "sum":
                 V[BOS, 1] = 1.0 / scale
         for i in range(len(op.points[0][0])):
             P[s + i, i] = shrink
-        recipe = f"{op.kind} to scratch (select_scores, BOS sink)"
-    return Q, K, V, P, recipe
+        recipe = f"{op.kind} to scratch"
+    how = " + ".join("match_scores" if t.shift is not None else "select_scores"
+                     for t in op.terms)
+    return Q, K, V, P, f"{recipe} ({how}, BOS sink)"
 
 
 def scratch_points(op: Attend) -> tuple:
@@ -113,7 +169,7 @@ def cleanup_mlp(op: Attend, plan: Plan, scale: float, shrink: float, eps: float,
     for row, (y, o) in zip(rows, op.points):
         encode(op.out, o, plan, row)
         row[s:s + len(y)] -= shrink * np.asarray(y)
-    M1, b1, M2, b2 = recipes.plateau_lookup(ts, rows)
+    M1, b1, M2, b2 = recipes.plateau_lookup(ts, rows, local=op.kind == "width")
     read = np.zeros((L, 1))
     read[s:s + len(proj), 0] = proj
     return (read @ M1, b1, M2, b2, f"{op.out.label}: plateau_lookup cleanup of {op.kind}",
@@ -130,6 +186,17 @@ def lookup_mlp(op: Lookup, plan: Plan, scale: float, eps: float) -> tuple:
         encode(op.out, value, plan, row)
         return row
 
+    if op.weights:  # a function of sum w_i x_i: one plateau per value of the sum
+        ts = np.array([float(t) for (t,), _ in op.table])
+        _check_gap(op.out.label, ts, eps)
+        read = np.zeros((L, 1))
+        for w, v, dims in zip(op.weights, op.inputs, rows_of):
+            read[dims[0], 0] += w * v.unit / scale
+        M1, b1, M2, b2 = recipes.plateau_lookup(ts, np.array([enc(o) for _, o in op.table]),
+                                                local=True)
+        terms = " + ".join(f"{w:g} {v.label}" for w, v in zip(op.weights, op.inputs))
+        return read @ M1, b1, M2, b2, f"{op.out.label}: plateau_lookup of {terms}", \
+            tolerance(ts)
     if not any(v.numerical for v in op.inputs):
         linear = _linear_lookup(op, plan, scale, eps, enc)
         if linear is not None:
@@ -147,7 +214,7 @@ def lookup_mlp(op: Lookup, plan: Plan, scale: float, eps: float) -> tuple:
     read = np.zeros((L, 1))
     for w, v, dims in zip(weights, op.inputs, rows_of):
         if v.numerical:
-            read[dims[0], 0] += w / scale
+            read[dims[0], 0] += w * v.unit / scale
         else:
             read[dims, 0] += w * np.arange(v.width) / scale
     M1, b1, M2, b2 = recipes.plateau_lookup(ts, np.array([enc(o) for _, o in op.table]))

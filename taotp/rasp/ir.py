@@ -11,26 +11,42 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Var:
-    """An SOp in the residual: one-hot over ``values`` + None, or a balanced number."""
+    """An SOp in the residual: one-hot over ``values`` + None, or a balanced number.
+
+    A number ``x`` is stored as ``[x, sqrt(B^2 - x^2)]`` (``B`` its bound); ``scaled`` as
+    ``[x / B, sqrt(1 - (x / B)^2)]`` (positions: norm 1 however long the input); with
+    ``squares`` as ``[x / B, (x / B)^2, sqrt(2 - (x / B)^2 - (x / B)^4)]``, which is what a
+    head matching it by quadratic maximisation reads (``recipes.match_scores``)."""
     label: str
     numerical: bool
     values: tuple
     bos: Any = None
+    squares: bool = False
+    scaled: bool = False
 
     @property
     def width(self) -> int:
-        """Residual dimensions: one per value plus None, or the number and its partner."""
-        return 2 if self.numerical else len(self.values) + 1
+        """Residual dimensions: one per value plus None, or the number (its square) and partner."""
+        if self.numerical:
+            return 3 if self.squares else 2
+        return len(self.values) + 1
 
     @property
     def bound(self) -> float:
-        """``B``: numerical values are stored as ``[x, sqrt(B^2 - x^2)]``."""
+        """``B``: the largest magnitude of a numerical value (1 if all are 0)."""
         return max((abs(float(v)) for v in self.values), default=0.0) or 1.0
 
     @property
     def squared_norm(self) -> float:
         """What the Var adds to the residual's squared norm, the same at every position."""
-        return self.bound ** 2 if self.numerical else 1.0
+        if self.numerical:
+            return 2.0 if self.squares else 1.0 if self.scaled else self.bound ** 2
+        return 1.0
+
+    @property
+    def unit(self) -> float:
+        """What the first stored coordinate of a number is multiplied by to give it."""
+        return self.bound if self.squares or self.scaled else 1.0
 
     def slot(self, value) -> int:
         """The one-hot slot of a categorical value (None is the last slot)."""
@@ -55,24 +71,49 @@ class Embed:
 
 @dataclass(frozen=True)
 class Lookup:
-    """An MLP: ``table`` maps every tuple of input values to the output value."""
+    """An MLP: ``table`` maps every tuple of input values to the output value.
+
+    With ``weights`` (numerical inputs only) the output depends on ``t = sum w_i x_i`` alone
+    and ``table`` maps ``(t,)`` to it: one plateau per value of t, not per tuple."""
     out: Var
     inputs: tuple
     table: tuple  # ((input values...), output value)
+    weights: tuple = ()
+
+
+@dataclass(frozen=True)
+class Term:
+    """One part of a head's selection: ``pattern[q][k]`` over one-hot ``queries``/``keys``,
+    or, with ``shift`` set, ``key == query + shift`` over integer numbers stored with their
+    squares (quadratic maximisation: the width does not grow with the number of values)."""
+    keys: Var
+    queries: Var
+    pattern: tuple = ()
+    shift: int | None = None
+
+    @property
+    def columns(self) -> int:
+        """Head dimensions the term's score needs."""
+        if self.shift is not None:
+            return 3
+        return min(len(self.queries.values), len(self.keys.values))
 
 
 @dataclass(frozen=True)
 class Attend:
-    """One head: keys/queries categorical Vars, ``pattern[q][k]`` their selection matrix.
+    """One head: a key is selected when every one of ``terms`` selects it.
 
     ``kind`` is copy (categorical aggregate, written directly), mean, sum or width (written
     to scratch, then turned into ``out`` by a cleanup MLP using ``points``:
     ``((y...), output value)``)."""
     out: Var
     kind: str
-    keys: Var
-    queries: Var
-    pattern: tuple
+    terms: tuple
     values: Var | None = None
     default: Any = None
     points: tuple = ()
+
+    def reads(self) -> list:
+        """The Vars the head reads."""
+        found = [v for t in self.terms for v in (t.keys, t.queries)] + [self.values]
+        return [v for i, v in enumerate(found) if v is not None and v not in found[:i]]

@@ -3,9 +3,10 @@
 Every SOp becomes a :class:`Var` with its finite value set, inferred from the vocabulary and
 ``max_seq_len``; every operation becomes an :class:`Embed` (tokens, indices, Full), a
 :class:`Lookup` (Map, SequenceMap: a finite table, one MLP) or an :class:`Attend` (Aggregate,
-SelectorWidth: one head). Composite selectors are flattened into one selection matrix over
-tuples of their SOps; numerical selector inputs get a categorical copy first. Print the list
-to see what the compiler will build.
+SelectorWidth: one head; its selector's terms come from ``lower_select``). Position-like
+SOps (indices, widths, ``length - i - 1``) are stored as numbers where ``positions`` finds
+that exact, so their width does not grow with ``max_seq_len``. Print the list to see what
+the compiler will build.
 
 At the BOS position (the compiler's first, hidden position) every Var holds its ``bos`` value
 (``None`` for the inputs); heads read the BOS position as ``None`` whatever it holds.
@@ -18,21 +19,24 @@ from dataclasses import dataclass
 from typing import Callable
 
 from taotp.rasp import expr as rx
+from taotp.rasp import positions
 from taotp.rasp.graph import nodes
 from taotp.rasp.ir import Attend, Embed, Lookup, Var
+from taotp.rasp.lower_select import MAX_PATTERN, Selectors  # noqa: F401 (a limit of lower)
 from taotp.rasp.recipes import mean_values, sums_by_count
 
 MAX_VALUES = 20_000    # a value set larger than this is refused (its MLP would be huge)
 MAX_COMBOS = 100_000   # likewise the table of a Lookup
-MAX_PATTERN = 1_000_000  # likewise a Select's query-by-key matrix
 MAX_INLINE = 5_000     # a Lookup reads through the Lookups feeding it up to this table size
 
 
-def lower(program: rx.SOp, vocab, max_seq_len: int) -> tuple[list, Var]:
-    """The operations (in an order where inputs come first) and the output Var."""
+def lower(program: rx.SOp, vocab, max_seq_len: int, numbers: bool = True) -> tuple[list, Var]:
+    """The operations (in an order where inputs come first) and the output Var.
+
+    ``numbers``: store position-like SOps as numbers where that helps (``positions``)."""
     if not isinstance(program, rx.SOp):
         raise TypeError(f"compile needs an SOp, got {type(program).__name__}")
-    state = _State(tuple(vocab), max_seq_len)
+    state = _State(tuple(vocab), max_seq_len, positions.wishes(program) if numbers else {})
     for node in nodes(program):
         if isinstance(node, rx.SOp):
             state.lower_sop(node)
@@ -47,15 +51,16 @@ def _prune(ops: list, out: Var) -> list:
         if op.out.label in needed:
             kept.append(op)
             reads = op.inputs if isinstance(op, Lookup) else (
-                (op.keys, op.queries, op.values) if isinstance(op, Attend) else ())
-            needed.update(v.label for v in reads if v is not None)
+                op.reads() if isinstance(op, Attend) else ())
+            needed.update(v.label for v in reads)
     return kept[::-1]
 
 
 @dataclass
-class _State:
+class _State(Selectors):
     vocab: tuple
     max_seq_len: int
+    wishes: dict
 
     def __post_init__(self):
         self.ops: list = []
@@ -73,23 +78,54 @@ class _State:
             source = {rx.TokensType: "tokens", rx.IndicesType: "indices"}.get(type(node), "full")
             values = {"tokens": self.vocab, "indices": tuple(range(self.max_seq_len)),
                       "full": (getattr(node, "fill", None),)}[source]
+            wish = self.wishes.get(label) if positions.integers(values) else None
+            squares = wish == "squares"
+            numerical = numerical or squares
             bos = (values[0] if source != "full" else node.fill) if numerical else None
-            var = _var(node, numerical, values, bos)
+            var = _var(node, numerical, values, bos, squares=squares, scaled=wish is not None)
             return self.add(Embed(var, source, getattr(node, "fill", None)))
         if isinstance(node, (rx.Map, rx.SequenceMap)):
             inputs = tuple(self.vars[c.label] for c in node.children)
             return self.lookup(node, label, numerical, inputs, node.f)
         if isinstance(node, rx.SelectorWidth):
-            keys, queries, pattern = self.selector(node.selector)
-            n = self.max_seq_len
-            points = tuple(((1.0 / (w + 1),), w) for w in range(n + 1))
-            out = _var(node, numerical, tuple(range(n + 1)), 0)
-            return self.add(Attend(out, "width", keys, queries, pattern, points=points))
+            return self.width(node, numerical)
         if isinstance(node, rx.Aggregate):
             return self.aggregate(node, numerical)
         raise ValueError(f"not supported yet: {label} ({type(node).__name__})")
 
+    def width(self, node, numerical: bool):
+        """One width head, or two (and their sum) for a lexicographic comparison."""
+        n, wish = self.max_seq_len, self.wishes.get(node.label)
+        points = tuple(((1.0 / (w + 1),), w) for w in range(n + 1))
+        split = self.lex_split(node.selector)
+        if split is None:
+            out = _var(node, numerical or wish is not None, tuple(range(n + 1)), 0,
+                       squares=wish == "squares", scaled=wish is not None)
+            return self.add(Attend(out, "width", self.selector(node.selector), points=points))
+        parts = []
+        for suffix, terms in zip(("before", "ties"), split):
+            out = _var(node, True, tuple(range(n + 1)), 0, f"{node.label}:{suffix}",
+                       scaled=True)
+            parts.append(self.add(Attend(out, "width", terms, points=points)))
+        return self.lookup(node, node.label, numerical, tuple(parts), lambda x, y: x + y)
+
     def lookup(self, node, label, numerical, inputs, f: Callable):
+        wish = self.wishes.get(label)
+        producer = self.producer(inputs)
+        if producer is not None:  # a Map of a projection: the same projection
+            table = []
+            for (t,), out in producer.table:
+                try:
+                    table.append(((t,), None if out is None else f(out)))
+                except Exception:
+                    table.append(((t,), None))
+            return self.project(node, label, numerical, wish, producer.inputs,
+                                producer.weights, table)
+        found = positions.projection(inputs, f, tuple(v.bos for v in inputs))
+        if found is not None:
+            weights, groups = found
+            return self.project(node, label, numerical, wish, inputs, weights,
+                                [((t,), out) for t, out in sorted(groups.items())])
         inputs, f = self.inline(inputs, f)
         combos = math.prod(len(v.domain()) for v in inputs)
         if combos > MAX_COMBOS:
@@ -106,18 +142,47 @@ class _State:
             table.append((args, out))
         values = {out for _, out in table if out is not None}
         bos = dict(table).get(tuple(v.bos for v in inputs))
+        if wish and not numerical and positions.integers(values) and all(
+                out is not None for args, out in table if None not in args):
+            numerical = True
         if numerical:
             bos = bos if bos is not None else (min(values, key=float) if values else 0)
             values.add(bos)
-        var = _var(node, numerical, values, bos, label)
+        var = _var(node, numerical, values, bos, label, squares=numerical and wish == "squares",
+                   scaled=numerical and wish is not None)
         if numerical:
             table = [(args, var.bos if out is None else out) for args, out in table]
         return self.add(Lookup(var, inputs, tuple(table)))
 
+    def producer(self, inputs: tuple):
+        """The projection Lookup writing the only input, if there is one."""
+        if len(inputs) != 1:
+            return None
+        for op in self.ops:
+            if isinstance(op, Lookup) and op.weights and op.out.label == inputs[0].label:
+                return op
+        return None
+
+    def project(self, node, label, numerical, wish, inputs, weights, table):
+        """A Lookup of ``t = sum w_i x_i``: ``table`` maps ``(t,)`` to the output."""
+        values = {out for _, out in table if out is not None}
+        t_bos = sum(w * v.bos for w, v in zip(weights, inputs))
+        bos = dict(table).get((t_bos,))
+        numerical = numerical or bool(wish and positions.integers(values))
+        if numerical:
+            bos = bos if bos is not None else (min(values, key=float) if values else 0)
+            values.add(bos)
+        var = _var(node, numerical, values, bos, label, squares=numerical and wish == "squares",
+                   scaled=numerical and wish is not None)
+        if numerical:
+            table = [(t, var.bos if out is None else out) for t, out in table]
+        return self.add(Lookup(var, inputs, tuple(table), tuple(weights)))
+
     def inline(self, inputs: tuple, f: Callable) -> tuple:
         """Read through Lookups feeding this one (one MLP instead of a chain) when the
         combined table stays small."""
-        producers = {op.out.label: op for op in self.ops if isinstance(op, Lookup)}
+        producers = {op.out.label: op for op in self.ops  # (a projection table is keyed by t)
+                     if isinstance(op, Lookup) and not op.weights}
         parts = [producers.get(v.label) for v in inputs]
         flat = []
         for v, op in zip(inputs, parts):
@@ -139,79 +204,32 @@ class _State:
         return tuple(flat), composed
 
     def converted(self, var: Var, numerical: bool, owner) -> Var:
-        """``var`` itself, or a copy in the other encoding (one extra Lookup)."""
+        """``var`` itself, or a copy in the other encoding (an extra Embed or Lookup)."""
         if var.numerical == numerical:
             return var
         label = f"{var.label}:{'numerical' if numerical else 'categorical'}"
         if label in self.vars:
             return self.vars[label]
+        embed = next((op for op in self.ops if isinstance(op, Embed)
+                      and op.out.label == var.label), None)
+        if embed is not None and not numerical:  # (to numbers: a Lookup, as before)
+            bos = var.values[0] if numerical and var.values else None
+            return self.add(Embed(Var(label, numerical, var.values, bos), embed.source,
+                                  embed.fill))
         return self.lookup(owner, label, numerical, (var,), lambda x: x)
 
-    def selector(self, sel) -> tuple:
-        """Flatten ``sel`` to (key Var, query Var, pattern[q][k])."""
-        key_vars, query_vars, pred = self.flatten(sel)
-        keys, queries = self.tuple_var(sel, key_vars), self.tuple_var(sel, query_vars)
-        if len(keys.values) * len(queries.values) > MAX_PATTERN:
-            raise ValueError(f"{sel.label} ({type(sel).__name__}): a {len(queries.values):,} x "
-                             f"{len(keys.values):,} selection matrix, more than "
-                             f"{MAX_PATTERN:,} entries")
-        pattern = []
-        for q in queries.values:
-            row = []
-            for k in keys.values:
-                kt = k if len(key_vars) > 1 else (k,)
-                qt = q if len(query_vars) > 1 else (q,)
-                try:
-                    row.append(bool(pred(kt, qt)))
-                except Exception:
-                    row.append(False)
-            pattern.append(tuple(row))
-        return keys, queries, tuple(pattern)
-
-    def flatten(self, sel) -> tuple:
-        """(key Vars, query Vars, predicate on tuples of their values)."""
-        if isinstance(sel, rx.Select):
-            k = self.converted(self.vars[sel.keys.label], False, sel)
-            q = self.converted(self.vars[sel.queries.label], False, sel)
-            p = sel.predicate
-            return (k,), (q,), lambda kt, qt: p(kt[0], qt[0])
-        if isinstance(sel, rx.SelectorNot):
-            k, q, p = self.flatten(sel.inner)
-            return k, q, lambda kt, qt: not p(kt, qt)
-        if isinstance(sel, (rx.SelectorAnd, rx.SelectorOr)):
-            k1, q1, p1 = self.flatten(sel.fst)
-            k2, q2, p2 = self.flatten(sel.snd)
-            keys, kmap = _merge(k1, k2)
-            queries, qmap = _merge(q1, q2)
-            either = isinstance(sel, rx.SelectorOr)
-
-            def pred(kt, qt):
-                a = p1(tuple(kt[i] for i in kmap[0]), tuple(qt[i] for i in qmap[0]))
-                b = p2(tuple(kt[i] for i in kmap[1]), tuple(qt[i] for i in qmap[1]))
-                return (a or b) if either else (a and b)
-            return keys, queries, pred
-        raise ValueError(f"not supported yet: {sel.label} ({type(sel).__name__})")
-
-    def tuple_var(self, owner, parts: tuple) -> Var:
-        """One categorical Var for several (a Lookup building tuples), or the Var itself."""
-        if len(parts) == 1:
-            return parts[0]
-        label = "(" + ",".join(v.label for v in parts) + ")"
-        if label in self.vars:
-            return self.vars[label]
-        return self.lookup(owner, label, False, parts, lambda *xs: tuple(xs))
-
     def aggregate(self, node, numerical: bool):
-        keys, queries, pattern = self.selector(node.selector)
         values = self.vars[node.sop.label]
         n, default = self.max_seq_len, node.default
         numbers = all(isinstance(v, (int, float)) for v in values.values)
-        if not numerical and (node.reduction == "mean" or not numbers):
+        copy = not numerical and (node.reduction == "mean" or not numbers)
+        terms = self.selector(node.selector, match=copy)
+        if copy:
             # one selected value (or equal ones) is copied; a sum of one non-number is itself
             values = self.converted(values, False, node)
             outs = set(values.values) | ({default} - {None})
             out = _var(node, False, outs, default)
-            return self.add(Attend(out, "copy", keys, queries, pattern, values, default))
+            return self.add(Attend(out, "copy", terms, values, default))
         values = self.converted(values, True, node)
         stand_in = 0 if default is None else default  # where the evaluator says None
         try:
@@ -227,20 +245,12 @@ class _State:
         outs = {o for _, o in points}
         out = _var(node, numerical, outs, stand_in)
         kind = "mean" if node.reduction == "mean" else "sum"
-        return self.add(Attend(out, kind, keys, queries, pattern, values, stand_in,
+        return self.add(Attend(out, kind, terms, values, stand_in,
                                tuple(dict(points).items())))
 
 
-def _merge(a: tuple, b: tuple) -> tuple:
-    """Vars of ``a`` then new ones of ``b``, and where each side's Vars sit in the result."""
-    merged = list(a)
-    for v in b:
-        if v not in merged:
-            merged.append(v)
-    return tuple(merged), ([merged.index(v) for v in a], [merged.index(v) for v in b])
-
-
-def _var(node, numerical: bool, values, bos, label: str | None = None) -> Var:
+def _var(node, numerical: bool, values, bos, label: str | None = None,
+         squares: bool = False, scaled: bool = False) -> Var:
     label = label or node.label
     values = set(values)
     if len(values) > MAX_VALUES:
@@ -261,7 +271,7 @@ def _var(node, numerical: bool, values, bos, label: str | None = None) -> Var:
                 raise ValueError(f"{label} ({type(node).__name__}) can be {v!r}, "
                                  f"which is not hashable") from exc
         ordered = tuple(sorted(values, key=_order))
-    return Var(label, numerical, ordered, bos)
+    return Var(label, numerical, ordered, bos, squares, scaled)
 
 
 def _order(value) -> tuple:

@@ -60,6 +60,44 @@ def balanced_number_with(x: float, bound: float) -> np.ndarray:
     return np.array([x, max(bound * bound - x * x, 0.0) ** 0.5])
 
 
+def scaled_number(x: float, bound: float, squares: bool = False) -> np.ndarray:
+    """``[u, sqrt(1 - u^2)]`` with ``u = x / B``, or ``[u, u^2, sqrt(2 - u^2 - u^4)]``.
+
+    :func:`balanced_number` scaled to norm 1 (or 2), so a number as large as a position adds
+    no more to the residual's norm than a one-hot; with its square, ready for
+    :func:`match_scores`.
+
+    >>> scaled_number(500.0, 1000.0, squares=True).round(4).tolist()
+    [0.5, 0.25, 1.299]
+    """
+    u = x / bound
+    if squares:
+        return np.array([u, u * u, max(2.0 - u * u - u ** 4, 0.0) ** 0.5])
+    return np.array([u, max(1.0 - u * u, 0.0) ** 0.5])
+
+
+def match_scores(key_bound: float, query_bound: float, shift: int, gain: float) -> tuple:
+    """``(Wq (3, 3), Wk (3, 3))``: head scores ``gain (1 - (k - q - shift)^2)``.
+
+    Transformer Cookbook, "index lookup by quadratic maximisation" (:func:`index_lookup`),
+    read from integers stored by :func:`scaled_number` with squares: the rows of ``Wq`` and
+    ``Wk`` read ``(1, x / B, (x / B)^2)`` of the query and the key. The score is ``gain``
+    where ``k == q + shift`` and at most 0 elsewhere, with three head dimensions for any
+    number of positions.
+
+    >>> Wq, Wk = match_scores(10.0, 10.0, 1, 5.0)
+    >>> feats = lambda x: np.array([1.0, x / 10, (x / 10) ** 2])
+    >>> [round(float(feats(3) @ Wq @ (feats(k) @ Wk)), 9) for k in (3, 4, 5)]
+    [0.0, 5.0, 0.0]
+    """
+    s, bq, bk = float(shift), float(query_bound), float(key_bound)
+    Wq = gain * np.array([[2 * s, 1 - s * s, -1.0],
+                          [2 * bq, -2 * s * bq, 0.0],
+                          [0.0, -bq * bq, 0.0]])
+    Wk = np.array([[0.0, 1.0, 0.0], [bk, 0.0, 0.0], [0.0, 0.0, bk * bk]])
+    return Wq, Wk
+
+
 def hardening_gap(n_keys: int, tolerance: float) -> float:
     """The score gap gamma that makes softmax as good as hardmax to ``tolerance``.
 
@@ -104,27 +142,45 @@ def select_scores(pattern: np.ndarray, gap: float, sink: float) -> tuple:
     return q_block, k_block, q_sink, k_sink
 
 
-def plateau_lookup(points: Sequence[float], outputs) -> tuple:
+def plateau_lookup(points: Sequence[float], outputs, local: bool = False) -> tuple:
     """``M1 (1, 4m), b1, M2, b2``: a ReLU MLP equal to ``outputs[i]`` near ``points[i]``.
 
     The book's spike MLP (Theorem 6.1, ``taotp.build_MLP``) is exact on the points; this
-    variant (four ReLUs per point instead of three) is flat on a quarter of the smallest gap
-    around each point, so inputs that are off by rounding (float32, softmax leakage) still
+    variant (four ReLUs per point instead of three) is flat on a quarter of the gap to the
+    nearest other point, so inputs that are off by rounding (float32, softmax leakage) still
     give the exact output: every lookup also cleans its input up.
+
+    ``local``: each point's trapezoid is only as steep as its own gaps need, and its ReLUs
+    face the nearer end of the points (zero beyond the far side), so far from a point its
+    units are small: a lookup over thousands of unevenly spaced points (``1 / (w + 1)``)
+    does not sum thousands of large cancelling terms (its rounding noise drops from ~1e-6 to
+    ~1e-10 at 1,001 points).
+
+    >>> M1, b1, M2, b2 = plateau_lookup([0.0, 1.0, 3.0], [[5.0], [6.0], [7.0]], local=True)
+    >>> x = np.array([[0.1], [1.0], [2.9]])
+    >>> (np.maximum(x @ M1 + b1, 0.0) @ M2 + b2).ravel().round(9).tolist()
+    [5.0, 6.0, 7.0]
     """
     x = np.asarray(points, dtype=np.float64)
     a = np.asarray(outputs, dtype=np.float64)
     if x.ndim != 1 or a.ndim != 2 or len(x) != len(a) or len(x) == 0:
         raise ValueError("plateau_lookup needs m points and an (m, d) array of outputs")
-    s = np.sort(x)
+    order = np.argsort(x)
+    s = x[order]
     gaps = np.diff(s)
     if len(s) > 1 and not np.all(gaps > 0):
         raise ValueError("plateau_lookup needs distinct points")
-    sep = float(gaps.min()) if len(s) > 1 else 1.0
-    inner, outer = sep / 4, sep / 2
+    near = np.full(len(s), float(gaps.min()) if len(s) > 1 else 1.0)
+    if len(s) > 1 and local:
+        near[order] = np.minimum(np.append(gaps, np.inf), np.insert(gaps, 0, np.inf))
+    inner, outer = near / 4, near / 2
     corners = np.stack([x - outer, x - inner, x + inner, x + outer], axis=1)
-    M1 = np.ones((1, 4 * len(x))) / (outer - inner)
-    b1 = (-corners / (outer - inner)).ravel()
+    slope = 1.0 / (outer - inner)
+    # right-facing units are active above their corner, left-facing ones below it
+    right = (s[-1] - corners[:, 0]) <= (corners[:, 3] - s[0]) if local else np.ones(len(x), bool)
+    sign = np.where(right, 1.0, -1.0)
+    M1 = np.repeat(sign * slope, 4)[None, :]
+    b1 = (-(sign * slope)[:, None] * corners).ravel()
     M2 = (np.array([1.0, -1.0, -1.0, 1.0])[None, :, None] * a[:, None, :]).reshape(-1, a.shape[1])
     return M1, b1, M2, np.zeros(a.shape[1])
 

@@ -1,0 +1,146 @@
+"""Position-like SOps without one-hots: the analyses that let ``lower`` store them as numbers.
+
+A one-hot index needs ``max_seq_len`` residual dims; a number needs two (three with its
+square). These functions decide where that is possible and exact:
+
+- :func:`wishes`: which SOps to store as numbers (keys and queries of a categorical
+  Aggregate's Select that may be a shift match, the SelectorWidths and Maps that feed them,
+  SelectorWidths nothing reads as a one-hot);
+- :func:`shift_of`: whether a Select is ``key == query + s`` on integers (then one head
+  matches by quadratic maximisation, ``recipes.match_scores``);
+- :func:`lex_order`: whether a SequenceMap key ``f(a, b)`` orders like the pair ``(a, b)``
+  (sort's tie-broken key ``x + i / n``), so ``key_k < key_q`` is ``a_k < a_q`` or
+  (``a_k == a_q`` and ``b_k < b_q``): two heads over ``a`` and ``b`` instead of a one-hot
+  over every value of the key;
+- :func:`projection`: whether a function of numbers depends only on ``sum w_i x_i`` (like
+  ``length - i - 1``): one plateau per value of the sum instead of one per tuple.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Callable
+
+from taotp.rasp import expr as rx
+from taotp.rasp.graph import nodes
+from taotp.rasp.ir import Var
+
+# Integer weight pairs tried by ``projection`` (a function of x + y, x - y, ...).
+PROJECTIONS = ((1, 1), (1, -1), (-1, 1), (1, 2), (2, 1), (1, -2), (-2, 1))
+MAX_SCAN = 4_000_000  # tuples ``projection`` and ``shift_of`` may evaluate
+STRICT = {rx.Comparison.LT: rx.Comparison.LT, rx.Comparison.LEQ: rx.Comparison.LT,
+          rx.Comparison.GT: rx.Comparison.GT, rx.Comparison.GEQ: rx.Comparison.GT}
+
+
+def wishes(program: rx.SOp) -> dict:
+    """``label -> "squares" | "plain"``: SOps worth storing as numbers, if their values are
+    integers (``lower`` checks that)."""
+    order = list(nodes(program))
+    wish: dict = {}
+    one_hot: set = set()   # read as a one-hot somewhere: keep those categorical
+    for node in order:
+        if isinstance(node, rx.Aggregate):
+            sel, copy = node.selector, rx.NUMERICAL != node.annotations["encoding"]
+            if copy and isinstance(sel, rx.Select) and _may_shift(sel.predicate):
+                wish[sel.keys.label] = wish[sel.queries.label] = "squares"
+            one_hot.add(node.sop.label)
+        if isinstance(node, rx.Select):
+            one_hot.update((node.keys.label, node.queries.label))
+    for node in reversed(order):
+        if isinstance(node, (rx.Map, rx.SequenceMap)) and node.label in wish:
+            for child in node.children:
+                if isinstance(child, (rx.IndicesType, rx.SelectorWidth, rx.Map,
+                                      rx.SequenceMap)) and child.label not in one_hot:
+                    wish.setdefault(child.label, "plain")
+    for node in order:
+        if isinstance(node, rx.SelectorWidth) and node.label not in one_hot:
+            wish.setdefault(node.label, "plain")
+    return wish
+
+
+def _may_shift(predicate) -> bool:
+    return predicate is rx.Comparison.EQ or not isinstance(predicate, rx.Comparison)
+
+
+def integers(values) -> bool:
+    """All values are ints (not bools) or integral floats: a match can tell them apart."""
+    return all(not isinstance(v, bool) and isinstance(v, (int, float)) and float(v).is_integer()
+               for v in values)
+
+
+def shift_of(keys: Var, queries: Var, predicate) -> int | None:
+    """``s`` if ``predicate(k, q)`` is exactly ``k == q + s`` on the integer value sets."""
+    if not (keys.numerical and queries.numerical and keys.squares and queries.squares
+            and integers(keys.values) and integers(queries.values)):
+        return None
+    if predicate is rx.Comparison.EQ:
+        return 0
+    if len(keys.values) * len(queries.values) > MAX_SCAN:
+        return None
+    shift = None
+    key_set = set(float(k) for k in keys.values)
+    for q in queries.values:
+        try:
+            hits = [k for k in keys.values if predicate(k, q)]
+        except Exception:
+            return None
+        if len(hits) > 1:
+            return None
+        if hits:
+            s = float(hits[0]) - float(q)
+            if shift is None:
+                shift = s
+            elif s != shift:
+                return None
+    if shift is None:
+        return None
+    for q in queries.values:  # a query whose match exists must select it
+        if float(q) + shift in key_set and not any(
+                predicate(k, q) for k in keys.values if float(k) == float(q) + shift):
+            return None
+    return int(shift)
+
+
+def lex_order(f: Callable, a: Var, b: Var) -> bool:
+    """``f(a, b)`` is strictly increasing in the lexicographic order of ``(a, b)``."""
+    previous = None
+    for pair in itertools.product(a.values, b.values):
+        try:
+            key = f(*pair)
+            if previous is not None and not previous < key:
+                return False
+        except Exception:
+            return False
+        previous = key
+    return previous is not None
+
+
+def projection(inputs: tuple, f: Callable, bos_args: tuple) -> tuple | None:
+    """``(weights, {t: f})`` if ``f`` on numbers depends only on ``t = sum w_i x_i``.
+
+    Tuples where ``f`` raises are left out (unreachable); the BOS tuple must agree too, or it
+    gets the value of its ``t``. None when no candidate fits or it saves less than half."""
+    if len(inputs) != 2 or not all(v.numerical for v in inputs):
+        return None
+    combos = math.prod(len(v.values) for v in inputs)
+    if combos > MAX_SCAN:
+        return None
+    for w in PROJECTIONS:
+        groups: dict = {}
+        ok = True
+        for args in itertools.product(*(v.values for v in inputs)):
+            try:
+                out = f(*args)
+            except Exception:
+                continue
+            if out is None:
+                continue
+            t = w[0] * args[0] + w[1] * args[1]
+            if groups.setdefault(t, out) != out:
+                ok = False
+                break
+        if ok and groups and 2 * len(groups) <= combos:
+            t_bos = w[0] * bos_args[0] + w[1] * bos_args[1]
+            groups.setdefault(t_bos, None)
+            return w, groups
+    return None
