@@ -202,7 +202,13 @@ def _nasty_pairs(n_digits: int) -> list[tuple[int, int]]:
     return sorted(pairs)
 
 
-def _sum_task(n_digits: int, build, reference, steps: int) -> Task:
+def _digit_columns(values: np.ndarray, width: int) -> np.ndarray:
+    """``_digits`` of many values at once: ``(k, width)``, most significant first."""
+    return values[:, None] // 10 ** np.arange(width - 1, -1, -1, dtype=np.int64) % 10
+
+
+def _sum_task(n_digits: int, build, width: int) -> Task:
+    """The task whose answer is the last ``width`` digits of ``a + b``, zero-padded."""
     params = build(n_digits)
     top = 10 ** n_digits
 
@@ -212,12 +218,22 @@ def _sum_task(n_digits: int, build, reference, steps: int) -> Task:
     def exhaustive():
         return (_prompt(a, b, n_digits) for a in range(top) for b in range(top))
 
+    def domain_slice(start, stop):  # pair index a * top + b, as `exhaustive` orders them
+        index = np.arange(start, stop, dtype=np.int64)
+        a, b = index // top, index % top
+        prompts = np.concatenate((_digit_columns(a, n_digits), np.full((len(a), 1), PLUS),
+                                  _digit_columns(b, n_digits), np.full((len(a), 1), EQUALS)),
+                                 axis=1)
+        return prompts, _digit_columns((a + b) % 10 ** width, width)
+
     return Task(params=params, encode=lambda text: _prompt(*_parse_sum(text, n_digits), n_digits),
-                render=_render, steps=lambda prompt: steps,
-                reference=lambda prompt: np.array(reference(sum(_operands(prompt, n_digits)))),
+                render=_render, steps=lambda prompt: width,
+                reference=lambda prompt: np.array(
+                    _digits(sum(_operands(prompt, n_digits)) % 10 ** width, width)),
                 sample=sample, exhaustive=exhaustive if n_digits <= 3 else None,  # 10^6 pairs at most
                 adversarial=lambda: [_prompt(a, b, n_digits) for a, b in _nasty_pairs(n_digits)],
-                options=dict(n_digits=n_digits))
+                options=dict(n_digits=n_digits), domain_size=top * top,
+                domain_slice=domain_slice)
 
 
 def make_single_digit_mod() -> Task:
@@ -258,13 +274,12 @@ _ADD_BOOK = {1: (2_088, 737), 2: (27_432, 10_440), 3: (360_576, 139_267)}
 
 def make_multi_digit_mod(n_digits: int = 2) -> Task:
     """MULTI-DIGIT ADDITION MOD 10 (Section 6.7) as a task: the units digit of ``a + b``."""
-    return _sum_task(n_digits, build_multi_digit_mod_transformer, lambda s: [s % 10], steps=1)
+    return _sum_task(n_digits, build_multi_digit_mod_transformer, width=1)
 
 
 def make(n_digits: int = 2) -> Task:
     """DECIMAL ADDITION (Section 6.8) as a task: the ``n_digits + 1`` digits of ``a + b``."""
-    return _sum_task(n_digits, build_decimal_addition_transformer,
-                     lambda s: _digits(s, n_digits + 1), steps=n_digits + 1)
+    return _sum_task(n_digits, build_decimal_addition_transformer, width=n_digits + 1)
 
 
 def _book(table):

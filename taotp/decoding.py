@@ -162,21 +162,24 @@ def _forward(params, tokens, start, cache, logits_from, record=None, causal=True
     keep = np.arange(t)[logits_from:]
     for i, layer in enumerate(params["layers"]):
         last = i == len(params["layers"]) - 1
-        h = layer_norm(x, **layer["ln1"])
-        keys, values = cache.extend(
-            i, *(np.einsum("bnj,hjk->bnhk", h, layer[M]) for M in "KV"))
-        if last:
-            x, h = x[:, keep], h[:, keep]
-            positions = start + keep
-        else:
-            positions = start + np.arange(t)
-        queries = np.einsum("bnj,hjk->bnhk", h, layer["Q"])
-        heads = _attend(queries, keys, values, positions, record, causal)
-        x = x + np.einsum("bnhk,hdk->bnd", heads, layer["P"])
-        x = x + _mlp(layer_norm(x, **layer["ln2"]), layer)
+        x = _layer(x, layer, i, cache, start, keep if last else None, record, causal, _mlp)
     if not params["layers"]:
         x = x[:, keep]
     return np.einsum("bnd,vd->bnv", layer_norm(x, **params["lnf"]), params["out_emb"])
+
+
+def _layer(x, layer, i, cache, start, keep, record, causal, mlp):
+    """One layer on ``x (b, t, d)`` fed at ``start``; only rows ``keep`` come out (all when
+    None). ``mlp(h, layer)`` is the MLP (``_mlp``, or a fast path's exact stand-in)."""
+    h = layer_norm(x, **layer["ln1"])
+    keys, values = cache.extend(i, *(np.einsum("bnj,hjk->bnhk", h, layer[M]) for M in "KV"))
+    positions = start + np.arange(x.shape[1])
+    if keep is not None:
+        x, h, positions = x[:, keep], h[:, keep], positions[keep]
+    queries = np.einsum("bnj,hjk->bnhk", h, layer["Q"])
+    heads = _attend(queries, keys, values, positions, record, causal)
+    x = x + np.einsum("bnhk,hdk->bnd", heads, layer["P"])
+    return x + mlp(layer_norm(x, **layer["ln2"]), layer)
 
 
 def _attend(queries, keys, values, positions, record, causal=True):
@@ -211,24 +214,31 @@ def _attend(queries, keys, values, positions, record, causal=True):
 _SCORES = 2 ** 24  # elements of one chunk of attention scores
 
 
-def _mlp(h, layer):
+def _mlp(h, layer, support=None):
     """The MLP, skipping all-zero rows of M1 and columns of M2 (the book's spike MLPs read
-    one dimension and write a few), with the ReLU done in place: same sums, less traffic."""
-    M1, M2 = layer["M1"], layer["M2"]
-    rows = np.flatnonzero(np.any(M1 != 0, axis=1))
-    cols = np.flatnonzero(np.any(M2 != 0, axis=0))
+    one dimension and write a few), with the ReLU done in place: same sums, less traffic.
+    ``support``: ``mlp_support(layer)``, when the caller keeps it."""
+    rows, cols, M1, M2 = mlp_support(layer) if support is None else support
     out = np.broadcast_to(layer["b2"], h.shape[:-1] + layer["b2"].shape).copy()
     if len(rows) == 0:  # the hidden units are constants
-        out += np.maximum(layer["b1"], 0.0) @ M2
+        out += np.maximum(layer["b1"], 0.0) @ layer["M2"]
         return out
     if len(rows) == 1:  # an outer product: BLAS is slower at it than a broadcast multiply
-        hidden = h[..., rows] * M1[rows[0]]
+        hidden = h[..., rows] * M1[0]
     else:
-        hidden = h[..., rows] @ M1[rows]
+        hidden = h[..., rows] @ M1
     hidden += layer["b1"]
     np.maximum(hidden, 0.0, out=hidden)
-    out[..., cols] += hidden @ M2[:, cols]
+    out[..., cols] += hidden @ M2
     return out
+
+
+def mlp_support(layer: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The model dimensions an MLP reads (non-zero rows of M1) and writes (columns of M2),
+    and those rows of M1 and columns of M2."""
+    rows = np.flatnonzero(np.any(layer["M1"] != 0, axis=1))
+    cols = np.flatnonzero(np.any(layer["M2"] != 0, axis=0))
+    return rows, cols, layer["M1"][rows], layer["M2"][:, cols]
 
 
 def _decode_chunk(params, batch, steps, eos, temperature, rng):

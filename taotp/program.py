@@ -89,7 +89,11 @@ class Task:
     ``render`` turns output ids into text, ``steps`` says how many tokens to decode for a
     prompt, and ``reference`` is the plain-Python ground truth: the output ids a correct
     program emits. ``sample`` draws valid prompts, ``exhaustive`` (when the domain is small)
-    yields every one, ``adversarial`` lists the nasty ones.
+    yields every one, ``adversarial`` lists the nasty ones. A domain too large to yield one
+    prompt at a time may be indexed instead: ``domain_slice(start, stop)`` gives the prompts
+    with indices ``start..stop-1`` of ``domain_size`` and their reference outputs, as two
+    int arrays ``(k, prompt length)`` and ``(k, output length)`` (verification uses it for
+    ``exhaustive``; tests check it against ``reference``).
 
     ``causal=False`` makes the task an encoder (compiled RASP programs): ``run`` is ONE
     non-causal forward pass over the prompt and the output ids are the argmax at prompt
@@ -108,6 +112,8 @@ class Task:
     eos: int | None = None
     options: dict = field(default_factory=dict)
     causal: bool = True
+    domain_size: int | None = None
+    domain_slice: Callable[[int, int], tuple[np.ndarray, np.ndarray]] | None = None
 
     def run(self, text: str, decoder=None) -> str:
         """Decode the program on human input and render the output (an encoder task: one

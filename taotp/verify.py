@@ -14,6 +14,18 @@ best other one; negative means a wrong token) and the worst attention hardness (
 weight on its best-scoring keys; 1 is perfectly hard), so a user sees how close a program
 is to failing, not only whether it passed.
 
+Backends (``backend=``): ``"dense"`` is that teacher-forced pass (``forward_batch``);
+``"fast"`` is ``taotp.fastpath.FastPath``, the same logits computed at the cost of the
+program's structure (layer 0 from tables, provably hard heads as gathers, MLPs memoised);
+``"auto"`` (the default) takes the fast path unless it finds no structure to use. Either way
+unsure inputs are decoded for real, and the Report's ``path`` says which path ran.
+Tokens whose ``out_emb`` row is bit-for-bit the expected token's get bit-for-bit its logit;
+argmax breaks such a tie to the lowest id, so those after the expected one do not count
+against its margin (DECIMAL ADDITION embeds '+' and '=' as the digit 0).
+
+A task with an indexed domain (``Task.domain_slice``) is checked exhaustively in vectorised
+slices, optionally only domain indices ``span=(start, stop)``.
+
 An encoder task (``Task.causal`` false: compiled RASP programs) is checked by one batched
 non-causal pass over the prompts; its unsure inputs are re-run through ``Task.outputs`` (the
 plain forward pass that ``Task.run`` uses), so the verdicts are ``Task.run``'s.
@@ -49,6 +61,7 @@ class Report:
     worst_hardness: float
     seconds: float
     failures: tuple = field(default=())  # (prompt, expected, got) of the first few failures
+    path: str = "dense"  # which forward pass gave the verdicts (see ``backend``)
 
     @property
     def ok(self) -> bool:
@@ -62,13 +75,26 @@ class Report:
             else f"{self.worst_hardness:.6g}"
         return (f"{self.mode}: {self.n_passed:,}/{self.n_inputs:,} correct ({rate:.4g}%) in "
                 f"{self.dtype}; worst logit margin {self.worst_margin:.4g}; worst attention "
-                f"hardness {hardness}; {self.seconds:.1f} s")
+                f"hardness {hardness}; {self.seconds:.1f} s; path {self.path}")
+
+
+BACKENDS = ("auto", "dense", "fast")
 
 
 def verify(task: Task, *, dtype="float64", exhaustive=False, samples=1000, seed=0,
-           progress=True, max_failures=5) -> Report:
+           progress=True, max_failures=5, backend="auto", span=None) -> Report:
     """Check ``task`` against its reference on every input (``exhaustive``) or on
-    ``samples`` seeded random inputs plus its adversarial ones."""
+    ``samples`` seeded random inputs plus its adversarial ones.
+
+    ``backend``: ``"auto"``, ``"dense"`` or ``"fast"`` (module docstring), or a ``FastPath``
+    built on ``task.params`` in this dtype (its memos then carry over from call to call).
+    ``span=(start, stop)``: only those indices of an indexed exhaustive domain."""
+    params = astype(task.params, dtype)
+    forward, path = _pick_path(params, backend)
+    if exhaustive and task.domain_slice is not None:
+        return _verify_indexed(task, params, forward, path, span, progress, max_failures)
+    if span is not None:
+        raise ValueError("span needs exhaustive=True and a task with an indexed domain")
     if exhaustive:
         if task.exhaustive is None:
             raise ValueError("this program has no exhaustive domain; use samples instead")
@@ -80,9 +106,8 @@ def verify(task: Task, *, dtype="float64", exhaustive=False, samples=1000, seed=
         extra = list(task.adversarial()) if task.adversarial else []
         prompts = itertools.chain(task.sample(rng, samples), extra)
         mode = f"{samples:,} random + {len(extra):,} adversarial"
-    params = astype(task.params, dtype)
     start = time.perf_counter()
-    counts = _Tally(max_failures, task.eos, SURE[str(np.dtype(dtype))], task.causal)
+    counts = _Tally(max_failures, task.eos, SURE[str(np.dtype(dtype))], task.causal, params)
     groups = defaultdict(list)
     bar = _bar(progress)
     sizes = {}  # chunk size per sequence length
@@ -93,23 +118,78 @@ def verify(task: Task, *, dtype="float64", exhaustive=False, samples=1000, seed=
         key = (len(prompt), len(expected))
         groups[key].append(np.concatenate((prompt, expected)))
         if key not in sizes:
-            sizes[key] = _chunk_size(params, sum(key))
+            sizes[key] = _chunk_size(params, sum(key), path != "dense")
         if len(groups[key]) >= sizes[key]:
-            _check(params, groups.pop(key), key[0], counts, task.causal)
+            _check(forward, params, groups.pop(key), key[0], counts, task.causal)
             bar.update(sizes[key])
     for key, rows in groups.items():
-        _check(params, rows, key[0], counts, task.causal)
+        _check(forward, params, rows, key[0], counts, task.causal)
         bar.update(len(rows))
     bar.close()
+    return _report(counts, mode, dtype, start, path)
+
+
+def _verify_indexed(task, params, forward, path, span, progress, max_failures):
+    """The exhaustive check over ``task.domain_slice``, a vectorised slice at a time."""
+    size = task.domain_size
+    first, stop = (0, size) if span is None else span
+    if not (isinstance(first, (int, np.integer)) and isinstance(stop, (int, np.integer))
+            and 0 <= first <= stop <= size):
+        raise ValueError(f"span must be (start, stop) with 0 <= start <= stop <= {size:,}, "
+                         f"not {span!r}")
+    mode = "exhaustive" if (first, stop) == (0, size) else \
+        f"exhaustive, domain indices {first:,}..{stop - 1:,} of {size:,}"
+    dtype = str(params["tok_emb"].dtype)
+    start = time.perf_counter()
+    counts = _Tally(max_failures, task.eos, SURE[dtype], task.causal, params)
+    bar, step, at = _bar(progress, stop - first), None, first
+    while at < stop:
+        if step is None:  # the first input tells the lengths, hence the chunk size
+            prompts, expected = task.domain_slice(at, at + 1)
+            _check_length(task, prompts[0], expected[0])
+            step = _chunk_size(params, prompts.shape[1] + expected.shape[1], path != "dense")
+        prompts, expected = task.domain_slice(at, min(stop, at + step))
+        at += len(prompts)
+        rows = np.concatenate((prompts, expected), axis=1).astype(np.int64)
+        _check(forward, params, rows, prompts.shape[1], counts, task.causal)
+        bar.update(len(rows))
+    bar.close()
+    return _report(counts, mode, dtype, start, path)
+
+
+def _pick_path(params, backend):
+    """The forward pass ``backend`` asks for, and its description for the Report."""
+    from taotp.fastpath import FastPath
+
+    if isinstance(backend, FastPath):
+        if backend.dtype != params["tok_emb"].dtype:
+            raise ValueError(f"this FastPath runs in {backend.dtype}, not "
+                             f"{params['tok_emb'].dtype}")
+        fast = backend
+    elif backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)} or a FastPath, "
+                         f"not {backend!r}")
+    elif backend == "dense":
+        return forward_batch, "dense"
+    else:
+        fast = FastPath(params)
+        if backend == "auto" and not fast.useful:
+            return forward_batch, "dense (the fast path found no structure to use)"
+    return (lambda tokens, _params, **kw: fast.forward_batch(tokens, **kw)), \
+        f"fast ({fast.describe()})"
+
+
+def _report(counts, mode, dtype, start, path):
     return Report(mode=mode, dtype=str(np.dtype(dtype)), n_inputs=counts.n,
                   n_passed=counts.passed, worst_margin=counts.margin,
                   worst_hardness=counts.hardness, seconds=time.perf_counter() - start,
-                  failures=tuple(counts.failures))
+                  failures=tuple(counts.failures), path=path)
 
 
 class _Tally:
-    def __init__(self, max_failures, eos, sure, causal=True):
+    def __init__(self, max_failures, eos, sure, causal, params):
         self.n = self.passed = 0
+        self.twin = np.unique(params["out_emb"], axis=0, return_inverse=True)[1].reshape(-1)
         self.causal = causal
         self.margin = self.hardness = float("inf")
         self.failures, self.max_failures = [], max_failures
@@ -119,7 +199,10 @@ class _Tally:
         expected = rows[:, n_prompt:]
         got = list(np.argmax(logits, axis=-1))
         right = np.take_along_axis(logits, expected[..., None], axis=-1)[..., 0]
-        others = np.where(np.eye(logits.shape[-1], dtype=bool)[expected], -np.inf, logits)
+        # Tokens that cannot beat the expected one: itself, and its later bit-for-bit twins.
+        ids = np.arange(logits.shape[-1])
+        ignore = (self.twin == self.twin[expected][..., None]) & (ids >= expected[..., None])
+        others = np.where(ignore, -np.inf, logits)
         margins = (right - others.max(axis=-1)).min(axis=1)
         scale = np.maximum(np.abs(logits).max(axis=(1, 2)), 1.0)
         ok = np.all(np.stack(got) == expected, axis=1)
@@ -130,7 +213,8 @@ class _Tally:
                 ok[i] = np.array_equal(got[i], expected[i])
         elif unsure.size:  # the verdict is the real greedy decode's
             decoded = decode_batch(rows[unsure, :n_prompt], params,
-                                   max_steps=expected.shape[1], eos=self.eos)
+                                   max_steps=expected.shape[1], eos=self.eos,
+                                   batch_size=_chunk_size(params, rows.shape[1]))
             for i, row in zip(unsure, decoded):
                 got[i] = row[n_prompt:]
                 ok[i] = np.array_equal(got[i], expected[i])
@@ -165,24 +249,28 @@ def _check_length(task, prompt, expected):
                          f"decodes {steps} for prompt {prompt.tolist()}")
 
 
-def _check(params, rows, n_prompt, tally, causal=True):
+def _check(forward, params, rows, n_prompt, tally, causal=True):
     rows = np.stack(rows)
     if causal:
-        logits, hardness = forward_batch(rows[:, :-1], params, logits_from=n_prompt - 1,
+        logits, hardness = forward(rows[:, :-1], params, logits_from=n_prompt - 1,
                                          hardness=True)
     else:  # one encoder pass over the prompt; outputs at positions 1..
-        logits, hardness = forward_batch(rows[:, :n_prompt], params, logits_from=1,
+        logits, hardness = forward(rows[:, :n_prompt], params, logits_from=1,
                                          hardness=True, causal=False)
     tally.add(rows, n_prompt, logits, hardness, params)
 
 
-def _chunk_size(params, length):
+def _chunk_size(params, length, fast=False):
+    """Inputs per chunk: the dense pass holds ``d_ff`` hidden units per row, the fast path
+    (MLPs memoised) at most the attention scores or logits."""
     shape = shape_of(params)
-    widest = max(shape.d_ff, shape.vocab_size, shape.n_heads * length, shape.d_model, 1)
+    widest = max(0 if fast else shape.d_ff, shape.vocab_size, shape.n_heads * length,
+                 shape.d_model, 1)
     return max(1, _CHUNK_ELEMENTS // (length * widest))
 
 
-def _bar(progress):
+def _bar(progress, total=None):
     from tqdm import tqdm
 
-    return tqdm(desc="verifying", unit=" inputs", disable=not progress, leave=False)
+    return tqdm(desc="verifying", unit=" inputs", total=total, disable=not progress,
+                leave=False)
