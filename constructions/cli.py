@@ -61,6 +61,10 @@ def _parser():
     mode.add_argument("--samples", type=int, default=1000,
                       help="seeded random inputs, plus the adversarial ones (default 1000)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--backend", default="auto", choices=["auto", "dense", "fast"],
+                   help="the forward pass: fast (the program's structure), dense (the plain "
+                        "batched pass) or auto (fast where it finds structure); the report "
+                        "says which ran")
     p.set_defaults(handler=_verify)
 
     p = _program_parser(sub, "trace", help="draw attention, residual stream, MLP and logits")
@@ -215,7 +219,7 @@ def _verify(args, parsed):
     task = _make(program, options, unchecked)
     _warn_float32(args.dtype, program, options)
     report = verify(task, dtype=args.dtype, exhaustive=args.exhaustive, samples=args.samples,
-                    seed=args.seed)
+                    seed=args.seed, backend=args.backend)
     print(f"{program.name} {_format_options(options)}")
     print(report.summary())
     for prompt, expected, got in report.failures:

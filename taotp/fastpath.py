@@ -54,6 +54,8 @@ class FastPath:
         self.mlps = [_MemoMLP(layer) for layer in layers]
         self.tables = _tables(params) if layers else None
         self.targets = _hard_targets(self.tables, self.dtype) if self.tables else None
+        if self.targets is not None:
+            self._by_query = np.ascontiguousarray(self.targets.transpose(1, 2, 0))
         # out_emb rows that are exactly equal give exactly equal logits (computed once).
         self.out_rows, self.out_index = np.unique(params["out_emb"], axis=0,
                                                   return_inverse=True)
@@ -97,7 +99,8 @@ class FastPath:
                 continue
             if x is None:
                 x = p["tok_emb"][tokens] + p["pos_emb"][:t]
-            x = _layer(x, layer, i, cache, 0, rows, record, causal, self.mlps[i])
+            mlp = self.mlps[i].decoder_rows if causal else self.mlps[i]
+            x = _layer(x, layer, i, cache, 0, rows, record, causal, mlp)
         if x is None:
             x = (p["tok_emb"][tokens] + p["pos_emb"][:t])[:, keep]
         h = layer_norm(x, **p["lnf"])
@@ -118,12 +121,12 @@ class FastPath:
         x = tab["emb"][positions, q_tokens]  # (b, n, d)
         target = None
         if causal and self.targets is not None:
-            target = self.targets[:, positions, q_tokens]  # (h, b, n)
+            target = self._by_query[positions, q_tokens]  # (b, n, h)
         if target is not None and np.all(target >= 0):
-            at = tokens[np.arange(b)[None, :, None], target]  # (h, b, n)
-            heads_idx = np.arange(target.shape[0])[:, None, None]
-            values = tab["V"][target, at, heads_idx]  # (h, b, n, k)
-            heads = (self.w_star * values).transpose(1, 2, 0, 3)
+            n_heads = target.shape[-1]
+            at = tokens[np.arange(b)[:, None, None], target]  # the tokens attended to
+            flat = (target * tokens_max(tab) + at) * n_heads + np.arange(n_heads)
+            heads = self.w_star * tab["V"].reshape(-1, tab["V"].shape[-1])[flat]
             if record is not None:
                 record.append(np.full(heads.shape[:3], self.w_star, dtype=self.dtype))
         else:
@@ -132,13 +135,19 @@ class FastPath:
             values = tab["V"][all_pos, tokens]
             queries = tab["Q"][positions, q_tokens]
             heads = _attend(queries, keys, values, positions, record, causal)
-        x = x + np.einsum("bnhk,hdk->bnd", heads, layer["P"])
-        return x + self.mlps[0](layer_norm(x, **layer["ln2"]), layer)
+        x = x + np.einsum("bnhk,hdk->bnd", heads, layer["P"])  # the dense pass's own sum
+        mlp = self.mlps[0].decoder_rows if causal else self.mlps[0]
+        return x + mlp(layer_norm(x, **layer["ln2"]), layer)
 
     @property
     def w_star(self):
         """The softmax weight of a key that is alone (the others' exponentials are 0)."""
         return softmax(np.array([0.0, -np.inf], dtype=self.dtype))[0]
+
+
+def tokens_max(tab) -> int:
+    """The vocabulary size of layer-0 tables ``(block, vocab, ...)``."""
+    return tab["V"].shape[1]
 
 
 def _tables(params):
@@ -190,7 +199,12 @@ class _MemoMLP:
         self.values = None  # (len(keys), d) outputs
         self.seen = self.new = 0
 
-    def __call__(self, h, layer):
+    def decoder_rows(self, h, layer):
+        """The MLP on ``h``, new inputs evaluated one row at a time as the cached decoder
+        does (causal passes)."""
+        return self(h, layer, one_by_one=True)
+
+    def __call__(self, h, layer, one_by_one=False):
         if self.read is None or not self.on:
             flat = h.reshape(-1, h.shape[-1])
             step = max(1, _HIDDEN_ELEMENTS // max(1, layer["M1"].shape[1]))
@@ -211,7 +225,7 @@ class _MemoMLP:
         self.seen += len(flat)
         self.new += len(missing)
         if len(missing):
-            fresh = self._dense(flat[first[missing]], layer)
+            fresh = self._dense(flat[first[missing]], layer, one_by_one)
             at = np.searchsorted(self.keys, uniq[missing])
             self.keys = np.insert(self.keys, at, uniq[missing])
             self.values = np.insert(self.values, at, fresh, axis=0)
@@ -224,7 +238,13 @@ class _MemoMLP:
         return (self.seen < _MEMO_TRIAL or self.new < _MEMO_NEW * self.seen
                 or self.width >= _MEMO_WIDE)
 
-    def _dense(self, rows, layer):
-        """``_mlp`` one row at a time, in the shape the cached decoder feeds it (BLAS may
-        round a product differently for other shapes): the decoder's very bits."""
-        return np.concatenate([_mlp(row[None, None], layer, self.support)[0] for row in rows])
+    def _dense(self, rows, layer, one_by_one):
+        """``_mlp`` on new rows: one at a time, in the shape the cached decoder feeds it
+        (BLAS may round a product differently for other shapes: this gives the decoder's
+        very bits), or in chunks, as the plain pass over a whole sequence does."""
+        if one_by_one:
+            return np.concatenate([_mlp(row[None, None], layer, self.support)[0]
+                                   for row in rows])
+        step = max(1, _HIDDEN_ELEMENTS // max(1, self.width))
+        return np.concatenate([_mlp(rows[s:s + step], layer, self.support)
+                               for s in range(0, len(rows), step)])
