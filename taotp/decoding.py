@@ -5,7 +5,9 @@
 ``decode_cached`` keeps each layer's keys and values, so a step costs one position, not the
 whole prefix (Exercise 1.3). ``decode_batch`` decodes many prompts at once, vectorised over
 the batch and cached. ``forward_batch`` runs whole sequences in one pass (teacher forcing),
-which is what verification uses. All of them agree with ``decode`` token for token; their
+which is what verification uses; ``taotp.fastpath`` holds a structure-aware stand-in for it
+(tables, gathers, memoised MLPs), which ``decode_batch(fast=...)`` can decode on. All of them
+agree with ``decode`` token for token; their
 logits agree with ``transformer``'s to float rounding (tested at 1e-9 relative in float64).
 
 Einsum axes as in ``taotp.model``, plus ``b`` for the batch.
@@ -72,13 +74,17 @@ def decode_cached(tokens: ArrayLike, params: dict, max_steps: int = 1000,
 
 def decode_batch(prompts: Iterable[ArrayLike], params: dict, max_steps: int = 1000,
                  eos: int | None = None, *, temperature: float = 0.0, seed: int | None = None,
-                 batch_size: int = 4096) -> list[np.ndarray]:
+                 batch_size: int = 4096, fast=None) -> list[np.ndarray]:
     """Decode many prompts at once; returns one array (prompt + output) per prompt.
 
     Prompts may differ in length: those of one length are decoded together, in chunks of
     ``batch_size``. A sequence that emits ``eos`` stops there, as with ``decode``.
+    ``fast``: a ``taotp.fastpath.FastPath`` built on ``params``; each step is then its
+    forward pass over the whole sequences (no cache: its layer 0 comes from tables).
     """
     vocab_size, block_size = _check_call(params, max_steps, eos, temperature)
+    if fast is not None and fast.params is not params:
+        raise ValueError("decode_batch: fast must be a FastPath built on these params")
     prompts = list(prompts)
     rng = np.random.default_rng(seed)
     by_length = defaultdict(list)
@@ -90,7 +96,7 @@ def decode_batch(prompts: Iterable[ArrayLike], params: dict, max_steps: int = 10
             chunk = indices[start:start + batch_size]
             batch = check_batch([prompts[i] for i in chunk], vocab_size, block_size)
             steps = min(max_steps, block_size - length + 1)
-            out, finished = _decode_chunk(params, batch, steps, eos, temperature, rng)
+            out, finished = _decode_chunk(params, batch, steps, eos, temperature, rng, fast)
             if not finished:  # the last step would feed length + max_steps - 1 tokens
                 check_block_size(length + max_steps - 1, block_size,
                                  "use fewer max_steps (or decode with a sliding window)")
@@ -241,7 +247,7 @@ def mlp_support(layer: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nda
     return rows, cols, layer["M1"][rows], layer["M2"][:, cols]
 
 
-def _decode_chunk(params, batch, steps, eos, temperature, rng):
+def _decode_chunk(params, batch, steps, eos, temperature, rng, fast=None):
     cache = KVCache(len(params["layers"]))
     b, length = batch.shape
     out = np.empty((b, length + steps), dtype=np.int64)
@@ -249,7 +255,10 @@ def _decode_chunk(params, batch, steps, eos, temperature, rng):
     done = np.zeros(b, dtype=bool)
     feed, start, n = batch, 0, length
     for _ in range(steps):
-        logits = _forward(params, feed, start, cache, logits_from=-1)[:, -1]
+        if fast is None:
+            logits = _forward(params, feed, start, cache, logits_from=-1)[:, -1]
+        else:
+            logits = fast.forward_batch(out[:, :n], logits_from=n - 1)[:, -1]
         next_tok = np.array([_pick(row, temperature, rng) for row in logits]) if temperature \
             else np.argmax(logits, axis=-1)
         next_tok = np.where(done, eos if eos is not None else 0, next_tok)

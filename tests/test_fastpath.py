@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from constructions import PROGRAMS, get_program
-from taotp import astype, forward_batch
+from taotp import astype, decode, decode_batch, forward_batch
 from taotp.decoding import KVCache, _forward
 from taotp.fastpath import FastPath
 from taotp.verify import verify
@@ -196,3 +196,36 @@ def test_four_digit_slices_match_the_reference():
         a, b = divmod(i, 10 ** 4)
         np.testing.assert_array_equal(prompt, task.encode(f"{a}+{b}"))
         np.testing.assert_array_equal(expected, task.reference(prompt))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_fast_decoding_gives_the_decoders_tokens(default_task, name):
+    task = default_task(name)
+    if not task.causal:
+        pytest.skip("an encoder task is not decoded")
+    prompts = list(task.sample(np.random.default_rng(2), 4))
+    fast = FastPath(task.params)
+    steps = max(task.steps(p) for p in prompts)
+    got = decode_batch(prompts, task.params, max_steps=steps, eos=task.eos, fast=fast)
+    want = decode_batch(prompts, task.params, max_steps=steps, eos=task.eos)
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
+
+
+@settings(max_examples=25, deadline=None)
+@given(models, st.integers(1, 6), st.integers(0, 5))
+def test_fast_decoding_of_random_models(model, prompt_len, steps):
+    params, rng = build_model(*model)
+    prompts = [rng.integers(0, 7, size=prompt_len) for _ in range(3)]
+    fast = FastPath(params)
+    for eos in (None, 3):
+        got = decode_batch(prompts, params, max_steps=steps, eos=eos, fast=fast)
+        for p, g in zip(prompts, got):
+            np.testing.assert_array_equal(g, decode(p, params, max_steps=steps, eos=eos))
+
+
+def test_fast_decoding_needs_its_own_params(rng):
+    params = random_params(rng)
+    with pytest.raises(ValueError, match="built on these params"):
+        decode_batch([np.array([1, 2])], params, max_steps=1,
+                     fast=FastPath(random_params(rng)))
