@@ -229,3 +229,9 @@ def test_fast_decoding_needs_its_own_params(rng):
     with pytest.raises(ValueError, match="built on these params"):
         decode_batch([np.array([1, 2])], params, max_steps=1,
                      fast=FastPath(random_params(rng)))
+
+
+@pytest.mark.slow
+def test_all_three_digit_additions_on_the_fast_path(addition3):
+    report = verify(addition3, exhaustive=True, backend="fast", progress=False)
+    assert report.ok and report.n_inputs == 10 ** 6 and report.worst_margin > 0
