@@ -118,11 +118,12 @@ def addition3():
     return get_program("addition").make(n_digits=3)
 
 
-def test_addition_logits_are_the_step_by_step_decoders_bits(addition3):
+@pytest.mark.parametrize("n_digits, count", [(3, 30), (4, 8)])
+def test_addition_logits_are_the_step_by_step_decoders_bits(addition3, n_digits, count):
     """The memo evaluates an MLP row as the cached decoder does, one row at a time: with
     the same input bits, the decoder's very output bits."""
-    task = addition3
-    rows, n_prompt = teacher_rows(task, 30)
+    task = addition3 if n_digits == 3 else get_program("addition").make(n_digits=n_digits)
+    rows, n_prompt = teacher_rows(task, count)
     got = FastPath(task.params).forward_batch(rows[:, :-1], logits_from=n_prompt - 1)
     for row, logits in zip(rows, got):
         for j in range(logits.shape[0]):
