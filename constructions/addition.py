@@ -203,7 +203,13 @@ def _nasty_pairs(n_digits: int) -> list[tuple[int, int]]:
     return sorted(pairs)
 
 
-def _sum_task(n_digits: int, build, reference, steps: int) -> Task:
+def _digit_columns(values: np.ndarray, width: int) -> np.ndarray:
+    """``_digits`` of many values at once: ``(k, width)``, most significant first."""
+    return values[:, None] // 10 ** np.arange(width - 1, -1, -1, dtype=np.int64) % 10
+
+
+def _sum_task(n_digits: int, build, width: int) -> Task:
+    """The task whose answer is the last ``width`` digits of ``a + b``, zero-padded."""
     params = build(n_digits)
     top = 10 ** n_digits
 
@@ -213,11 +219,19 @@ def _sum_task(n_digits: int, build, reference, steps: int) -> Task:
     def exhaustive_at(i):
         return _prompt(*divmod(i, top), n_digits)
 
+    def batch(index):  # pair index a * top + b, as `exhaustive_at` orders them
+        a, b = index // top, index % top
+        prompts = np.concatenate((_digit_columns(a, n_digits), np.full((len(a), 1), PLUS),
+                                  _digit_columns(b, n_digits), np.full((len(a), 1), EQUALS)),
+                                 axis=1)
+        return prompts, _digit_columns((a + b) % 10 ** width, width)
+
     return Task(params=params, encode=lambda text: _prompt(*_parse_sum(text, n_digits), n_digits),
-                render=_render, steps=lambda prompt: steps,
-                reference=lambda prompt: np.array(reference(sum(_operands(prompt, n_digits)))),
-                sample=sample, exhaustive=(lambda: Indexed(top * top, exhaustive_at))
-                if n_digits <= 3 else None,  # 10^6 pairs at most
+                render=_render, steps=lambda prompt: width,
+                reference=lambda prompt: np.array(
+                    _digits(sum(_operands(prompt, n_digits)) % 10 ** width, width)),
+                sample=sample,
+                exhaustive=lambda: Indexed(top * top, exhaustive_at, batch),  # built lazily
                 adversarial=lambda: [_prompt(a, b, n_digits) for a, b in _nasty_pairs(n_digits)],
                 options=dict(n_digits=n_digits))
 
@@ -260,13 +274,12 @@ _ADD_BOOK = {1: (2_088, 737), 2: (27_432, 10_440), 3: (360_576, 139_267)}
 
 def make_multi_digit_mod(n_digits: int = 2) -> Task:
     """MULTI-DIGIT ADDITION MOD 10 (Section 6.7) as a task: the units digit of ``a + b``."""
-    return _sum_task(n_digits, build_multi_digit_mod_transformer, lambda s: [s % 10], steps=1)
+    return _sum_task(n_digits, build_multi_digit_mod_transformer, width=1)
 
 
 def make(n_digits: int = 2) -> Task:
     """DECIMAL ADDITION (Section 6.8) as a task: the ``n_digits + 1`` digits of ``a + b``."""
-    return _sum_task(n_digits, build_decimal_addition_transformer,
-                     lambda s: _digits(s, n_digits + 1), steps=n_digits + 1)
+    return _sum_task(n_digits, build_decimal_addition_transformer, width=n_digits + 1)
 
 
 def _book(table):

@@ -3,13 +3,14 @@
 ``taotp verify PROGRAM [options] --shard K/N --json out_K.json`` checks the K-th of N
 disjoint parts of the inputs (``taotp.shards``) and writes what it found as JSON
 (``taotp.reports``); ``taotp verify --merge out_*.json`` combines the N files into one
-verdict, refusing files that are not shards 1..N of the same check. ``--backend torch`` runs
-the teacher-forced pass in torch (a GPU where there is one).
+verdict, refusing files that are not shards 1..N of the same check. ``--backend`` picks the
+forward pass (``taotp.verify``): the fast path where it finds structure (the default), the
+plain dense pass, or torch (a GPU where there is one).
 """
 from __future__ import annotations
 
 DESCRIPTION = ("taotp verify PROGRAM [options] [--exhaustive | --samples N] [--shard K/N] "
-               "[--json FILE] [--backend dense|torch]; taotp verify --merge FILE...")
+               "[--json FILE] [--backend auto|dense|fast|torch]; taotp verify --merge FILE...")
 
 
 def add_parser(sub, program_parser) -> None:
@@ -28,9 +29,11 @@ def add_parser(sub, program_parser) -> None:
                    help="check only the K-th of N disjoint parts of the inputs (one task of "
                         "a job array; --merge combines the N --json files)")
     p.add_argument("--json", metavar="FILE", help="also write the report to FILE as JSON")
-    p.add_argument("--backend", default="dense", choices=BACKENDS,
-                   help="dense: numpy; torch: the same check in torch, on a GPU if there is "
-                        "one (needs the export extra)")
+    p.add_argument("--backend", default="auto", choices=BACKENDS,
+                   help="the forward pass: fast (the program's structure), dense (the plain "
+                        "batched pass), auto (fast where it finds structure; the default) or "
+                        "torch (the dense pass in torch, on a GPU if there is one; needs the "
+                        "export extra); the report says which ran")
     p.add_argument("--merge", nargs="+", metavar="FILE",
                    help="combine the --json reports of shards 1..N into one verdict")
     p.set_defaults(handler=verify_command)

@@ -5,7 +5,9 @@
 ``decode_cached`` keeps each layer's keys and values, so a step costs one position, not the
 whole prefix (Exercise 1.3). ``decode_batch`` decodes many prompts at once, vectorised over
 the batch and cached. ``forward_batch`` runs whole sequences in one pass (teacher forcing),
-which is what verification uses. All of them agree with ``decode`` token for token; their
+which is what verification uses; ``taotp.fastpath`` holds a structure-aware stand-in for it
+(tables, gathers, memoised MLPs), which ``decode_batch(fast=...)`` can decode on. All of them
+agree with ``decode`` token for token; their
 logits agree with ``transformer``'s to float rounding (tested at 1e-9 relative in float64).
 
 Einsum axes as in ``taotp.model``, plus ``b`` for the batch.
@@ -72,13 +74,17 @@ def decode_cached(tokens: ArrayLike, params: dict, max_steps: int = 1000,
 
 def decode_batch(prompts: Iterable[ArrayLike], params: dict, max_steps: int = 1000,
                  eos: int | None = None, *, temperature: float = 0.0, seed: int | None = None,
-                 batch_size: int = 4096) -> list[np.ndarray]:
+                 batch_size: int = 4096, fast=None) -> list[np.ndarray]:
     """Decode many prompts at once; returns one array (prompt + output) per prompt.
 
     Prompts may differ in length: those of one length are decoded together, in chunks of
     ``batch_size``. A sequence that emits ``eos`` stops there, as with ``decode``.
+    ``fast``: a ``taotp.fastpath.FastPath`` built on ``params``; each step is then its
+    forward pass over the whole sequences (no cache: its layer 0 comes from tables).
     """
     vocab_size, block_size = _check_call(params, max_steps, eos, temperature)
+    if fast is not None and fast.params is not params:
+        raise ValueError("decode_batch: fast must be a FastPath built on these params")
     prompts = list(prompts)
     rng = np.random.default_rng(seed)
     by_length = defaultdict(list)
@@ -90,7 +96,7 @@ def decode_batch(prompts: Iterable[ArrayLike], params: dict, max_steps: int = 10
             chunk = indices[start:start + batch_size]
             batch = check_batch([prompts[i] for i in chunk], vocab_size, block_size)
             steps = min(max_steps, block_size - length + 1)
-            out, finished = _decode_chunk(params, batch, steps, eos, temperature, rng)
+            out, finished = _decode_chunk(params, batch, steps, eos, temperature, rng, fast)
             if not finished:  # the last step would feed length + max_steps - 1 tokens
                 check_block_size(length + max_steps - 1, block_size,
                                  "use fewer max_steps (or decode with a sliding window)")
@@ -162,21 +168,24 @@ def _forward(params, tokens, start, cache, logits_from, record=None, causal=True
     keep = np.arange(t)[logits_from:]
     for i, layer in enumerate(params["layers"]):
         last = i == len(params["layers"]) - 1
-        h = layer_norm(x, **layer["ln1"])
-        keys, values = cache.extend(
-            i, *(np.einsum("bnj,hjk->bnhk", h, layer[M]) for M in "KV"))
-        if last:
-            x, h = x[:, keep], h[:, keep]
-            positions = start + keep
-        else:
-            positions = start + np.arange(t)
-        queries = np.einsum("bnj,hjk->bnhk", h, layer["Q"])
-        heads = _attend(queries, keys, values, positions, record, causal)
-        x = x + np.einsum("bnhk,hdk->bnd", heads, layer["P"])
-        x = x + _mlp(layer_norm(x, **layer["ln2"]), layer)
+        x = _layer(x, layer, i, cache, start, keep if last else None, record, causal, _mlp)
     if not params["layers"]:
         x = x[:, keep]
     return np.einsum("bnd,vd->bnv", layer_norm(x, **params["lnf"]), params["out_emb"])
+
+
+def _layer(x, layer, i, cache, start, keep, record, causal, mlp):
+    """One layer on ``x (b, t, d)`` fed at ``start``; only rows ``keep`` come out (all when
+    None). ``mlp(h, layer)`` is the MLP (``_mlp``, or a fast path's exact stand-in)."""
+    h = layer_norm(x, **layer["ln1"])
+    keys, values = cache.extend(i, *(np.einsum("bnj,hjk->bnhk", h, layer[M]) for M in "KV"))
+    positions = start + np.arange(x.shape[1])
+    if keep is not None:
+        x, h, positions = x[:, keep], h[:, keep], positions[keep]
+    queries = np.einsum("bnj,hjk->bnhk", h, layer["Q"])
+    heads = _attend(queries, keys, values, positions, record, causal)
+    x = x + np.einsum("bnhk,hdk->bnd", heads, layer["P"])
+    return x + mlp(layer_norm(x, **layer["ln2"]), layer)
 
 
 def _attend(queries, keys, values, positions, record, causal=True):
@@ -211,27 +220,34 @@ def _attend(queries, keys, values, positions, record, causal=True):
 _SCORES = 2 ** 24  # elements of one chunk of attention scores
 
 
-def _mlp(h, layer):
+def _mlp(h, layer, support=None):
     """The MLP, skipping all-zero rows of M1 and columns of M2 (the book's spike MLPs read
-    one dimension and write a few), with the ReLU done in place: same sums, less traffic."""
-    M1, M2 = layer["M1"], layer["M2"]
-    rows = np.flatnonzero(np.any(M1 != 0, axis=1))
-    cols = np.flatnonzero(np.any(M2 != 0, axis=0))
+    one dimension and write a few), with the ReLU done in place: same sums, less traffic.
+    ``support``: ``mlp_support(layer)``, when the caller keeps it."""
+    rows, cols, M1, M2 = mlp_support(layer) if support is None else support
     out = np.broadcast_to(layer["b2"], h.shape[:-1] + layer["b2"].shape).copy()
     if len(rows) == 0:  # the hidden units are constants
-        out += np.maximum(layer["b1"], 0.0) @ M2
+        out += np.maximum(layer["b1"], 0.0) @ layer["M2"]
         return out
     if len(rows) == 1:  # an outer product: BLAS is slower at it than a broadcast multiply
-        hidden = h[..., rows] * M1[rows[0]]
+        hidden = h[..., rows] * M1[0]
     else:
-        hidden = h[..., rows] @ M1[rows]
+        hidden = h[..., rows] @ M1
     hidden += layer["b1"]
     np.maximum(hidden, 0.0, out=hidden)
-    out[..., cols] += hidden @ M2[:, cols]
+    out[..., cols] += hidden @ M2
     return out
 
 
-def _decode_chunk(params, batch, steps, eos, temperature, rng):
+def mlp_support(layer: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The model dimensions an MLP reads (non-zero rows of M1) and writes (columns of M2),
+    and those rows of M1 and columns of M2."""
+    rows = np.flatnonzero(np.any(layer["M1"] != 0, axis=1))
+    cols = np.flatnonzero(np.any(layer["M2"] != 0, axis=0))
+    return rows, cols, layer["M1"][rows], layer["M2"][:, cols]
+
+
+def _decode_chunk(params, batch, steps, eos, temperature, rng, fast=None):
     cache = KVCache(len(params["layers"]))
     b, length = batch.shape
     out = np.empty((b, length + steps), dtype=np.int64)
@@ -239,7 +255,10 @@ def _decode_chunk(params, batch, steps, eos, temperature, rng):
     done = np.zeros(b, dtype=bool)
     feed, start, n = batch, 0, length
     for _ in range(steps):
-        logits = _forward(params, feed, start, cache, logits_from=-1)[:, -1]
+        if fast is None:
+            logits = _forward(params, feed, start, cache, logits_from=-1)[:, -1]
+        else:
+            logits = fast.forward_batch(out[:, :n], logits_from=n - 1)[:, -1]
         next_tok = np.array([_pick(row, temperature, rng) for row in logits]) if temperature \
             else np.argmax(logits, axis=-1)
         next_tok = np.where(done, eos if eos is not None else 0, next_tok)

@@ -14,6 +14,20 @@ best other one; negative means a wrong token) and the worst attention hardness (
 weight on its best-scoring keys; 1 is perfectly hard), so a user sees how close a program
 is to failing, not only whether it passed.
 
+Backends (``backend=``): ``"dense"`` is that teacher-forced pass (``forward_batch``);
+``"fast"`` is ``taotp.fastpath.FastPath``, the same logits computed at the cost of the
+program's structure (layer 0 from tables, provably hard heads as gathers, MLPs memoised);
+``"auto"`` (the default) takes the fast path unless it finds no structure to use. Either way
+unsure inputs are decoded for real, and the Report's ``path`` says which path ran.
+Tokens whose ``out_emb`` row is bit-for-bit the expected token's get bit-for-bit its logit;
+argmax breaks such a tie to the lowest id, so those after the expected one do not count
+against its margin (DECIMAL ADDITION embeds '+' and '=' as the digit 0).
+
+An exhaustive domain that is a ``taotp.domains.Indexed`` with a vectorised ``batch`` (the
+addition programs: 10^8 four-digit pairs) is built and checked many prompts at a time.
+``shard="K/N"`` checks only the K-th of N disjoint parts of the inputs (``taotp.shards``);
+``backend="torch"`` runs the teacher-forced pass in torch (``taotp.export.torch_forward``).
+
 An encoder task (``Task.causal`` false: compiled RASP programs) is checked by one batched
 non-causal pass over the prompts; its unsure inputs are re-run through ``Task.outputs`` (the
 plain forward pass that ``Task.run`` uses), so the verdicts are ``Task.run``'s.
@@ -29,6 +43,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from taotp.decoding import decode_batch, forward_batch
+from taotp.domains import Indexed
 from taotp.params import astype, shape_of
 from taotp.program import Task
 from taotp.shards import Shard, as_shard
@@ -38,8 +53,6 @@ _CHUNK_ELEMENTS = 2 ** 22
 # A teacher-forced margin wider than this fraction of the largest logit decides the verdict
 # alone; narrower ones (and every failure) are confirmed by decoding.
 SURE = {"float64": 1e-6, "float32": 1e-2}
-# h15b: where the teacher-forced pass runs: numpy's forward_batch, or the same pass in torch.
-BACKENDS = ("dense", "torch")
 
 
 @dataclass(frozen=True)
@@ -53,8 +66,8 @@ class Report:
     worst_hardness: float
     seconds: float
     failures: tuple = field(default=())  # (prompt, expected, got) of the first few failures
-    # h15b: which part of the inputs (taotp.shards), the sample seed (None: exhaustive) and
-    # which forward pass ran ("dense": numpy; "torch-cpu"/"torch-cuda").
+    # Which part of the inputs (taotp.shards), the sample seed (None: exhaustive) and which
+    # forward pass gave the verdicts (``backend``: "dense", "fast (...)", "torch-cpu", ...).
     shard: Shard = Shard()
     seed: int | None = None
     path: str = "dense"
@@ -70,30 +83,35 @@ class Report:
         hardness = "n/a (no attention)" if np.isinf(self.worst_hardness) \
             else f"{self.worst_hardness:.6g}"
         where = "" if self.shard.whole else f" (shard {self.shard})"
-        path = "" if self.path == "dense" else f" via {self.path}"
         return (f"{self.mode}{where}: {self.n_passed:,}/{self.n_inputs:,} correct ({rate:.4g}%) "
-                f"in {self.dtype}{path}; worst logit margin {self.worst_margin:.4g}; worst "
-                f"attention hardness {hardness}; {self.seconds:.1f} s")
+                f"in {self.dtype}; worst logit margin {self.worst_margin:.4g}; worst "
+                f"attention hardness {hardness}; {self.seconds:.1f} s; path {self.path}")
+
+
+BACKENDS = ("auto", "dense", "fast", "torch")
 
 
 def verify(task: Task, *, dtype="float64", exhaustive=False, samples=1000, seed=0,
            progress=True, max_failures=5, shard: Shard | str | None = None,
-           backend: str = "dense") -> Report:
+           backend="auto") -> Report:
     """Check ``task`` against its reference on every input (``exhaustive``) or on
     ``samples`` seeded random inputs plus its adversarial ones.
 
-    ``shard="K/N"`` checks only the K-th of N disjoint parts of those inputs
-    (``taotp.shards``); ``backend="torch"`` runs the teacher-forced pass in torch
-    (``taotp.export.torch_forward``), with the same verdict logic.
+    ``shard="K/N"`` checks only the K-th of N disjoint parts of those inputs. ``backend``:
+    ``"auto"``, ``"dense"``, ``"fast"`` or ``"torch"`` (module docstring), or a ``FastPath``
+    built on ``task.params`` in this dtype (its memos then carry over from call to call).
     """
-    shard = as_shard(shard)  # h15b
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown backend {backend!r}; valid: {', '.join(BACKENDS)}")
+    shard = as_shard(shard)
+    params = astype(task.params, dtype)
+    forward, path = _pick_path(params, backend)
     if exhaustive:
         if task.exhaustive is None:
             raise ValueError("this program has no exhaustive domain; use samples instead")
         prompts, mode = task.exhaustive(), "exhaustive"
-        total = len(prompts) if isinstance(prompts, Sized) else None  # h15b: for the bar
+        if isinstance(prompts, Indexed) and prompts.batch is not None:
+            return _verify_batched(task, prompts, params, forward, path, shard, progress,
+                                   max_failures)
+        total = len(prompts) if isinstance(prompts, Sized) else None
     else:
         if samples < 0:
             raise ValueError(f"samples must be >= 0, got {samples}")
@@ -102,17 +120,14 @@ def verify(task: Task, *, dtype="float64", exhaustive=False, samples=1000, seed=
         prompts = itertools.chain(task.sample(rng, samples), extra)
         mode = f"{samples:,} random + {len(extra):,} adversarial"
         total = samples + len(extra)
-    if isinstance(prompts, Sequence):  # h15b: indexable: build only this shard's prompts
+    if isinstance(prompts, Sequence):  # indexable: build only this shard's prompts
         prompts = map(prompts.__getitem__, shard.indices(total))
     else:
         prompts = shard.take(prompts)
-    total = shard.count(total)
-    params = astype(task.params, dtype)
-    forward = _forward_of(backend, params)  # h15b
     start = time.perf_counter()
-    counts = _Tally(max_failures, task.eos, SURE[str(np.dtype(dtype))], task.causal)
+    counts = _Tally(max_failures, task.eos, SURE[str(np.dtype(dtype))], task.causal, params)
     groups = defaultdict(list)
-    bar = _bar(progress, total)
+    bar = _bar(progress, shard.count(total))
     sizes = {}  # chunk size per sequence length
     for prompt in prompts:
         prompt = np.asarray(prompt, dtype=np.int64)
@@ -121,24 +136,79 @@ def verify(task: Task, *, dtype="float64", exhaustive=False, samples=1000, seed=
         key = (len(prompt), len(expected))
         groups[key].append(np.concatenate((prompt, expected)))
         if key not in sizes:
-            sizes[key] = _chunk_size(params, sum(key))
+            sizes[key] = _chunk_size(params, sum(key), path != "dense")
         if len(groups[key]) >= sizes[key]:
-            _check(params, groups.pop(key), key[0], counts, task.causal, forward)
+            _check(forward, params, groups.pop(key), key[0], counts, task.causal)
             bar.update(sizes[key])
     for key, rows in groups.items():
-        _check(params, rows, key[0], counts, task.causal, forward)
+        _check(forward, params, rows, key[0], counts, task.causal)
         bar.update(len(rows))
     bar.close()
+    return _report(counts, mode, dtype, start, path, shard, None if exhaustive else seed)
+
+
+def _verify_batched(task, domain, params, forward, path, shard, progress, max_failures):
+    """The exhaustive check over ``domain.batch``: this shard's indices, many at a time."""
+    indices = shard.indices(len(domain))
+    dtype = str(params["tok_emb"].dtype)
+    start = time.perf_counter()
+    counts = _Tally(max_failures, task.eos, SURE[dtype], task.causal, params)
+    bar, step, at = _bar(progress, len(indices)), None, 0
+    while at < len(indices):
+        if step is None:  # the first input tells the lengths, hence the chunk size
+            prompts, expected = domain.batch(np.array([indices[0]], dtype=np.int64))
+            _check_length(task, prompts[0], expected[0])
+            step = _chunk_size(params, prompts.shape[1] + expected.shape[1], path != "dense")
+        part = indices[at:at + step]
+        prompts, expected = domain.batch(np.arange(part.start, part.stop, part.step,
+                                                   dtype=np.int64))
+        at += len(part)
+        rows = np.concatenate((prompts, expected), axis=1).astype(np.int64)
+        _check(forward, params, rows, prompts.shape[1], counts, task.causal)
+        bar.update(len(rows))
+    bar.close()
+    return _report(counts, "exhaustive", dtype, start, path, shard, None)
+
+
+def _pick_path(params, backend):
+    """The forward pass ``backend`` asks for, called as ``forward(tokens, **kw)``, and its
+    description for the Report."""
+    from taotp.fastpath import FastPath
+
+    if isinstance(backend, FastPath):
+        if backend.dtype != params["tok_emb"].dtype:
+            raise ValueError(f"this FastPath runs in {backend.dtype}, not "
+                             f"{params['tok_emb'].dtype}")
+        fast = backend
+    elif not isinstance(backend, str) or backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)} or a FastPath, "
+                         f"not {backend!r}")
+    elif backend == "torch":
+        from taotp.export.torch_forward import TorchForward
+
+        torch_forward = TorchForward(params)
+        return torch_forward, torch_forward.name
+    elif backend == "dense":
+        return (lambda tokens, **kw: forward_batch(tokens, params, **kw)), "dense"
+    else:
+        fast = FastPath(params)
+        if backend == "auto" and not fast.useful:
+            return (lambda tokens, **kw: forward_batch(tokens, params, **kw)), \
+                "dense (the fast path found no structure to use)"
+    return fast.forward_batch, f"fast ({fast.describe()})"
+
+
+def _report(counts, mode, dtype, start, path, shard, seed):
     return Report(mode=mode, dtype=str(np.dtype(dtype)), n_inputs=counts.n,
                   n_passed=counts.passed, worst_margin=counts.margin,
                   worst_hardness=counts.hardness, seconds=time.perf_counter() - start,
-                  failures=tuple(counts.failures), shard=shard,
-                  seed=None if exhaustive else seed, path=getattr(forward, "name", backend))
+                  failures=tuple(counts.failures), shard=shard, seed=seed, path=path)
 
 
 class _Tally:
-    def __init__(self, max_failures, eos, sure, causal=True):
+    def __init__(self, max_failures, eos, sure, causal, params):
         self.n = self.passed = 0
+        self.twin = np.unique(params["out_emb"], axis=0, return_inverse=True)[1].reshape(-1)
         self.causal = causal
         self.margin = self.hardness = float("inf")
         self.failures, self.max_failures = [], max_failures
@@ -148,7 +218,10 @@ class _Tally:
         expected = rows[:, n_prompt:]
         got = list(np.argmax(logits, axis=-1))
         right = np.take_along_axis(logits, expected[..., None], axis=-1)[..., 0]
-        others = np.where(np.eye(logits.shape[-1], dtype=bool)[expected], -np.inf, logits)
+        # Tokens that cannot beat the expected one: itself, and its later bit-for-bit twins.
+        ids = np.arange(logits.shape[-1])
+        ignore = (self.twin == self.twin[expected][..., None]) & (ids >= expected[..., None])
+        others = np.where(ignore, -np.inf, logits)
         margins = (right - others.max(axis=-1)).min(axis=1)
         scale = np.maximum(np.abs(logits).max(axis=(1, 2)), 1.0)
         ok = np.all(np.stack(got) == expected, axis=1)
@@ -159,7 +232,8 @@ class _Tally:
                 ok[i] = np.array_equal(got[i], expected[i])
         elif unsure.size:  # the verdict is the real greedy decode's
             decoded = decode_batch(rows[unsure, :n_prompt], params,
-                                   max_steps=expected.shape[1], eos=self.eos)
+                                   max_steps=expected.shape[1], eos=self.eos,
+                                   batch_size=_chunk_size(params, rows.shape[1]))
             for i, row in zip(unsure, decoded):
                 got[i] = row[n_prompt:]
                 ok[i] = np.array_equal(got[i], expected[i])
@@ -194,7 +268,7 @@ def _check_length(task, prompt, expected):
                          f"decodes {steps} for prompt {prompt.tolist()}")
 
 
-def _check(params, rows, n_prompt, tally, causal, forward):
+def _check(forward, params, rows, n_prompt, tally, causal=True):
     rows = np.stack(rows)
     if causal:
         logits, hardness = forward(rows[:, :-1], logits_from=n_prompt - 1, hardness=True)
@@ -204,19 +278,13 @@ def _check(params, rows, n_prompt, tally, causal, forward):
     tally.add(rows, n_prompt, logits, hardness, params)
 
 
-def _chunk_size(params, length):
+def _chunk_size(params, length, fast=False):
+    """Inputs per chunk: the dense pass holds ``d_ff`` hidden units per row, the fast path
+    (MLPs memoised) at most the attention scores or logits."""
     shape = shape_of(params)
-    widest = max(shape.d_ff, shape.vocab_size, shape.n_heads * length, shape.d_model, 1)
+    widest = max(0 if fast else shape.d_ff, shape.vocab_size, shape.n_heads * length,
+                 shape.d_model, 1)
     return max(1, _CHUNK_ELEMENTS // (length * widest))
-
-
-def _forward_of(backend, params):
-    """h15b: the teacher-forced pass of ``backend``, called as ``forward(tokens, **kw)``."""
-    if backend == "torch":
-        from taotp.export.torch_forward import TorchForward
-
-        return TorchForward(params)
-    return lambda tokens, **kw: forward_batch(tokens, params, **kw)
 
 
 def _bar(progress, total=None):

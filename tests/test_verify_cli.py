@@ -80,7 +80,7 @@ def test_bad_merges_are_a_message(capsys, tmp_path):
 def test_torch_backend_from_the_command_line(capsys):
     pytest.importorskip("torch", reason="the torch backend needs the export extra")
     code, out, _ = run(capsys, "verify", *MIN, "--backend", "torch")
-    assert code == 0 and "780/780 correct" in out and "via torch-" in out
+    assert code == 0 and "780/780 correct" in out and "path torch-" in out
 
 
 def test_the_documented_job_array_commands_parse():

@@ -79,9 +79,3 @@ def test_logits_match_numpy_on_random_models(rng):
             b = run(tokens, logits_from=start, hardness=True, causal=causal)
             np.testing.assert_allclose(b[0], a[0], rtol=1e-9, atol=1e-12)
             np.testing.assert_allclose(b[1], a[1], rtol=1e-9, atol=1e-12)
-
-
-def test_unknown_backend_is_refused():
-    task = get_program("min").make(vocab_size=5, block_size=4)
-    with pytest.raises(ValueError, match="unknown backend 'cuda'; valid: dense, torch"):
-        verify(task, samples=1, progress=False, backend="cuda")
