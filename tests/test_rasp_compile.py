@@ -178,14 +178,27 @@ def test_too_many_values_is_refused_naming_the_node():
         rasp.compile(mean, set(range(12)), 8)
 
 
-def test_float32_refuses_what_it_cannot_separate():
-    close = rasp.numerical(rasp.Map(lambda t: 1000.0 + t * 1e-5, rasp.tokens))
+def close_copied(gap):
+    """Values 1000 + t gap copied by an Aggregate, then compared: the copy's cleanup writes
+    numbers of size 1000 that the comparison must read to a quarter of ``gap``."""
+    close = rasp.numerical(rasp.Map(lambda t: 1000.0 + t * gap, rasp.tokens))
     itself = rasp.Select(rasp.indices, rasp.indices, C.EQ)
     copied = rasp.numerical(rasp.Aggregate(itself, close, default=1000.0)).named("copied")
-    out = rasp.Map(lambda x: x > 1000.00001, copied).named("cmp")
-    assert rasp.compile(out, {0, 1, 2}, 3).run([0, 2, 1]) == [False, True, False]
+    return rasp.Map(lambda x: x > 1000.0 + gap, copied).named("cmp")
+
+
+def test_float32_refuses_what_it_cannot_separate():
+    out = close_copied(1e-2)
+    assert check_exhaustive(out, {0, 1, 2}, 3).run([0, 2, 1]) == [False, True, False]
     with pytest.raises(ValueError, match="copied|cmp"):
         rasp.compile(out, {0, 1, 2}, 3, dtype=np.float32)
+
+
+def test_the_error_a_value_carries_counts_where_it_is_read():
+    # Before error accounting these compiled in float64 and were wrong: the cleanup of
+    # "copied" rounds its outputs of size 1000 by more than the 1e-5 gaps "cmp" must tell.
+    with pytest.raises(ValueError, match="cmp.*read with error"):
+        rasp.compile(close_copied(1e-5), {0, 1, 2}, 3)
 
 
 def test_non_numbers_in_a_numerical_sop_are_refused():
