@@ -66,15 +66,16 @@ def programs(draw):
     return pool[-1] if pool else rasp.Map(_lin(1, 1, 3), rasp.tokens)
 
 
-def check_compiled_equals_evaluated(program, causal, dtype=np.float64):
-    """Compiled == evaluated on every input of length 1..MAX_LEN (numbers to 1e-9 relative in
-    float64, 1e-5 in float32), or compile refuses with a ValueError naming a node."""
+def check_compiled_equals_evaluated(program, causal, dtype=np.float64, tolerance=None):
+    """Compiled == evaluated on every input of length 1..MAX_LEN (numbers to ``tolerance``
+    relative, by default 1e-9 in float64, 1e-5 in float32), or compile refuses with a
+    ValueError naming a node."""
     try:
         compiled = rasp.compile(program, VOCAB, MAX_LEN, causal=causal, dtype=dtype)
     except ValueError as error:  # a clear refusal names a node
         assert any(node.label in str(error) for node in rasp.nodes(program)), error
         return
-    tolerance = 1e-9 if dtype == np.float64 else 1e-5
+    tolerance = tolerance or (1e-9 if dtype == np.float64 else 1e-5)
     for n in range(1, MAX_LEN + 1):
         for xs in itertools.product(VOCAB, repeat=n):
             try:
@@ -97,3 +98,45 @@ def test_random_programs_compile_exactly_or_are_refused(program, causal):
                                                                         np.float32]))
 def test_many_random_programs(program, causal, dtype):
     check_compiled_equals_evaluated(program, causal, dtype)
+
+
+@st.composite
+def close_numbers(draw):
+    """Numbers ``m + t g`` of large magnitude m and tiny gaps g, averaged or summed (over up
+    to every position), then read by a Map: the reader must tell the gaps apart through
+    the error the aggregate's cleanup writes at magnitude m. Returns (program, gap / m)."""
+    mag = draw(st.sampled_from([0.0, 1.0, 1e2, 1e3, 1e4, 1e6])) * draw(st.sampled_from([1, -1]))
+    gap = draw(st.sampled_from([1.0, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6]))
+    x = rasp.numerical(rasp.Map(lambda t: mag + t * gap, rasp.tokens)).named("close")
+    for step in range(draw(st.integers(1, 2))):
+        kind = draw(st.sampled_from(["copy", "mean", "sum"]))
+        comparison = {"copy": rasp.Comparison.EQ, "mean": rasp.Comparison.LEQ,
+                      "sum": draw(st.sampled_from([rasp.Comparison.TRUE,
+                                                   rasp.Comparison.LEQ]))}[kind]
+        sel = rasp.Select(rasp.indices, rasp.indices, comparison)
+        x = rasp.numerical(sel.value(x) if kind == "sum" else
+                           rasp.Aggregate(sel, x, default=mag)).named(f"{kind}{step}")
+        if draw(st.booleans()):  # Map -> Aggregate -> Map chains
+            x = rasp.numerical(rasp.Map(lambda v: v - mag, x)).named(f"less{step}")
+    reader = draw(st.sampled_from(["none", "categorical", "numerical"]))
+    if reader == "categorical":
+        x = rasp.Map(lambda v: int(np.floor(v / gap * 6 + 0.5)) % 3, x).named("read")
+    elif reader == "numerical":
+        x = rasp.numerical(rasp.Map(lambda v: (v - mag) / gap, x)).named("read")
+    return x, gap / max(1.0, abs(mag)) / 100
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
+@given(case=close_numbers(), causal=st.booleans(), dtype=st.sampled_from([np.float64,
+                                                                          np.float32]))
+def test_large_numbers_with_tiny_gaps_are_exact_or_refused(case, causal, dtype):
+    program, relative_gap = case
+    check_compiled_equals_evaluated(program, causal, dtype, min(1e-9, relative_gap))
+
+
+@pytest.mark.slow
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+@given(case=close_numbers(), causal=st.booleans(), dtype=st.sampled_from([np.float64,
+                                                                          np.float32]))
+def test_many_large_numbers_with_tiny_gaps(case, causal, dtype):
+    check_compiled_equals_evaluated(case[0], causal, dtype, min(1e-9, case[1]))
