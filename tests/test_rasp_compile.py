@@ -201,6 +201,16 @@ def test_the_error_a_value_carries_counts_where_it_is_read():
         rasp.compile(close_copied(1e-5), {0, 1, 2}, 3)
 
 
+def test_numerical_outputs_the_unembedding_cannot_separate_are_refused():
+    # quadratic maximisation scores 2 v x - v^2: at 1e5 its logits round by ~1e-6, more
+    # than the 1e-4 margin between 100000.00 and 100000.01 (this compiled, 10 of 12 wrong)
+    big = rasp.numerical(rasp.Map(lambda t: 1e5 + t * 1e-2, rasp.tokens)).named("big")
+    with pytest.raises(ValueError, match="big: its output values"):
+        rasp.compile(big, {0, 1, 2}, 2)
+    small = rasp.numerical(rasp.Map(lambda t: 1e3 + t * 1e-3, rasp.tokens)).named("small")
+    check_exhaustive(small, {0, 1, 2}, 2)
+
+
 def test_non_numbers_in_a_numerical_sop_are_refused():
     bad = rasp.numerical(rasp.Map(lambda t: str(t), rasp.tokens)).named("strings")
     with pytest.raises(ValueError, match="strings"):

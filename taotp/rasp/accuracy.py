@@ -20,8 +20,9 @@ gap allows, ``n`` the residual's squared norm where it is read):
   its ReLUs are large and cancel, losing ``loss = 4 eps T / g m`` (m points) of each output
   row, so it writes ``(loss + NOISE eps) B_out``, where ``B_out`` is the output's bound
   (the largest row of a number's encoding, in value units) or 1 for a one-hot;
-- the unembedding picks the nearest output value: its error must stay below half the
-  smallest gap between output values (a half for a one-hot).
+- the unembedding picks the nearest output value: its error ``e`` must stay below half the
+  smallest gap ``g`` between output values (a half for a one-hot), and a number's margin
+  ``g (g - 2 e)`` must beat the rounding of its logits ``NOISE eps 3 B^2``.
 """
 from __future__ import annotations
 
@@ -101,11 +102,20 @@ def head_error(op, errors: dict, eps: float, norm: float, leak: float) -> tuple:
     return (average,) if op.kind == "mean" else (average, count)
 
 
-def check_output(out: Var, errors: dict) -> None:
-    """The unembedding picks the nearest value: the output's error must stay below half the
-    gap between its values (half a one-hot)."""
+def check_output(out: Var, errors: dict, eps: float) -> None:
+    """The unembedding picks the nearest value: the output's error ``e`` must stay below half
+    the gap ``g`` between its values (half a one-hot), and for numbers (scored by quadratic
+    maximisation, ``2 v x - v^2``, logits of size ``3 B^2``) the margin ``g (g - 2 e)``
+    between the nearest value and the next must beat the logits' rounding ``NOISE eps 3 B^2``."""
     e = errors.get(out.label, 0.0)
-    room = recipes.min_gap([float(v) for v in out.values]) / 2 if out.numerical else 0.5
-    if e >= room:
-        raise ValueError(f"{out.label}: the output may be off by {e:.3g}, more than half the "
-                         f"gap between its values ({room:.3g})")
+    if not out.numerical:
+        if e >= 0.5:
+            raise ValueError(f"{out.label}: the output one-hot may be off by {e:.3g} (>= 0.5)")
+        return
+    gap = recipes.min_gap([float(v) for v in out.values])
+    rounding = NOISE * eps * 3 * out.bound ** 2
+    if 2 * e >= gap or gap * (gap - 2 * e) <= rounding:
+        raise ValueError(f"{out.label}: its output values are {gap:.3g} apart at magnitude "
+                         f"{out.bound:.3g}, computed with error up to {e:.3g}: the "
+                         f"unembedding cannot pick the nearest under this dtype's rounding "
+                         f"(eps {eps:.3g})")

@@ -152,7 +152,7 @@ def assemble(plan: Plan, out: Var, vocab: tuple, max_seq_len: int, dtype) -> tup
             "M2": np.concatenate([m[2] for m in mlps], axis=0),
             "b2": sum(m[3] for m in mlps),
             "ln1": {"gamma": 1.0, "beta": 0.0}, "ln2": {"gamma": 1.0, "beta": 0.0}})
-    accuracy.check_output(out, errors)
+    accuracy.check_output(out, errors, eps)
     tok_emb, pos_emb = _embeddings(plan, vocab, max_seq_len, len(out.domain()))
     out_emb = _unembedding(plan, out, len(vocab))
     logical = {"tok_emb": tok_emb, "pos_emb": pos_emb, "out_emb": out_emb, "layers": layers,
