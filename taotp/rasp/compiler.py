@@ -30,6 +30,9 @@ from taotp.rasp.lower import Attend, Embed, Lookup, Var, lower
 # Softmax leakage allowed per key (recipes.hardening_gap): underflow in float64, below
 # float32's resolution in float32.
 TOLERANCE = {np.dtype(np.float64): 1e-300, np.dtype(np.float32): 1e-9}
+# The relative precision of numerical outputs: values closer than this may come out as
+# either (``accuracy.check_output``).
+RESOLUTION = {np.dtype(np.float64): 1e-9, np.dtype(np.float32): 1e-5}
 
 
 class SharedScratchError(ValueError):
@@ -152,7 +155,7 @@ def assemble(plan: Plan, out: Var, vocab: tuple, max_seq_len: int, dtype) -> tup
             "M2": np.concatenate([m[2] for m in mlps], axis=0),
             "b2": sum(m[3] for m in mlps),
             "ln1": {"gamma": 1.0, "beta": 0.0}, "ln2": {"gamma": 1.0, "beta": 0.0}})
-    accuracy.check_output(out, errors, eps)
+    accuracy.check_output(out, errors, eps, RESOLUTION[dtype])
     tok_emb, pos_emb = _embeddings(plan, vocab, max_seq_len, len(out.domain()))
     out_emb = _unembedding(plan, out, len(vocab))
     logical = {"tok_emb": tok_emb, "pos_emb": pos_emb, "out_emb": out_emb, "layers": layers,
@@ -191,7 +194,7 @@ def _head_errors(heads: list, errors: dict, eps: float, norm: float, gap: float,
     written = {}
     for op in heads:
         a = 2 if op.kind in ("copy", "mean") else 1
-        leak = TOLERANCE[dtype] * np.exp(accuracy.selector_error(op, errors, a * gap))
+        leak = accuracy.leak(op, errors, a * gap, TOLERANCE[dtype])
         written[op.out.label] = accuracy.head_error(op, errors, eps, norm, leak)
         if op.kind == "copy":
             errors[op.out.label] = written[op.out.label][0]
