@@ -87,7 +87,9 @@ def compile(program, vocab, max_seq_len: int, causal: bool = False,  # noqa: A00
             dtype=np.float64) -> CompiledProgram:
     """Weights on which greedy decoding reproduces ``rasp.evaluate(program, xs, causal)``.
 
-    Raises ValueError naming the node when a part cannot be compiled exactly. One rule it
+    Raises ValueError naming the node when a part cannot be compiled exactly, including when
+    the error a value may carry (rounding at its magnitude, softmax leak; the bound is
+    ``taotp.rasp.accuracy``'s) exceeds the margin of what reads it. One rule it
     cannot check: a categorical Aggregate must select a single value or equal values (tracr's
     rule); where it selects distinct values the evaluator averages numbers, the model does not.
     """
