@@ -201,6 +201,37 @@ def test_the_error_a_value_carries_counts_where_it_is_read():
         rasp.compile(close_copied(1e-5), {0, 1, 2}, 3)
 
 
+def stressed(kind, mag, gap):
+    """Numbers mag + t gap through an aggregate (and a Map after it): compiled wrong in
+    float64 before the error accounting (e.g. mean at 1e3, 1e-5: 33 of 39 inputs)."""
+    close = rasp.numerical(rasp.Map(lambda t: mag + t * gap, rasp.tokens)).named("close")
+    upto = rasp.Select(rasp.indices, rasp.indices, C.LEQ)
+    if kind == "sum":
+        total = rasp.numerical(rasp.Select(rasp.tokens, rasp.tokens, C.TRUE).value(close))
+        return rasp.Map(lambda x: round(x / gap) % 3, total.named("sum")).named("cat")
+    mean = rasp.numerical(rasp.Aggregate(upto, close, default=mag)).named("mean")
+    if kind == "mean":
+        return rasp.Map(lambda x: round((x - mag) / gap * 6) % 3, mean).named("cat")
+    if kind == "chain":
+        less = rasp.numerical(rasp.Map(lambda x: x - mag, mean)).named("less")
+        return rasp.numerical(rasp.Aggregate(upto, less, default=0)).named("mean2")
+    return rasp.SequenceMap(lambda x, i: (round((x - mag) / gap) + i) % 3, mean,
+                            rasp.indices).named("sm")
+
+
+@pytest.mark.parametrize("causal", [False, True], ids=["full", "causal"])
+@pytest.mark.parametrize("kind", ["mean", "chain", "sum", "seqmap"])
+@pytest.mark.parametrize("mag,gap", [(1e3, 1e-5), (1e4, 1e-6), (1e5, 1e-4), (1e3, 1e-2)])
+def test_large_numbers_with_tiny_gaps_are_exact_or_refused(kind, mag, gap, causal):
+    program = stressed(kind, mag, gap)
+    try:
+        rasp.compile(program, {0, 1, 2}, 3, causal=causal)
+    except ValueError as error:
+        assert any(node.label in str(error) for node in rasp.nodes(program)), error
+        return
+    check_exhaustive(program, {0, 1, 2}, 3, causal)
+
+
 def test_numerical_outputs_the_unembedding_cannot_separate_are_refused():
     # quadratic maximisation scores 2 v x - v^2: at 1e5 its logits round by ~1e-6, more
     # than the 1e-4 margin between 100000.00 and 100000.01 (this compiled, 10 of 12 wrong)
