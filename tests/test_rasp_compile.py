@@ -178,14 +178,68 @@ def test_too_many_values_is_refused_naming_the_node():
         rasp.compile(mean, set(range(12)), 8)
 
 
-def test_float32_refuses_what_it_cannot_separate():
-    close = rasp.numerical(rasp.Map(lambda t: 1000.0 + t * 1e-5, rasp.tokens))
+def close_copied(gap):
+    """Values 1000 + t gap copied by an Aggregate, then compared: the copy's cleanup writes
+    numbers of size 1000 that the comparison must read to a quarter of ``gap``."""
+    close = rasp.numerical(rasp.Map(lambda t: 1000.0 + t * gap, rasp.tokens))
     itself = rasp.Select(rasp.indices, rasp.indices, C.EQ)
     copied = rasp.numerical(rasp.Aggregate(itself, close, default=1000.0)).named("copied")
-    out = rasp.Map(lambda x: x > 1000.00001, copied).named("cmp")
-    assert rasp.compile(out, {0, 1, 2}, 3).run([0, 2, 1]) == [False, True, False]
+    return rasp.Map(lambda x: x > 1000.0 + gap, copied).named("cmp")
+
+
+def test_float32_refuses_what_it_cannot_separate():
+    out = close_copied(1e-2)
+    assert check_exhaustive(out, {0, 1, 2}, 3).run([0, 2, 1]) == [False, True, False]
     with pytest.raises(ValueError, match="copied|cmp"):
         rasp.compile(out, {0, 1, 2}, 3, dtype=np.float32)
+
+
+def test_the_error_a_value_carries_counts_where_it_is_read():
+    # Before error accounting these compiled in float64 and were wrong: the cleanup of
+    # "copied" rounds its outputs of size 1000 by more than the 1e-5 gaps "cmp" must tell.
+    with pytest.raises(ValueError, match="cmp.*read with error"):
+        rasp.compile(close_copied(1e-5), {0, 1, 2}, 3)
+
+
+def stressed(kind, mag, gap):
+    """Numbers mag + t gap through an aggregate (and a Map after it): compiled wrong in
+    float64 before the error accounting (e.g. mean at 1e3, 1e-5: 33 of 39 inputs)."""
+    close = rasp.numerical(rasp.Map(lambda t: mag + t * gap, rasp.tokens)).named("close")
+    upto = rasp.Select(rasp.indices, rasp.indices, C.LEQ)
+    if kind == "sum":
+        total = rasp.numerical(rasp.Select(rasp.tokens, rasp.tokens, C.TRUE).value(close))
+        return rasp.Map(lambda x: round(x / gap) % 3, total.named("sum")).named("cat")
+    mean = rasp.numerical(rasp.Aggregate(upto, close, default=mag)).named("mean")
+    if kind == "mean":
+        return rasp.Map(lambda x: round((x - mag) / gap * 6) % 3, mean).named("cat")
+    if kind == "chain":
+        less = rasp.numerical(rasp.Map(lambda x: x - mag, mean)).named("less")
+        return rasp.numerical(rasp.Aggregate(upto, less, default=0)).named("mean2")
+    return rasp.SequenceMap(lambda x, i: (round((x - mag) / gap) + i) % 3, mean,
+                            rasp.indices).named("sm")
+
+
+@pytest.mark.parametrize("causal", [False, True], ids=["full", "causal"])
+@pytest.mark.parametrize("kind", ["mean", "chain", "sum", "seqmap"])
+@pytest.mark.parametrize("mag,gap", [(1e3, 1e-5), (1e4, 1e-6), (1e5, 1e-4), (1e3, 1e-2)])
+def test_large_numbers_with_tiny_gaps_are_exact_or_refused(kind, mag, gap, causal):
+    program = stressed(kind, mag, gap)
+    try:
+        rasp.compile(program, {0, 1, 2}, 3, causal=causal)
+    except ValueError as error:
+        assert any(node.label in str(error) for node in rasp.nodes(program)), error
+        return
+    check_exhaustive(program, {0, 1, 2}, 3, causal)
+
+
+def test_numerical_outputs_the_unembedding_cannot_separate_are_refused():
+    # quadratic maximisation scores 2 v x - v^2: at 1e5 its logits round by ~1e-6, more
+    # than the 1e-4 margin between 100000.00 and 100000.01 (this compiled, 10 of 12 wrong)
+    big = rasp.numerical(rasp.Map(lambda t: 1e5 + t * 1e-2, rasp.tokens)).named("big")
+    with pytest.raises(ValueError, match="big: its output values"):
+        rasp.compile(big, {0, 1, 2}, 2)
+    small = rasp.numerical(rasp.Map(lambda t: 1e3 + t * 1e-3, rasp.tokens)).named("small")
+    check_exhaustive(small, {0, 1, 2}, 2)
 
 
 def test_non_numbers_in_a_numerical_sop_are_refused():

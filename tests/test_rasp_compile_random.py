@@ -97,3 +97,45 @@ def test_random_programs_compile_exactly_or_are_refused(program, causal):
                                                                         np.float32]))
 def test_many_random_programs(program, causal, dtype):
     check_compiled_equals_evaluated(program, causal, dtype)
+
+
+@st.composite
+def close_numbers(draw):
+    """Numbers ``m + t g`` of large magnitude m and tiny gaps g, averaged or summed (over up
+    to every position), then read by a Map: the reader must tell the gaps apart through
+    the error the aggregate's cleanup writes at magnitude m. Numerical outputs are compared
+    to the compiler's promised resolution (``compiler.RESOLUTION``, relative)."""
+    mag = draw(st.sampled_from([0.0, 1.0, 1e2, 1e3, 1e4, 1e6])) * draw(st.sampled_from([1, -1]))
+    gap = draw(st.sampled_from([1.0, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6]))
+    x = rasp.numerical(rasp.Map(lambda t: mag + t * gap, rasp.tokens)).named("close")
+    for step in range(draw(st.integers(1, 2))):
+        kind = draw(st.sampled_from(["copy", "mean", "sum"]))
+        comparison = {"copy": rasp.Comparison.EQ, "mean": rasp.Comparison.LEQ,
+                      "sum": draw(st.sampled_from([rasp.Comparison.TRUE,
+                                                   rasp.Comparison.LEQ]))}[kind]
+        sel = rasp.Select(rasp.indices, rasp.indices, comparison)
+        x = rasp.numerical(sel.value(x) if kind == "sum" else
+                           rasp.Aggregate(sel, x, default=mag)).named(f"{kind}{step}")
+        if draw(st.booleans()):  # Map -> Aggregate -> Map chains
+            x = rasp.numerical(rasp.Map(lambda v: v - mag, x)).named(f"less{step}")
+    reader = draw(st.sampled_from(["none", "categorical", "numerical"]))
+    if reader == "categorical":
+        x = rasp.Map(lambda v: int(np.floor(v / gap * 6 + 0.5)) % 3, x).named("read")
+    elif reader == "numerical":
+        x = rasp.numerical(rasp.Map(lambda v: (v - mag) / gap, x)).named("read")
+    return x
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
+@given(program=close_numbers(), causal=st.booleans(), dtype=st.sampled_from([np.float64,
+                                                                             np.float32]))
+def test_large_numbers_with_tiny_gaps_are_exact_or_refused(program, causal, dtype):
+    check_compiled_equals_evaluated(program, causal, dtype)
+
+
+@pytest.mark.slow
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+@given(program=close_numbers(), causal=st.booleans(), dtype=st.sampled_from([np.float64,
+                                                                             np.float32]))
+def test_many_large_numbers_with_tiny_gaps(program, causal, dtype):
+    check_compiled_equals_evaluated(program, causal, dtype)

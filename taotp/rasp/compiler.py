@@ -21,7 +21,7 @@ import numpy as np
 from taotp.circuits import mean_free
 from taotp.model import transformer
 from taotp.params import astype, count_params
-from taotp.rasp import emit, recipes
+from taotp.rasp import accuracy, emit, recipes
 from taotp.rasp import expr as rx
 from taotp.rasp.allocate import Plan, allocate, uses_scratch
 from taotp.rasp.evaluate import check_input
@@ -30,6 +30,9 @@ from taotp.rasp.lower import Attend, Embed, Lookup, Var, lower
 # Softmax leakage allowed per key (recipes.hardening_gap): underflow in float64, below
 # float32's resolution in float32.
 TOLERANCE = {np.dtype(np.float64): 1e-300, np.dtype(np.float32): 1e-9}
+# The relative precision of numerical outputs: values closer than this may come out as
+# either (``accuracy.check_output``).
+RESOLUTION = {np.dtype(np.float64): 1e-9, np.dtype(np.float32): 1e-5}
 
 
 class SharedScratchError(ValueError):
@@ -84,7 +87,9 @@ def compile(program, vocab, max_seq_len: int, causal: bool = False,  # noqa: A00
             dtype=np.float64) -> CompiledProgram:
     """Weights on which greedy decoding reproduces ``rasp.evaluate(program, xs, causal)``.
 
-    Raises ValueError naming the node when a part cannot be compiled exactly. One rule it
+    Raises ValueError naming the node when a part cannot be compiled exactly, including when
+    the error a value may carry (rounding at its magnitude, softmax leak; the bound is
+    ``taotp.rasp.accuracy``'s) exceeds the margin of what reads it. One rule it
     cannot check: a categorical Aggregate must select a single value or equal values (tracr's
     rule); where it selects distinct values the evaluator averages numbers, the model does not.
     """
@@ -119,13 +124,16 @@ def assemble(plan: Plan, out: Var, vocab: tuple, max_seq_len: int, dtype) -> tup
     L, eps = plan.d_logical, float(np.finfo(dtype).eps)
     gap = recipes.hardening_gap(max_seq_len + 1, TOLERANCE[dtype])
     layers, notes = [], []
+    errors: dict = {}  # label -> error bound (taotp.rasp.accuracy)
     for layer in range(plan.n_layers):
         heads = plan.ops_in(layer, Attend)
         scale = recipes.layer_norm_scale(plan.norm_before(2 * layer), L + 1)
         d_head = max([_head_dims(op) for op in heads] + [1])
         mlp_norm = plan.norm_before(2 * layer + 1)
         mlp_scale = recipes.layer_norm_scale(mlp_norm, L + 1)
-        mlps = [emit.lookup_mlp(op, plan, mlp_scale, eps) for op in plan.ops_in(layer, Lookup)]
+        written = _head_errors(heads, errors, eps, plan.norm_before(2 * layer), gap, dtype)
+        mlps = [emit.lookup_mlp(op, plan, mlp_scale, eps, errors)
+                for op in plan.ops_in(layer, Lookup)]
         scratch = [op for op in heads if uses_scratch(op)]
         alone = mlp_norm if len(scratch) == 1 and not mlps else None
         shrink = {op.out.label: 1.0 for op in scratch} if alone else _shrink(
@@ -136,7 +144,8 @@ def assemble(plan: Plan, out: Var, vocab: tuple, max_seq_len: int, dtype) -> tup
                   for h, (op, b) in enumerate(zip(heads, built))]
         Q, K, V, P = (np.stack([b[i] for b in built]) if built else np.zeros((1, L, 1))
                       for i in range(4))
-        mlps = [emit.cleanup_mlp(op, plan, mlp_scale, shrink[op.out.label], eps, alone)
+        mlps = [emit.cleanup_mlp(op, plan, mlp_scale, shrink[op.out.label], eps, alone,
+                                 errors, written[op.out.label])
                 for op in scratch] + mlps
         notes += [(layer, f"mlp: {m[4]}") for m in mlps]
         if not mlps:
@@ -148,6 +157,7 @@ def assemble(plan: Plan, out: Var, vocab: tuple, max_seq_len: int, dtype) -> tup
             "M2": np.concatenate([m[2] for m in mlps], axis=0),
             "b2": sum(m[3] for m in mlps),
             "ln1": {"gamma": 1.0, "beta": 0.0}, "ln2": {"gamma": 1.0, "beta": 0.0}})
+    accuracy.check_output(out, errors, eps, RESOLUTION[dtype])
     tok_emb, pos_emb = _embeddings(plan, vocab, max_seq_len, len(out.domain()))
     out_emb = _unembedding(plan, out, len(vocab))
     logical = {"tok_emb": tok_emb, "pos_emb": pos_emb, "out_emb": out_emb, "layers": layers,
@@ -178,6 +188,19 @@ def _shrink(scratch: list, lookups: list, norm: float, eps: float) -> dict:
             raise SharedScratchError(f"{op.out.label}: its scratch values are too close together to "
                              f"share a layer in this dtype (rounding {floor:.2g}x its margin)")
     return out
+
+
+def _head_errors(heads: list, errors: dict, eps: float, norm: float, gap: float,
+                 dtype) -> dict:
+    """Each head's written error (``accuracy.head_error``); a copy's goes to ``errors``."""
+    written = {}
+    for op in heads:
+        a = 2 if op.kind in ("copy", "mean") else 1
+        leak = accuracy.leak(op, errors, a * gap, TOLERANCE[dtype])
+        written[op.out.label] = accuracy.head_error(op, errors, eps, norm, leak)
+        if op.kind == "copy":
+            errors[op.out.label] = written[op.out.label][0]
+    return written
 
 
 def _heads(layer: dict) -> int:

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from taotp.rasp import recipes
+from taotp.rasp import accuracy, recipes
+from taotp.rasp.accuracy import MAX_LOSS, NOISE  # noqa: F401 (limits of emit)
 from taotp.rasp.allocate import Plan
 from taotp.rasp.ir import Attend, Lookup, Term, Var
 
 BOS, NOT_BOS = 0, 1
-# Noise a lookup must tolerate, as a multiple of machine epsilon times its largest input.
-NOISE = 100.0
 # A categorical lookup's comparators take a sum of k one-hots off by a quarter; a relative
 # scale error of this much (times k <= 25 inputs... in practice 1-3) stays far below that.
 CATEGORICAL_TOLERANCE = 0.2
@@ -27,7 +26,6 @@ RESIDUAL_NOISE = 1e6
 
 class MatchPrecisionError(ValueError):
     """A shift match's scores are too large for the dtype (``compile`` then uses one-hots)."""
-MAX_LOSS = 0.05  # the largest rounding error a plateau lookup may make (snapping takes 1/4)
 
 
 def encode(var: Var, value, plan: Plan, out: np.ndarray) -> None:
@@ -150,21 +148,24 @@ def tolerance(ts: np.ndarray) -> float:
 
 
 def cleanup_mlp(op: Attend, plan: Plan, scale: float, shrink: float, eps: float,
-                alone: float | None = None) -> tuple:
+                alone: float | None = None, errors: dict | None = None,
+                scratch_error: tuple = ()) -> tuple:
     """An MLP turning the (shrunk) scratch average into ``op.out`` and erasing the scratch.
 
     The scratch changes the residual's norm a little (``shrink`` keeps that below every
     reader's tolerance), so the layer norm scale ``scale`` is the one without scratch. When
     it is the layer's only MLP work, ``alone`` (the squared norm without scratch) lets it
-    use each point's exact scale instead, unshrunk."""
+    use each point's exact scale instead, unshrunk. ``scratch_error`` bounds each scratch
+    column's error (``accuracy.head_error``); the output's goes to ``errors``."""
     L = plan.d_logical
     s = plan.scratch[op.out.label]
     ys, proj = scratch_points(op)
-    ts = (ys @ proj) * shrink * scale
+    factor = np.full(len(ys), shrink * scale)
     if alone is not None:  # the only scratch and reader: undo each point's exact scale
-        ts = (ys @ proj) * np.array([recipes.layer_norm_scale(alone + float(y @ y), L + 1)
-                                     for y in ys])
-    _check_gap(op.out.label, ts, eps)
+        factor = np.array([recipes.layer_norm_scale(alone + float(y @ y), L + 1) for y in ys])
+    ts = (ys @ proj) * factor
+    carried = float(factor.max()) * sum(abs(p) * e for p, e in zip(proj, scratch_error))
+    _record(errors, op.out, accuracy.plateau(op.out.label, ts, eps, carried))
     rows = np.zeros((len(ys), L))
     for row, (y, o) in zip(rows, op.points):
         encode(op.out, o, plan, row)
@@ -176,9 +177,14 @@ def cleanup_mlp(op: Attend, plan: Plan, scale: float, shrink: float, eps: float,
             tolerance(ts))
 
 
-def lookup_mlp(op: Lookup, plan: Plan, scale: float, eps: float) -> tuple:
-    """An MLP for a Map/SequenceMap table: categorical_lookup or plateau_lookup."""
+def lookup_mlp(op: Lookup, plan: Plan, scale: float, eps: float,
+               errors: dict | None = None) -> tuple:
+    """An MLP for a Map/SequenceMap table: categorical_lookup or plateau_lookup. Reads
+    the inputs' error bounds from ``errors`` and writes the output's there
+    (``taotp.rasp.accuracy``)."""
     L = plan.d_logical
+    errors = {} if errors is None else errors
+    norm = (L + 1) / scale ** 2  # the squared norm this MLP reads (layer_norm_scale)
     rows_of = [list(plan.dims(v)) for v in op.inputs]
 
     def enc(value):
@@ -188,7 +194,9 @@ def lookup_mlp(op: Lookup, plan: Plan, scale: float, eps: float) -> tuple:
 
     if op.weights:  # a function of sum w_i x_i: one plateau per value of the sum
         ts = np.array([float(t) for (t,), _ in op.table])
-        _check_gap(op.out.label, ts, eps)
+        carried = sum(accuracy.read_error(v, errors, eps, norm, w)
+                      for w, v in zip(op.weights, op.inputs))
+        _record(errors, op.out, accuracy.plateau(op.out.label, ts, eps, carried))
         read = np.zeros((L, 1))
         for w, v, dims in zip(op.weights, op.inputs, rows_of):
             read[dims[0], 0] += w * v.unit / scale
@@ -198,9 +206,15 @@ def lookup_mlp(op: Lookup, plan: Plan, scale: float, eps: float) -> tuple:
         return read @ M1, b1, M2, b2, f"{op.out.label}: plateau_lookup of {terms}", \
             tolerance(ts)
     if not any(v.numerical for v in op.inputs):
-        linear = _linear_lookup(op, plan, scale, eps, enc)
+        linear = _linear_lookup(op, plan, scale, eps, enc, errors)
         if linear is not None:
             return linear
+        carried = sum(accuracy.read_error(v, errors, eps, norm, coefficients=[1.0])
+                      for v in op.inputs)
+        if carried > CATEGORICAL_TOLERANCE:
+            raise ValueError(f"{op.out.label}: its one-hot inputs may be off by {carried:.2g}, "
+                             f"more than its comparators take ({CATEGORICAL_TOLERANCE})")
+        errors[op.out.label] = NOISE * eps
         table = {tuple(v.slot(a) for v, a in zip(op.inputs, args)): out
                  for args, out in op.table}
         m1, b1, M2, b2 = recipes.categorical_lookup([v.width for v in op.inputs], table, enc)
@@ -210,7 +224,9 @@ def lookup_mlp(op: Lookup, plan: Plan, scale: float, eps: float) -> tuple:
     weights = recipes.injective_weights([[v.code(a) for a in v.domain()] for v in op.inputs])
     ts = np.array([sum(w * v.code(a) for w, v, a in zip(weights, op.inputs, args))
                    for args, _ in op.table])
-    _check_gap(op.out.label, ts, eps)
+    carried = sum(accuracy.read_error(v, errors, eps, norm, w, w * np.arange(v.width))
+                  for w, v in zip(weights, op.inputs))
+    _record(errors, op.out, accuracy.plateau(op.out.label, ts, eps, carried))
     read = np.zeros((L, 1))
     for w, v, dims in zip(weights, op.inputs, rows_of):
         if v.numerical:
@@ -221,23 +237,16 @@ def lookup_mlp(op: Lookup, plan: Plan, scale: float, eps: float) -> tuple:
     return read @ M1, b1, M2, b2, f"{op.out.label}: plateau_lookup", tolerance(ts)
 
 
-def _check_gap(label: str, ts: np.ndarray, eps: float) -> None:
-    gap, top = recipes.min_gap(ts), float(np.abs(ts).max()) or 1.0
-    if len(np.unique(ts)) != len(ts):
-        raise ValueError(f"{label}: two inputs read as the same number (too many values, too close together for this dtype)")
-    # Far from its point, a plateau's four ReLUs are large and cancel: each loses about
-    # eps * 4 top / gap, and all the points below the input add up.
-    loss = eps * 4 * top / gap * len(ts)
-    if gap / 4 < NOISE * eps * top or loss > MAX_LOSS:
-        raise ValueError(f"{label}: its {len(ts)} inputs are {gap:.3g} apart at magnitude "
-                         f"{top:.3g}, too close to tell apart under this dtype's rounding "
-                         f"(eps {eps:.3g}; estimated error {loss:.2g} > {MAX_LOSS})")
+def _record(errors: dict | None, out: Var, relative: float) -> None:
+    """Store the error of a plateau lookup's output (``relative`` of its largest row)."""
+    if errors is not None:
+        errors[out.label] = relative * accuracy.size(out)
 
 
 PROJECTIONS = ((1.0, -1.0), (1.0, 1.0), (1.0, -2.0), (2.0, -1.0), (1.0, 2.0), (2.0, 1.0))
 
 
-def _linear_lookup(op: Lookup, plan: Plan, scale: float, eps: float, enc):
+def _linear_lookup(op: Lookup, plan: Plan, scale: float, eps: float, enc, errors: dict):
     """A function of two numbers that depends only on ``a x + b y`` (like ``length - i``)
     needs one plateau per value of ``a x + b y``, not one unit per pair. Only the pairs of
     non-None values and the BOS pair must be right: a None input means the evaluator's
@@ -264,7 +273,10 @@ def _linear_lookup(op: Lookup, plan: Plan, scale: float, eps: float, enc):
         return None
     w, groups = best
     ts = np.array(list(groups), dtype=np.float64)
-    _check_gap(op.out.label, ts, eps)
+    norm = (plan.d_logical + 1) / scale ** 2
+    carried = sum(accuracy.read_error(v, errors, eps, norm, wi, wi * np.array(
+        [float(x) for x in v.values] + [n])) for wi, n, v in zip(w, nones, op.inputs))
+    _record(errors, op.out, accuracy.plateau(op.out.label, ts, eps, carried))
     read = np.zeros((plan.d_logical, 1))
     for wi, n, v in zip(w, nones, op.inputs):
         dims = list(plan.dims(v))

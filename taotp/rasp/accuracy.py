@@ -1,0 +1,138 @@
+"""Error accounting: a bound on how far every value the compiled model carries may be off.
+
+Each Var gets ``err``: for a number, a bound on ``|stored value - true value|`` in the value's
+own units; for a one-hot, a bound on the L1 mass misplaced over its slots. Every reader
+checks its margin against what it reads, so a compile either meets every margin or raises
+a ValueError naming the node (never a silent wrong answer).
+
+The bound, per operation (``eps`` machine epsilon, ``tol`` the softmax leak the hardening
+gap allows, ``n`` the residual's squared norm where it is read):
+
+- reading a number ``x`` (unit ``u``) with weight ``w`` from the residual adds
+  ``|w| (err(x) + NOISE eps sqrt(n) u)``: layer norm and the mean-free basis mix every
+  coordinate, so each read is off by a few epsilons of the whole residual's norm;
+- a head averaging numbers of bound ``B`` writes ``err(values) + NOISE eps (sqrt(n) u + B)
+  + 2 leak max(B, |default|)``; a head copying a one-hot writes ``err(values) + 2 leak``;
+  a selector reading one-hots off by ``e`` scores off by ``s = gain e`` (shift terms:
+  ``2 gain e``), so softmax leaks ``e^s tol`` instead of ``tol`` (refused past ``MAX_LEAK``);
+- a plateau lookup over points ``ts`` (smallest gap ``g``, largest ``|t|`` ``T``) stays on
+  its plateau when the carried error plus ``NOISE eps T`` is below ``g / 4``; far from a point
+  its ReLUs are large and cancel, losing ``loss = 4 eps T / g m`` (m points) of each output
+  row, so it writes ``(loss + NOISE eps) B_out``, where ``B_out`` is the output's bound
+  (the largest row of a number's encoding, in value units) or 1 for a one-hot;
+- the unembedding picks the nearest output value: its error ``e`` must stay below half the
+  smallest gap ``g`` between output values (a half for a one-hot), and a number's margin
+  ``g (g - 2 e)`` must beat the rounding of its logits ``NOISE eps 3 B^2``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from taotp.rasp import recipes
+from taotp.rasp.ir import Var
+
+# Noise a lookup must tolerate, as a multiple of machine epsilon times its largest input.
+NOISE = 100.0
+MAX_LOSS = 0.05  # the largest rounding error a plateau lookup may make (snapping takes 1/4)
+MAX_LEAK = 0.01  # the largest softmax mass unselected keys may get (downstream checks it)
+
+
+def read_error(var: Var, errors: dict, eps: float, norm: float, weight: float = 1.0,
+               coefficients=None) -> float:
+    """Error of ``weight * value`` of a number, or of ``sum_j c_j slot_j`` of a one-hot,
+    read from a residual of squared norm ``norm``."""
+    noise = NOISE * eps * norm ** 0.5
+    carried = errors.get(var.label, 0.0)
+    if var.numerical:
+        return abs(weight) * (carried + noise * var.unit)
+    c = np.abs(np.asarray(coefficients, dtype=np.float64))
+    return float(c.max()) * carried + float(np.sqrt((c * c).sum())) * noise
+
+
+def plateau(label: str, ts: np.ndarray, eps: float, carried: float = 0.0) -> float:
+    """Check a plateau lookup over the points ``ts`` whose input is off by up to ``carried``
+    (in the units of ``ts``); return its relative output error ``loss + NOISE eps``."""
+    gap, top = recipes.min_gap(ts), float(np.abs(ts).max()) or 1.0
+    if len(np.unique(ts)) != len(ts):
+        raise ValueError(f"{label}: two inputs read as the same number (too many values, "
+                         f"too close together for this dtype)")
+    # Far from its point, a plateau's four ReLUs are large and cancel: each loses about
+    # eps * 4 top / gap, and all the points below the input add up.
+    loss = eps * 4 * top / gap * len(ts)
+    if gap / 4 <= NOISE * eps * top + carried or loss > MAX_LOSS:
+        raise ValueError(f"{label}: its {len(ts)} inputs are {gap:.3g} apart at magnitude "
+                         f"{top:.3g} and read with error up to {carried:.3g}, too close to "
+                         f"tell apart under this dtype's rounding (eps {eps:.3g}; estimated "
+                         f"lookup error {loss:.2g}, at most {MAX_LOSS})")
+    return loss + NOISE * eps
+
+
+def size(var: Var) -> float:
+    """The largest output row of ``var``'s encoding, in the value's units (1: one-hot)."""
+    return var.bound if var.numerical else 1.0
+
+
+def selector_error(op, errors: dict, gain: float) -> float:
+    """How much of a head's score margin the errors of the Vars its terms read may take.
+
+    A one-hot off by L1 mass ``e`` moves a score by ``gain e``. A shift term scores
+    ``gain (1 - d^2)`` with ``d = k - q - shift``; off by ``delta`` (the key's error plus
+    the query's), a selected key still scores ``gain (1 - delta^2)`` and an unselected one
+    (``|d| >= 1``) at most ``gain (1 - (1 - delta)^2)``: the margin shrinks by ``2 gain delta``."""
+    total = 0.0
+    for term in op.terms:
+        delta = errors.get(term.keys.label, 0.0) + errors.get(term.queries.label, 0.0)
+        total += gain * delta if term.shift is None else 2 * gain * delta
+    return total
+
+
+def leak(op, errors: dict, gain: float, tolerance: float) -> float:
+    """The softmax mass a head's unselected keys may get: the hardening gap bounds it by
+    ``tolerance`` (``recipes.hardening_gap``); scores off by ``s`` (``selector_error``)
+    multiply that by ``e^s``. Refused past ``MAX_LEAK``."""
+    shift = selector_error(op, errors, gain)
+    mass = tolerance * np.exp(min(shift, 700.0))
+    if mass > MAX_LEAK:
+        raise ValueError(f"{op.out.label}: its selector reads values off by enough to move "
+                         f"its scores by {shift:.2g}, so softmax may leak {mass:.2g} "
+                         f"(at most {MAX_LEAK})")
+    return mass
+
+
+def head_error(op, errors: dict, eps: float, norm: float, mass: float) -> tuple:
+    """The error of what a head writes: ``(copied one-hot,)``, or one bound per scratch
+    column (the average of values, then ``1 / (w + 1)``), in the values' units. ``mass``:
+    the softmax mass its unselected keys may get (``leak``)."""
+    count = 2 * mass + NOISE * eps * norm ** 0.5  # the BOS key's share 1 / (w + 1)
+    if op.kind == "copy":
+        return (errors.get(op.values.label, 0.0) + 2 * mass + NOISE * eps,)
+    if op.kind == "width":
+        return (count,)
+    values = op.values
+    bound = max(values.bound, abs(float(op.default or 0.0)), abs(float(values.bos or 0.0)))
+    average = read_error(values, errors, eps, norm) + NOISE * eps * bound + 2 * mass * bound
+    return (average,) if op.kind == "mean" else (average, count)
+
+
+def check_output(out: Var, errors: dict, eps: float, resolution: float) -> None:
+    """The unembedding picks the nearest value: the output's error ``e`` must stay below half
+    the gap ``g`` between its values (half a one-hot), and for numbers (scored by quadratic
+    maximisation, ``2 v x - v^2``, logits of size ``3 B^2``) the margin ``g (g - 2 e)``
+    between the nearest value and the next must beat the logits' rounding ``NOISE eps 3 B^2``.
+    Numbers within ``resolution`` (relative, at least 1) of each other count as one value:
+    the compiled model promises numbers to that precision (1e-9 in float64)."""
+    e = errors.get(out.label, 0.0)
+    if not out.numerical:
+        if e >= 0.5:
+            raise ValueError(f"{out.label}: the output one-hot may be off by {e:.3g} (>= 0.5)")
+        return
+    values = sorted(float(v) for v in out.values)
+    gaps = [b - a for a, b in zip(values, values[1:])
+            if b - a > resolution * max(1.0, abs(a), abs(b))]
+    gap = min(gaps, default=np.inf)  # one value (to the resolution): nothing to tell apart
+    rounding = NOISE * eps * 3 * out.bound ** 2
+    if 2 * e >= gap or gap * (gap - 2 * e) <= rounding:
+        raise ValueError(f"{out.label}: its output values are {gap:.3g} apart at magnitude "
+                         f"{out.bound:.3g}, computed with error up to {e:.3g}: the "
+                         f"unembedding cannot pick the nearest under this dtype's rounding "
+                         f"(eps {eps:.3g})")
