@@ -265,9 +265,10 @@ def certify_domain(task: Task, ks: np.ndarray, vocab_size: int, block_size: int)
         if not report.ok:
             break
     if not report.ok:
-        raise Unproven(f"the trained lookup table is wrong on {report.n_inputs - report.n_passed:,}"
-                       f" of {report.n_inputs:,} prompts in {report.dtype} after {task.options['rounds']} rounds: "
-                       "raise --max-rounds, --steps or --d-model, or try another --seed", task)
+        wrong = report.n_inputs - report.n_passed
+        raise Unproven(f"the trained lookup table is wrong on {wrong:,} of {report.n_inputs:,} "
+                       f"prompts in {report.dtype} after {task.options['rounds']} rounds: raise "
+                       "--max-rounds, --steps or --d-model, or try another --seed", task)
     return task
 
 
