@@ -26,7 +26,7 @@ The dataset and the adversarial rounds (the answer to "how would you make sure")
    every input it accepts.
 
 Sizes (defaults: 6 entries, vocab 4, keys of 2, block 5, d_model 16, 2 heads of 8):
-tok_emb 64 + pos_emb 80 + Q K V P 4 x 256 = 1,168 parameters; the domain has 6 x 85 = 510
+tok_emb 64 + pos_emb 80 + Q K V P 4 x 256 + the unused MLP bias 16 = 1,184 parameters; the domain has 6 x 85 = 510
 prompts, and the build (two rounds) takes seconds. What certifies and what does not is
 measured in the tests and the notebook
 (``notebooks/03_lookup_table.ipynb``, Exercise 1).
