@@ -5,8 +5,9 @@ Plain imports, so that a reader (and an import-graph tool) sees every program mo
 from __future__ import annotations
 
 from constructions import (
-    addition, hello_world, long_addition, lookup_table, lookup_table_general, multiplication,
-    multiset_sort, rasp_programs, search, signed_sort, sort, stable_min, unpadded_addition,
+    addition, hello_world, long_addition, lookup_table, lookup_table_general,
+    lookup_table_trained, multidigit_sort, multiplication, multiset_sort, rasp_programs, search,
+    signed_sort, sort, stable_min, unpadded_addition,
 )
 from taotp.program import Program
 
@@ -26,6 +27,8 @@ MODULES = (
     # Capabilities from the book's exercises.
     lookup_table_general,
     signed_sort,
+    lookup_table_trained,
+    multidigit_sort,
     # RASP programs compiled by rasp.compile (encoders: one non-causal pass).
     rasp_programs,
 )

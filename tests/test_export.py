@@ -223,10 +223,12 @@ def test_transformer_lens_weights_read_like_ours(rng):
 # the exports agree for every n <= 27 (100 random permutations and both sorted orders, n =
 # 16..27); we test n=25, the largest n whose margin should hold on any CPU.
 SIZES = {"sort": {"n": 25}}
-# The two programs of vocabulary 1,000 take minutes to export and run at their default size:
-# the default run exports them smaller, the slow run at their default size.
+# The two programs of vocabulary 1,000 (and multidigit-sort, 27 heads) take minutes to export
+# and run at their default size: the default run exports them smaller, the slow run at their
+# default size.
 SMALLER = {"multiset-sort": {"vocab_size": 20, "block_size": 20},
-           "signed-sort": {"max_abs": 9, "block_size": 20}}
+           "signed-sort": {"max_abs": 9, "block_size": 20},
+           "multidigit-sort": {"digits": 2, "count": 3}}
 
 
 @needs_extra

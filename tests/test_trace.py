@@ -141,7 +141,7 @@ def test_trace_mlp_unit_choices(rng):
 
 
 # Fifteen layers over a 200-token context: over a minute each to draw on a busy machine.
-SLOW_TO_DRAW = {"multiset-sort", "signed-sort"}
+SLOW_TO_DRAW = {"multiset-sort", "signed-sort", "multidigit-sort"}
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=[pytest.mark.slow] * (n in SLOW_TO_DRAW))
