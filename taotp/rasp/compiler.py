@@ -216,15 +216,15 @@ def _embeddings(plan: Plan, vocab: tuple, max_seq_len: int, n_outputs: int) -> t
         if op.source == "tokens":
             emit.encode(v, v.bos, plan, tok[0])
             for i, x in enumerate(vocab):
-                emit.encode(v, x, plan, tok[1 + i])
+                emit.encode(v, op.value(x), plan, tok[1 + i])
         elif op.source == "indices":
             emit.encode(v, v.bos, plan, pos[0])
             for p in range(max_seq_len):
-                emit.encode(v, p, plan, pos[1 + p])
+                emit.encode(v, op.value(p), plan, pos[1 + p])
         else:
             emit.encode(v, v.bos, plan, tok[0])
             for row in tok[1:]:
-                emit.encode(v, op.fill, plan, row)
+                emit.encode(v, op.value(None), plan, row)
     return tok, pos
 
 

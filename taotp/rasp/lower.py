@@ -91,6 +91,9 @@ class _State:
 
     def lookup(self, node, label, numerical, inputs, f: Callable):
         inputs, f = self.inline(inputs, f)
+        folded = self.fold(node, label, numerical, inputs, f)
+        if folded is not None:
+            return self.add(folded)
         combos = math.prod(len(v.domain()) for v in inputs)
         if combos > MAX_COMBOS:
             raise ValueError(f"{label} ({type(node).__name__}): its table has {combos:,} input "
@@ -113,6 +116,36 @@ class _State:
         if numerical:
             table = [(args, var.bos if out is None else out) for args, out in table]
         return self.add(Lookup(var, inputs, tuple(table)))
+
+    def fold(self, node, label, numerical, inputs, f: Callable) -> Embed | None:
+        """A function of the embeddings of one source (tokens or indices, plus constants)
+        is written by the embeddings themselves: no MLP, no layer."""
+        embeds = {op.out.label: op for op in self.ops if isinstance(op, Embed)}
+        parts = [embeds.get(v.label) for v in inputs]
+        sources = {op.source for op in parts if op is not None} - {"full"}
+        if None in parts or len(sources) > 1:
+            return None
+        source = sources.pop() if sources else "full"
+        xs = {"tokens": self.vocab, "indices": range(self.max_seq_len), "full": (None,)}[source]
+        table = []
+        for x in xs:
+            try:
+                table.append((x, f(*(op.value(x) for op in parts))))
+            except Exception:  # the evaluator fails there too: the input is refused
+                table.append((x, None))
+        values = {out for _, out in table if out is not None}
+        args = tuple(v.bos for v in inputs)
+        bos = None
+        if all(a is not None for a in args):
+            try:
+                bos = f(*args)
+            except Exception:
+                bos = None
+        if numerical:
+            bos = bos if bos is not None else (min(values, key=float) if values else 0)
+            values.add(bos)
+            table = [(x, bos if out is None else out) for x, out in table]
+        return Embed(_var(node, numerical, values, bos, label), source, table=tuple(table))
 
     def inline(self, inputs: tuple, f: Callable) -> tuple:
         """Read through Lookups feeding this one (one MLP instead of a chain) when the
