@@ -8,6 +8,8 @@ returns a short line naming the recipe it used, for the compiled program's repor
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from taotp.rasp import recipes
@@ -83,9 +85,28 @@ def scratch_points(op: Attend) -> tuple:
     """The scratch vectors ``y`` of a head, and the projection its cleanup reads them by."""
     ys = np.array([y for y, _ in op.points], dtype=np.float64)
     proj = np.ones(ys.shape[1])
-    if ys.shape[1] == 2:  # (S / (w + 1), 1 / (w + 1)): spread w apart
-        proj[1] = np.pi * (float(np.abs(ys[:, 0]).max()) / recipes.min_gap(ys[:, 1]) + 1.0)
+    if ys.shape[1] == 2:  # (S / (w + 1), 1 / (w + 1)): t = y0 + lam y1 one-to-one
+        proj[1] = _projection(tuple(map(tuple, ys)))
     return ys, proj
+
+
+@functools.lru_cache(maxsize=64)
+def _projection(points: tuple, safe: float | None = None) -> float:
+    """The ``lam`` on a grid that keeps ``y0 + lam y1`` farthest apart relative to its
+    largest value: rounding costs ``eps * top / gap``, so float32 needs that ratio small.
+    ``safe`` (by default a bound past which no two points meet) is the fallback."""
+    ys = np.array(points)
+    if safe is None:
+        safe = np.pi * (float(np.abs(ys[:, 0]).max()) / recipes.min_gap(ys[:, 1]) + 1.0)
+    best, best_lam = 0.0, safe  # a ratio of 0 is a collision
+    grid = np.concatenate(([safe], np.geomspace(safe / 1e3, 3 * safe, 1500)))
+    for chunk in np.array_split(grid, max(1, len(grid) * len(ys) // 2_000_000)):
+        ts = np.sort(ys[:, 0][None, :] + chunk[:, None] * ys[:, 1][None, :], axis=1)
+        ratio = np.diff(ts, axis=1).min(axis=1) / np.abs(ts).max(axis=1)
+        i = int(np.argmax(ratio))
+        if ratio[i] > best:
+            best, best_lam = float(ratio[i]), float(chunk[i])
+    return best_lam
 
 
 def tolerance(ts: np.ndarray) -> float:
@@ -130,10 +151,10 @@ def lookup_mlp(op: Lookup, plan: Plan, scale: float, eps: float) -> tuple:
         encode(op.out, value, plan, row)
         return row
 
+    linear = _linear_lookup(op, plan, scale, eps, enc)
+    if linear is not None:
+        return linear
     if not any(v.numerical for v in op.inputs):
-        linear = _linear_lookup(op, plan, scale, eps, enc)
-        if linear is not None:
-            return linear
         table = {tuple(v.slot(a) for v, a in zip(op.inputs, args)): out
                  for args, out in op.table}
         m1, b1, M2, b2 = recipes.categorical_lookup([v.width for v in op.inputs], table, enc)
@@ -141,6 +162,9 @@ def lookup_mlp(op: Lookup, plan: Plan, scale: float, eps: float) -> tuple:
         np.add.at(M1, sum(rows_of, []), m1 / scale)
         return M1, b1, M2, b2, f"{op.out.label}: categorical_lookup", CATEGORICAL_TOLERANCE
     weights = recipes.injective_weights([[v.code(a) for a in v.domain()] for v in op.inputs])
+    if len(op.inputs) == 2:  # a better-conditioned pair of weights, when the grid finds one
+        pairs = {tuple(v.code(a) for v, a in zip(op.inputs, args)) for args, _ in op.table}
+        weights = [1.0, _projection(tuple(sorted(pairs)), weights[1])]
     ts = np.array([sum(w * v.code(a) for w, v, a in zip(weights, op.inputs, args))
                    for args, _ in op.table])
     _check_gap(op.out.label, ts, eps)
@@ -186,22 +210,30 @@ def _linear_lookup(op: Lookup, plan: Plan, scale: float, eps: float, enc):
     best = None
     for w in PROJECTIONS:
         groups: dict = {}
+        spread: dict = {}  # numerical means: t's equal but for float rounding share a key
         for args, out in rows:
             t = sum(wi * (n if a is None else float(a)) for wi, n, a in zip(w, nones, args))
-            if groups.setdefault(t, out) != out:
+            key = round(t, 9)
+            spread.setdefault(key, []).append(t)
+            if groups.setdefault(key, out) != out:
                 break
         else:
             if best is None or len(groups) < len(best[1]):
-                best = (w, groups)
+                best = (w, groups, spread)
     if best is None or 4 * len(best[1]) >= 2 * len(op.table):
         return None
-    w, groups = best
-    ts = np.array(list(groups), dtype=np.float64)
+    w, groups, spread = best
+    ts = np.array([spread[key][0] for key in groups], dtype=np.float64)
+    if max(max(t) - min(t) for t in spread.values()) > recipes.min_gap(ts) / 64:
+        return None
     _check_gap(op.out.label, ts, eps)
     read = np.zeros((plan.d_logical, 1))
     for wi, n, v in zip(w, nones, op.inputs):
         dims = list(plan.dims(v))
-        read[dims, 0] += wi * np.array([float(x) for x in v.values] + [n]) / scale
+        if v.numerical:  # the number itself sits in its first dim
+            read[dims[0], 0] += wi / scale
+        else:
+            read[dims, 0] += wi * np.array([float(x) for x in v.values] + [n]) / scale
     M1, b1, M2, b2 = recipes.plateau_lookup(ts, np.array([enc(o) for o in groups.values()]))
     return (read @ M1, b1, M2, b2,
             f"{op.out.label}: plateau_lookup of {w[0]:g} x + {w[1]:g} y", tolerance(ts))
