@@ -152,11 +152,20 @@ class _State:
         combined table stays small."""
         producers = {op.out.label: op for op in self.ops if isinstance(op, Lookup)}
         parts = [producers.get(v.label) for v in inputs]
-        flat = []
-        for v, op in zip(inputs, parts):
-            for u in (op.inputs if op else (v,)):
-                if u not in flat:
-                    flat.append(u)
+        while True:  # read through as many producers as keep the table small, largest last;
+            # partly only for categorical tables (numerical ones lose float32 precision)
+            flat = []
+            for v, op in zip(inputs, parts):
+                for u in (op.inputs if op else (v,)):
+                    if u not in flat:
+                        flat.append(u)
+            if math.prod(len(u.domain()) for u in flat) <= MAX_INLINE or not any(parts):
+                break
+            if any(u.numerical for u in flat):
+                parts = [None] * len(parts)
+                continue
+            sizes = [math.prod(len(u.domain()) for u in op.inputs) if op else 0 for op in parts]
+            parts[sizes.index(max(sizes))] = None
         if flat == list(inputs) or math.prod(len(u.domain()) for u in flat) > MAX_INLINE:
             return inputs, f
         tables = [dict(op.table) if op else None for op in parts]
