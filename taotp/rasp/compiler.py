@@ -32,6 +32,11 @@ from taotp.rasp.lower import Attend, Embed, Lookup, Var, lower
 TOLERANCE = {np.dtype(np.float64): 1e-300, np.dtype(np.float32): 1e-9}
 
 
+# A plan with Maps fused into cleanups saves layers; it is taken while its parameters stay
+# within this factor of the unfused plan's.
+FUSE_COST = 1.5
+
+
 class SharedScratchError(ValueError):
     """Averaging heads cannot share a layer at this dtype (``compile`` then isolates them)."""
 
@@ -118,12 +123,34 @@ def compile(program, vocab, max_seq_len: int, causal: bool = False,  # noqa: A00
     if not vocab:
         raise ValueError("vocab must not be empty")
     ops, out = lower(program, vocab, max_seq_len)
-    try:
-        params, notes = assemble(allocate(ops), out, vocab, max_seq_len, dtype)
-    except SharedScratchError:  # one layer per averaging head instead
-        params, notes = assemble(allocate(ops, isolate=True), out, vocab, max_seq_len, dtype)
+    params, notes = _assemble_best(ops, out, vocab, max_seq_len, dtype)
     return CompiledProgram(astype(params, dtype), vocab, out.domain(), max_seq_len, causal,
                            out.numerical, tuple(notes))
+
+
+def _assemble_best(ops: list, out: Var, vocab: tuple, max_seq_len: int, dtype) -> tuple:
+    """The plan with Maps fused into cleanups (fewer layers) unless it costs more than
+    ``FUSE_COST`` times the parameters or is refused at this dtype; else the unfused one."""
+    args = (out, vocab, max_seq_len, dtype)
+    fused_plan = allocate(ops)
+    try:
+        plain = assemble(allocate(ops, fuse=False), *args)
+    except SharedScratchError:  # one layer per averaging head instead
+        plain = assemble(allocate(ops, isolate=True), *args)
+    except ValueError:
+        plain = None
+    if plain is not None and fused_plan.fused == allocate(ops, fuse=False).fused:
+        return plain
+    try:
+        fused = assemble(fused_plan, *args)
+    except ValueError:  # fusing put numbers too close for this dtype (or shared scratch)
+        if plain is None:
+            raise
+        return plain
+    if plain is None or (count_params(fused[0])["n_params"]
+                         <= FUSE_COST * count_params(plain[0])["n_params"]):
+        return fused
+    return plain
 
 
 def assemble(plan: Plan, out: Var, vocab: tuple, max_seq_len: int, dtype) -> tuple:
@@ -137,7 +164,12 @@ def assemble(plan: Plan, out: Var, vocab: tuple, max_seq_len: int, dtype) -> tup
         d_head = max([_head_dims(op) for op in heads] + [1])
         mlp_norm = plan.norm_before(2 * layer + 1)
         mlp_scale = recipes.layer_norm_scale(mlp_norm, L + 1)
-        mlps = [emit.lookup_mlp(op, plan, mlp_scale, eps) for op in plan.ops_in(layer, Lookup)]
+        fused: dict = {}
+        for op in plan.ops_in(layer, Lookup):
+            if op.out.label in plan.fused:
+                fused.setdefault(plan.fused[op.out.label], []).append(op)
+        mlps = [emit.lookup_mlp(op, plan, mlp_scale, eps) for op in plan.ops_in(layer, Lookup)
+                if op.out.label not in plan.fused]
         scratch = [op for op in heads if uses_scratch(op)]
         alone = mlp_norm if len(scratch) == 1 and not mlps else None
         shrink = {op.out.label: 1.0 for op in scratch} if alone else _shrink(
@@ -148,8 +180,8 @@ def assemble(plan: Plan, out: Var, vocab: tuple, max_seq_len: int, dtype) -> tup
                   for h, (op, b) in enumerate(zip(heads, built))]
         Q, K, V, P = (np.stack([b[i] for b in built]) if built else np.zeros((1, L, 1))
                       for i in range(4))
-        mlps = [emit.cleanup_mlp(op, plan, mlp_scale, shrink[op.out.label], eps, alone)
-                for op in scratch] + mlps
+        mlps = [emit.cleanup_mlp(op, plan, mlp_scale, shrink[op.out.label], eps, alone,
+                                 fused.get(op.out.label, ())) for op in scratch] + mlps
         notes += [(layer, f"mlp: {m[4]}") for m in mlps]
         if not mlps:
             mlps = [(np.zeros((L, 1)), np.zeros(1), np.zeros((1, L)), np.zeros(L), "", 1.0)]
