@@ -107,15 +107,9 @@ class _State:
                 except Exception:  # unreachable combinations of over-approximated values
                     out = None
             table.append((args, out))
-        values = {out for _, out in table if out is not None}
-        bos = dict(table).get(tuple(v.bos for v in inputs))
-        if numerical:
-            bos = bos if bos is not None else (min(values, key=float) if values else 0)
-            values.add(bos)
-        var = _var(node, numerical, values, bos, label)
-        if numerical:
-            table = [(args, var.bos if out is None else out) for args, out in table]
-        return self.add(Lookup(var, inputs, tuple(table)))
+        var, table = _output(node, label, numerical, table,
+                             dict(table).get(tuple(v.bos for v in inputs)))
+        return self.add(Lookup(var, inputs, table))
 
     def fold(self, node, label, numerical, inputs, f: Callable) -> Embed | None:
         """A function of the embeddings of one source (tokens or indices, plus constants)
@@ -133,19 +127,14 @@ class _State:
                 table.append((x, f(*(op.value(x) for op in parts))))
             except Exception:  # the evaluator fails there too: the input is refused
                 table.append((x, None))
-        values = {out for _, out in table if out is not None}
-        args = tuple(v.bos for v in inputs)
         bos = None
-        if all(a is not None for a in args):
+        if all(v.bos is not None for v in inputs):
             try:
-                bos = f(*args)
+                bos = f(*(v.bos for v in inputs))
             except Exception:
                 bos = None
-        if numerical:
-            bos = bos if bos is not None else (min(values, key=float) if values else 0)
-            values.add(bos)
-            table = [(x, bos if out is None else out) for x, out in table]
-        return Embed(_var(node, numerical, values, bos, label), source, table=tuple(table))
+        var, table = _output(node, label, numerical, table, bos)
+        return Embed(var, source, table=table)
 
     def inline(self, inputs: tuple, f: Callable) -> tuple:
         """Read through Lookups feeding this one (one MLP instead of a chain) when the
@@ -271,6 +260,16 @@ class _State:
         kind = "mean" if node.reduction == "mean" else "sum"
         return self.add(Attend(out, kind, keys, queries, pattern, values, stand_in,
                                tuple(dict(points).items())))
+
+
+def _output(node, label: str, numerical: bool, table: list, bos) -> tuple:
+    """The Var of a table's outputs and the table (a numerical None becomes the BOS value)."""
+    values = {out for _, out in table if out is not None}
+    if numerical:
+        bos = bos if bos is not None else (min(values, key=float) if values else 0)
+        values.add(bos)
+        table = [(x, bos if out is None else out) for x, out in table]
+    return _var(node, numerical, values, bos, label), tuple(table)
 
 
 def _merge(a: tuple, b: tuple) -> tuple:
