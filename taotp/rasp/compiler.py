@@ -75,7 +75,14 @@ class CompiledProgram:
     def stream(self, xs):
         """Outputs of a causal program, yielded token by token as ``xs`` is read: each token
         is fed once through a key/value cache (``taotp.decoding.feed``), so a step costs one
-        position. Output ``i`` is ``run(xs[:i + 1])[-1]``, which equals ``run(xs)[i]``."""
+        position. Output ``i`` is ``run(xs[:i + 1])[-1]``, which equals ``run(xs)[i]``.
+
+        >>> from taotp import rasp
+        >>> prevs = rasp.Select(rasp.indices, rasp.indices, rasp.Comparison.LEQ)
+        >>> running = rasp.numerical(rasp.Aggregate(prevs, rasp.tokens, default=0))
+        >>> list(rasp.compile(running, {0, 1}, 4, causal=True).stream([1, 0, 1]))
+        [1.0, 0.5, 0.6666666666666666]
+        """
         if not self.causal:
             raise ValueError("stream needs a program compiled with causal=True: a "
                              "non-causal program's output at i depends on later tokens")
