@@ -144,15 +144,17 @@ def _assemble_best(ops: list, out: Var, vocab: tuple, max_seq_len: int, dtype) -
         plain = assemble(allocate(ops, fuse=False), *args)
     except SharedScratchError:  # one layer per averaging head instead
         plain = assemble(allocate(ops, isolate=True), *args)
-    except ValueError:
-        plain = None
-    if plain is not None and fused_plan.fused == allocate(ops, fuse=False).fused:
+    except ValueError as error:
+        plain, refusal = None, error
+    if fused_plan.fused == allocate(ops, fuse=False).fused:
+        if plain is None:
+            raise refusal
         return plain
     try:
         fused = assemble(fused_plan, *args)
     except ValueError:  # fusing put numbers too close for this dtype (or shared scratch)
         if plain is None:
-            raise
+            raise refusal from None  # the unfused plan's reason: fewer, wider-apart points
         return plain
     if plain is None or (count_params(fused[0])["n_params"]
                          <= FUSE_COST * count_params(plain[0])["n_params"]):
