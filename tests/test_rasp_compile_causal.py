@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from constructions.rasp_lib import LIBRARY
-from taotp import decode_batch, rasp
+from taotp import decode_batch, decode_cached, rasp
 from taotp.params import check_params
 from tests.test_rasp_compile import agree, frac_prevs, reverse
 from tests.test_rasp_compile_lib import FAST, HUGE
@@ -69,6 +69,16 @@ def test_float32_stream_keeps_float32():
     for xs in inputs((0, 1), 5):
         want = rasp.evaluate(frac_prevs(), xs, causal=True)
         assert agree(want, list(compiled.stream(xs)), 1e-5), xs
+
+
+def test_decode_cached_gives_the_last_output_of_each_prefix():
+    compiled = rasp.compile(reverse(), {"a", "b"}, 4, causal=True)
+    start = 1 + len(compiled.vocab)
+    for xs in inputs("ab", 4):
+        want = rasp.evaluate(reverse(), xs, causal=True)[-1]
+        step = decode_cached(compiled.ids(xs), compiled.params, max_steps=1)[-1]
+        if want is not None:
+            assert compiled.outputs[int(step) - start] == want, xs
 
 
 def test_stream_is_lazy_and_refuses_what_run_refuses():
