@@ -63,64 +63,44 @@ def _inputs(op) -> list:
     return []
 
 
-MAX_FUSED = 20_000  # cleanup points times the other inputs' values, in one fused MLP
-
-
-def _fusable(op, producer: dict, ready: dict, scratch_count: dict, mlp_layers: set,
-             fuse: bool):
-    """The scratch head whose cleanup can also compute the Lookup ``op``, or None."""
-    if not isinstance(op, Lookup):
+def _fusable(op, producer: dict):
+    """The scratch head whose cleanup can also compute the Lookup ``op`` (a Map of its
+    output alone), or None."""
+    if not isinstance(op, Lookup) or len(op.inputs) != 1:
         return None
-    sources = [producer[v.label] for v in op.inputs if uses_scratch(producer[v.label][0])]
-    if not sources:
-        return None
-    source, layer = max(sources, key=lambda s: s[1])  # the last one: others must be ready
-    if len(op.inputs) == 1:
-        return source
-    others = [v for v in op.inputs if v != source.out]
-    if not fuse or scratch_count.get(layer) != 1 or layer in mlp_layers or any(
-            ready[v.label] > 2 * layer for v in others):
-        return None
-    size = len(source.points)
-    for v in others:
-        size *= len(v.domain())
-    return source if size <= MAX_FUSED else None
+    source = producer[op.inputs[0].label][0]
+    return source if uses_scratch(source) else None
 
 
-def allocate(ops: list, isolate: bool = False, fuse: bool = True) -> Plan:
+def allocate(ops: list, isolate: bool = False) -> Plan:
     """Greedy as-soon-as-possible placement in the given (topological) order.
 
     ``isolate`` gives each scratch head a layer whose MLP does nothing else, so its cleanup
     can undo the exact layer-norm scale (float32 needs that when values are close). A Map
-    reading a scratch head's output is fused into that head's cleanup MLP; with ``fuse`` so
-    is a Map that also reads other ready Vars, when the head is its layer's only MLP work
-    (the layer's MLP is then closed to everything else)."""
+    of a scratch head's output alone is fused into that head's cleanup MLP."""
     ready: dict = {}
     producer: dict = {}
     fused: dict = {}
     layers: list = []
     scratch_count: dict = {}
     mlp_layers: set = set()
-    closed: set = set()
     for op in ops:
         after = max((ready[v.label] for v in _inputs(op)), default=-1)
-        source = _fusable(op, producer, ready, scratch_count, mlp_layers, fuse and not isolate)
+        source = _fusable(op, producer)
         if isinstance(op, Embed):
             layer = -1
         elif source is not None:  # written by the cleanup MLP of ``source``
             layer = producer[source.out.label][1]
             fused[op.out.label] = source.out.label
-            if len(op.inputs) > 1:
-                closed.add(layer)
         elif isinstance(op, Lookup):
             layer = (after + 1) // 2  # first MLP sublayer 2l + 1 > after
-            while (isolate and layer in scratch_count) or layer in closed:
+            while isolate and layer in scratch_count:
                 layer += 1
             mlp_layers.add(layer)
         else:
             layer = (after + 2) // 2  # first attention sublayer 2l > after
-            while uses_scratch(op) and (layer in closed or isolate and (
-                    layer in scratch_count or layer in mlp_layers)):
+            while isolate and uses_scratch(op) and (layer in scratch_count
+                                                    or layer in mlp_layers):
                 layer += 1
             if uses_scratch(op):
                 scratch_count[layer] = scratch_count.get(layer, 0) + 1

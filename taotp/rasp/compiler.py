@@ -32,11 +32,6 @@ from taotp.rasp.lower import Attend, Embed, Lookup, Var, lower
 TOLERANCE = {np.dtype(np.float64): 1e-300, np.dtype(np.float32): 1e-9}
 
 
-# A plan with Maps fused into cleanups saves layers; it is taken while its parameters stay
-# within this factor of the unfused plan's.
-FUSE_COST = 1.5
-
-
 class SharedScratchError(ValueError):
     """Averaging heads cannot share a layer at this dtype (``compile`` then isolates them)."""
 
@@ -130,36 +125,12 @@ def compile(program, vocab, max_seq_len: int, causal: bool = False,  # noqa: A00
     if not vocab:
         raise ValueError("vocab must not be empty")
     ops, out = lower(program, vocab, max_seq_len)
-    params, notes = _assemble_best(ops, out, vocab, max_seq_len, dtype)
+    try:
+        params, notes = assemble(allocate(ops), out, vocab, max_seq_len, dtype)
+    except SharedScratchError:  # one layer per averaging head instead
+        params, notes = assemble(allocate(ops, isolate=True), out, vocab, max_seq_len, dtype)
     return CompiledProgram(astype(params, dtype), vocab, out.domain(), max_seq_len, causal,
                            out.numerical, tuple(notes))
-
-
-def _assemble_best(ops: list, out: Var, vocab: tuple, max_seq_len: int, dtype) -> tuple:
-    """The plan with Maps fused into cleanups (fewer layers) unless it costs more than
-    ``FUSE_COST`` times the parameters or is refused at this dtype; else the unfused one."""
-    args = (out, vocab, max_seq_len, dtype)
-    fused_plan = allocate(ops)
-    try:
-        plain = assemble(allocate(ops, fuse=False), *args)
-    except SharedScratchError:  # one layer per averaging head instead
-        plain = assemble(allocate(ops, isolate=True), *args)
-    except ValueError as error:
-        plain, refusal = None, error
-    if fused_plan.fused == allocate(ops, fuse=False).fused:
-        if plain is None:
-            raise refusal
-        return plain
-    try:
-        fused = assemble(fused_plan, *args)
-    except ValueError:  # fusing put numbers too close for this dtype (or shared scratch)
-        if plain is None:
-            raise refusal from None  # the unfused plan's reason: fewer, wider-apart points
-        return plain
-    if plain is None or (count_params(fused[0])["n_params"]
-                         <= FUSE_COST * count_params(plain[0])["n_params"]):
-        return fused
-    return plain
 
 
 def assemble(plan: Plan, out: Var, vocab: tuple, max_seq_len: int, dtype) -> tuple:

@@ -9,7 +9,6 @@ returns a short line naming the recipe it used, for the compiled program's repor
 from __future__ import annotations
 
 import functools
-import itertools
 
 import numpy as np
 
@@ -123,47 +122,25 @@ def cleanup_mlp(op: Attend, plan: Plan, scale: float, shrink: float, eps: float,
     reader's tolerance), so the layer norm scale ``scale`` is the one without scratch. When
     it is the layer's only MLP work, ``alone`` (the squared norm without scratch) lets it
     use each point's exact scale instead, unshrunk. Each Lookup in ``fused`` reads
-    ``op.out`` (and, when alone, other Vars too, read into the same number by injective
-    weights): the same plateaus write its value too (one MLP, not two)."""
+    ``op.out`` alone: the same plateaus write its value too (one MLP, not two)."""
     L = plan.d_logical
     s = plan.scratch[op.out.label]
     ys, proj = scratch_points(op)
-    others: list = []
-    for lk in fused:
-        others += [v for v in lk.inputs if v != op.out and v not in others]
-    if others and alone is None:
-        raise ValueError(f"{op.out.label}: a Map fused with other inputs needs its cleanup "
-                         f"alone in its layer")
-    scales = np.full(len(ys), scale)
+    ts = (ys @ proj) * shrink * scale
     if alone is not None:  # the only scratch and reader: undo each point's exact scale
-        scales = np.array([recipes.layer_norm_scale(alone + float(y @ y), L + 1) for y in ys])
-    base = (ys @ proj) * shrink
-    weights = recipes.injective_weights([base] + [[v.code(x) for x in v.domain()]
-                                                  for v in others])[1:]
-    combos = list(itertools.product(*(v.domain() for v in others)))
-    tables = [(lk, dict(lk.table)) for lk in fused]
-    ts, rows = [], []
-    for (y, o), b, sc in zip(op.points, base, scales):
-        for combo in combos:
-            ts.append(sc * (b + sum(w * v.code(x) for w, v, x in zip(weights, others, combo))))
-            row = np.zeros(L)
-            encode(op.out, o, plan, row)
-            for lk, table in tables:
-                args = tuple(o if v == op.out else combo[others.index(v)] for v in lk.inputs)
-                encode(lk.out, table[args], plan, row)
-            row[s:s + len(y)] -= shrink * np.asarray(y)
-            rows.append(row)
-    ts = np.array(ts)
+        ts = (ys @ proj) * np.array([recipes.layer_norm_scale(alone + float(y @ y), L + 1)
+                                     for y in ys])
     _check_gap(op.out.label, ts, eps)
-    M1, b1, M2, b2 = recipes.plateau_lookup(ts, np.array(rows))
+    rows = np.zeros((len(ys), L))
+    tables = [(lk.out, {args[0]: v for args, v in lk.table}) for lk in fused]
+    for row, (y, o) in zip(rows, op.points):
+        encode(op.out, o, plan, row)
+        for var, table in tables:
+            encode(var, table[o], plan, row)
+        row[s:s + len(y)] -= shrink * np.asarray(y)
+    M1, b1, M2, b2 = recipes.plateau_lookup(ts, rows)
     read = np.zeros((L, 1))
     read[s:s + len(proj), 0] = proj
-    for w, v in zip(weights, others):
-        dims = list(plan.dims(v))
-        if v.numerical:
-            read[dims[0], 0] += w
-        else:
-            read[dims, 0] += w * np.arange(v.width)
     also = "".join(f", fused {lk.out.label}" for lk in fused)
     return (read @ M1, b1, M2, b2,
             f"{op.out.label}: plateau_lookup cleanup of {op.kind}{also}", tolerance(ts))
