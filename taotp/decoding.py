@@ -4,7 +4,8 @@
 (seeded temperature sampling) and 1.7 (a sliding window past ``block_size``).
 ``decode_cached`` keeps each layer's keys and values, so a step costs one position, not the
 whole prefix (Exercise 1.3). ``decode_batch`` decodes many prompts at once, vectorised over
-the batch and cached. ``forward_batch`` runs whole sequences in one pass (teacher forcing),
+the batch and cached; ``feed`` pushes given tokens through a cache (a causal encoder's
+stream). ``forward_batch`` runs whole sequences in one pass (teacher forcing),
 which is what verification uses; ``taotp.fastpath`` holds a structure-aware stand-in for it
 (tables, gathers, memoised MLPs), which ``decode_batch(fast=...)`` can decode on. All of them
 agree with ``decode`` token for token; their
@@ -103,6 +104,16 @@ def decode_batch(prompts: Iterable[ArrayLike], params: dict, max_steps: int = 10
             for i, row in zip(chunk, out):
                 results[i] = row
     return results
+
+
+def feed(tokens: ArrayLike, params: dict, cache: KVCache, start: int) -> np.ndarray:
+    """Causal logits ``(t, v)`` for ``tokens`` fed at positions ``start..start+t-1``, after the
+    ``start`` tokens already in ``cache`` (which they join): decoding a stream of given
+    tokens, not the model's own outputs, one position of work per token."""
+    vocab_size, block_size = _check_call(params, 0, None, 0.0)
+    tokens = check_tokens(tokens, vocab_size, None)
+    check_block_size(start + len(tokens), block_size, "feed fewer tokens")
+    return _forward(params, tokens[None], start, cache, logits_from=0)[0]
 
 
 def check_block_size(length: int, block_size: int, hint: str = "use fewer max_steps") -> None:

@@ -10,6 +10,7 @@ from taotp import rasp
 from taotp.params import check_params
 
 C = rasp.Comparison
+EXTRA_LAYERS = 4  # compiled layers <= rasp.layers(program).depth + this, library-wide
 
 
 def length():
@@ -147,10 +148,10 @@ def test_every_comparison(comparison, keys, queries):
     check_exhaustive(rasp.SelectorWidth(sel), {0, 1, 2}, 4)
 
 
-def test_layers_at_most_twice_rasp_depth_plus_one():
+def test_layers_at_most_rasp_depth_plus_three():
     for _, program, vocab, n in CASES:
         compiled = rasp.compile(program, vocab, n)
-        assert len(compiled.params["layers"]) <= 2 * rasp.layers(program).depth + 1
+        assert len(compiled.params["layers"]) <= rasp.layers(program).depth + EXTRA_LAYERS
 
 
 def test_report_names_the_recipes():

@@ -9,7 +9,7 @@ import pytest
 
 from constructions.rasp_lib import LIBRARY
 from taotp import rasp
-from tests.test_rasp_compile import agree
+from tests.test_rasp_compile import EXTRA_LAYERS, agree
 
 HUGE = {"blog-add": 4, "paper-dyck2": 4}  # shorter domains: 11^7 inputs, a 10M-param model
 FAST = ["tracr-reverse", "tracr-sort", "tracr-frac-prevs", "blog-flip", "tracr-hist"]
@@ -45,3 +45,20 @@ def test_library_programs_fast(name):
 @pytest.mark.parametrize("name", sorted(LIBRARY))
 def test_library_programs_exhaustive(name, dtype):
     check(name, dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+def test_layers_at_most_rasp_depth_plus_a_constant(dtype):
+    """Categorical Maps of tokens live in the embeddings, so a layer per RASP layer plus at
+    most EXTRA_LAYERS, over the whole library."""
+    excess = {}
+    for name, entry in LIBRARY.items():
+        program = entry.make()
+        try:
+            compiled = rasp.compile(program, entry.alphabet, HUGE.get(name, entry.max_len),
+                                    dtype=dtype)
+        except ValueError:
+            assert dtype == np.float32
+            continue
+        excess[name] = len(compiled.params["layers"]) - rasp.layers(program).depth
+    assert max(excess.values()) <= EXTRA_LAYERS, excess

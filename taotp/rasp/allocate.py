@@ -68,7 +68,7 @@ def allocate(ops: list, isolate: bool = False) -> Plan:
     can undo the exact layer-norm scale (float32 needs that when values are close)."""
     ready: dict = {}
     layers: list = []
-    scratch_layers: set = set()
+    scratch_count: dict = {}
     mlp_layers: set = set()
     for op in ops:
         after = max((ready[v.label] for v in _inputs(op)), default=-1)
@@ -76,16 +76,16 @@ def allocate(ops: list, isolate: bool = False) -> Plan:
             layer = -1
         elif isinstance(op, Lookup):
             layer = (after + 1) // 2  # first MLP sublayer 2l + 1 > after
-            while isolate and layer in scratch_layers:
+            while isolate and layer in scratch_count:
                 layer += 1
             mlp_layers.add(layer)
         else:
             layer = (after + 2) // 2  # first attention sublayer 2l > after
-            while isolate and uses_scratch(op) and (layer in scratch_layers
+            while isolate and uses_scratch(op) and (layer in scratch_count
                                                     or layer in mlp_layers):
                 layer += 1
             if uses_scratch(op):
-                scratch_layers.add(layer)
+                scratch_count[layer] = scratch_count.get(layer, 0) + 1
         layers.append(layer)
         ready[op.out.label] = -1 if layer < 0 else _ready(op, layer)
     offset, scratch, d = {}, {}, FLAGS

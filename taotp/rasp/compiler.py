@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from taotp.circuits import mean_free
+from taotp.decoding import KVCache, feed
 from taotp.model import transformer
 from taotp.params import astype, count_params
 from taotp.rasp import accuracy, emit, recipes
@@ -69,6 +70,34 @@ class CompiledProgram:
         picks = logits[1:, start:].argmax(axis=-1)
         values = [self.outputs[i] for i in picks]
         return [float(v) for v in values] if self.numerical else values
+
+    def stream(self, xs):
+        """Outputs of a causal program, yielded token by token as ``xs`` is read: each token
+        is fed once through a key/value cache (``taotp.decoding.feed``), so a step costs one
+        position. Output ``i`` is ``run(xs[:i + 1])[-1]``, which equals ``run(xs)[i]``.
+
+        >>> from taotp import rasp
+        >>> prevs = rasp.Select(rasp.indices, rasp.indices, rasp.Comparison.LEQ)
+        >>> running = rasp.numerical(rasp.Aggregate(prevs, rasp.tokens, default=0))
+        >>> list(rasp.compile(running, {0, 1}, 4, causal=True).stream([1, 0, 1]))
+        [1.0, 0.5, 0.6666666666666666]
+        """
+        if not self.causal:
+            raise ValueError("stream needs a program compiled with causal=True: a "
+                             "non-causal program's output at i depends on later tokens")
+        cache = KVCache(len(self.params["layers"]))
+        feed([0], self.params, cache, 0)  # BOS
+        start = 1 + len(self.vocab)
+        for i, x in enumerate(xs):
+            if i >= self.max_seq_len:
+                raise ValueError(f"input length {i + 1} is outside 1..{self.max_seq_len} "
+                                 f"(max_seq_len)")
+            if x not in self.vocab:
+                raise ValueError(f"input position {i}: token {x!r} is not in the vocabulary "
+                                 f"{list(self.vocab)}")
+            logits = feed([1 + self.vocab.index(x)], self.params, cache, i + 1)[0]
+            value = self.outputs[int(logits[start:].argmax())]
+            yield float(value) if self.numerical else value
 
     def report(self) -> str:
         """Layers, heads, widths and parameter counts, then the recipe of each sublayer."""
@@ -227,15 +256,15 @@ def _embeddings(plan: Plan, vocab: tuple, max_seq_len: int, n_outputs: int) -> t
         if op.source == "tokens":
             emit.encode(v, v.bos, plan, tok[0])
             for i, x in enumerate(vocab):
-                emit.encode(v, x, plan, tok[1 + i])
+                emit.encode(v, op.value(x), plan, tok[1 + i])
         elif op.source == "indices":
             emit.encode(v, v.bos, plan, pos[0])
             for p in range(max_seq_len):
-                emit.encode(v, p, plan, pos[1 + p])
+                emit.encode(v, op.value(p), plan, pos[1 + p])
         else:
             emit.encode(v, v.bos, plan, tok[0])
             for row in tok[1:]:
-                emit.encode(v, op.fill, plan, row)
+                emit.encode(v, op.value(None), plan, row)
     return tok, pos
 
 

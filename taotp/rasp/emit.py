@@ -8,6 +8,8 @@ returns a short line naming the recipe it used, for the compiled program's repor
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from taotp.rasp import accuracy, recipes
@@ -142,6 +144,25 @@ def scratch_points(op: Attend) -> tuple:
     return ys, proj
 
 
+@functools.lru_cache(maxsize=64)
+def _projection(points: tuple, safe: float | None = None) -> float:
+    """The ``lam`` on a grid that keeps ``y0 + lam y1`` farthest apart relative to its
+    largest value: rounding costs ``eps * top / gap``, so float32 needs that ratio small.
+    ``safe`` (by default a bound past which no two points meet) is the fallback."""
+    ys = np.array(points)
+    if safe is None:
+        safe = np.pi * (float(np.abs(ys[:, 0]).max()) / recipes.min_gap(ys[:, 1]) + 1.0)
+    best, best_lam = 0.0, safe  # a ratio of 0 is a collision
+    grid = np.concatenate(([safe], np.geomspace(safe / 1e3, 3 * safe, 1500)))
+    for chunk in np.array_split(grid, max(1, len(grid) * len(ys) // 2_000_000)):
+        ts = np.sort(ys[:, 0][None, :] + chunk[:, None] * ys[:, 1][None, :], axis=1)
+        ratio = np.diff(ts, axis=1).min(axis=1) / np.abs(ts).max(axis=1)
+        i = int(np.argmax(ratio))
+        if ratio[i] > best:
+            best, best_lam = float(ratio[i]), float(chunk[i])
+    return best_lam
+
+
 def tolerance(ts: np.ndarray) -> float:
     """How far (relative to the largest point) a plateau lookup's input may stray."""
     return recipes.min_gap(ts) / 4 / (float(np.abs(ts).max()) or 1.0)
@@ -205,10 +226,10 @@ def lookup_mlp(op: Lookup, plan: Plan, scale: float, eps: float,
         terms = " + ".join(f"{w:g} {v.label}" for w, v in zip(op.weights, op.inputs))
         return read @ M1, b1, M2, b2, f"{op.out.label}: plateau_lookup of {terms}", \
             tolerance(ts)
+    linear = _linear_lookup(op, plan, scale, eps, enc, errors)
+    if linear is not None:
+        return linear
     if not any(v.numerical for v in op.inputs):
-        linear = _linear_lookup(op, plan, scale, eps, enc, errors)
-        if linear is not None:
-            return linear
         carried = sum(accuracy.read_error(v, errors, eps, norm, coefficients=[1.0])
                       for v in op.inputs)
         if carried > CATEGORICAL_TOLERANCE:
@@ -222,6 +243,9 @@ def lookup_mlp(op: Lookup, plan: Plan, scale: float, eps: float,
         np.add.at(M1, sum(rows_of, []), m1 / scale)
         return M1, b1, M2, b2, f"{op.out.label}: categorical_lookup", CATEGORICAL_TOLERANCE
     weights = recipes.injective_weights([[v.code(a) for a in v.domain()] for v in op.inputs])
+    if len(op.inputs) == 2:  # a better-conditioned pair of weights, when the grid finds one
+        pairs = {tuple(v.code(a) for v, a in zip(op.inputs, args)) for args, _ in op.table}
+        weights = [1.0, _projection(tuple(sorted(pairs)), weights[1])]
     ts = np.array([sum(w * v.code(a) for w, v, a in zip(weights, op.inputs, args))
                    for args, _ in op.table])
     carried = sum(accuracy.read_error(v, errors, eps, norm, w, w * np.arange(v.width))
@@ -262,25 +286,34 @@ def _linear_lookup(op: Lookup, plan: Plan, scale: float, eps: float, enc, errors
     best = None
     for w in PROJECTIONS:
         groups: dict = {}
+        spread: dict = {}  # numerical means: t's equal but for float rounding share a key
         for args, out in rows:
             t = sum(wi * (n if a is None else float(a)) for wi, n, a in zip(w, nones, args))
-            if groups.setdefault(t, out) != out:
+            key = round(t, 9)
+            spread.setdefault(key, []).append(t)
+            if groups.setdefault(key, out) != out:
                 break
         else:
             if best is None or len(groups) < len(best[1]):
-                best = (w, groups)
+                best = (w, groups, spread)
     if best is None or 4 * len(best[1]) >= 2 * len(op.table):
         return None
-    w, groups = best
-    ts = np.array(list(groups), dtype=np.float64)
+    w, groups, spread = best
+    ts = np.array([spread[key][0] for key in groups], dtype=np.float64)
+    wobble = max(max(t) - min(t) for t in spread.values())
+    if wobble > recipes.min_gap(ts) / 64:
+        return None
     norm = (plan.d_logical + 1) / scale ** 2
-    carried = sum(accuracy.read_error(v, errors, eps, norm, wi, wi * np.array(
+    carried = wobble + sum(accuracy.read_error(v, errors, eps, norm, wi, wi * np.array(
         [float(x) for x in v.values] + [n])) for wi, n, v in zip(w, nones, op.inputs))
     _record(errors, op.out, accuracy.plateau(op.out.label, ts, eps, carried))
     read = np.zeros((plan.d_logical, 1))
     for wi, n, v in zip(w, nones, op.inputs):
         dims = list(plan.dims(v))
-        read[dims, 0] += wi * np.array([float(x) for x in v.values] + [n]) / scale
+        if v.numerical:  # the number itself sits in its first dim
+            read[dims[0], 0] += wi * v.unit / scale
+        else:
+            read[dims, 0] += wi * np.array([float(x) for x in v.values] + [n]) / scale
     M1, b1, M2, b2 = recipes.plateau_lookup(ts, np.array([enc(o) for o in groups.values()]))
     return (read @ M1, b1, M2, b2,
             f"{op.out.label}: plateau_lookup of {w[0]:g} x + {w[1]:g} y", tolerance(ts))

@@ -63,10 +63,19 @@ class Var:
 
 @dataclass(frozen=True)
 class Embed:
-    """A Var written by the embeddings: ``source`` is tokens, indices or full."""
+    """A Var written by the embeddings: ``source`` is tokens, indices or full. A Map of
+    them alone is an Embed too: ``table`` pairs each token (index; ``None`` for full) with
+    its value, so it costs no MLP."""
     out: Var
     source: str
     fill: Any = None
+    table: tuple = ()
+
+    def value(self, x):
+        """What the Embed holds at a position whose token (or index) is ``x``."""
+        if self.table:
+            return dict(self.table)[None if self.source == "full" else x]
+        return self.fill if self.source == "full" else x
 
 
 @dataclass(frozen=True)

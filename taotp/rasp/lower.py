@@ -127,6 +127,11 @@ class _State(Selectors):
             return self.project(node, label, numerical, wish, inputs, weights,
                                 [((t,), out) for t, out in sorted(groups.items())])
         inputs, f = self.inline(inputs, f)
+        # categorical tables only: numerical outputs stay Lookups, whose error accuracy.py
+        # accounts for (folding them let rounding through unrefused in the stress tests)
+        folded = None if wish or numerical else self.fold(node, label, numerical, inputs, f)
+        if folded is not None:
+            return self.add(folded)
         combos = math.prod(len(v.domain()) for v in inputs)
         if combos > MAX_COMBOS:
             raise ValueError(f"{label} ({type(node).__name__}): its table has {combos:,} input "
@@ -141,18 +146,37 @@ class _State(Selectors):
                     out = None
             table.append((args, out))
         values = {out for _, out in table if out is not None}
-        bos = dict(table).get(tuple(v.bos for v in inputs))
         if wish and not numerical and positions.integers(values) and all(
                 out is not None for args, out in table if None not in args):
             numerical = True
-        if numerical:
-            bos = bos if bos is not None else (min(values, key=float) if values else 0)
-            values.add(bos)
-        var = _var(node, numerical, values, bos, label, squares=numerical and wish == "squares",
-                   scaled=numerical and wish is not None)
-        if numerical:
-            table = [(args, var.bos if out is None else out) for args, out in table]
-        return self.add(Lookup(var, inputs, tuple(table)))
+        var, table = _output(node, label, numerical, table,
+                             dict(table).get(tuple(v.bos for v in inputs)), wish)
+        return self.add(Lookup(var, inputs, table))
+
+    def fold(self, node, label, numerical, inputs, f: Callable) -> Embed | None:
+        """A function of the embeddings of one source (tokens or indices, plus constants)
+        is written by the embeddings themselves: no MLP, no layer."""
+        embeds = {op.out.label: op for op in self.ops if isinstance(op, Embed)}
+        parts = [embeds.get(v.label) for v in inputs]
+        sources = {op.source for op in parts if op is not None} - {"full"}
+        if None in parts or len(sources) > 1:
+            return None
+        source = sources.pop() if sources else "full"
+        xs = {"tokens": self.vocab, "indices": range(self.max_seq_len), "full": (None,)}[source]
+        table = []
+        for x in xs:
+            try:
+                table.append((x, f(*(op.value(x) for op in parts))))
+            except Exception:  # the evaluator fails there too: the input is refused
+                table.append((x, None))
+        bos = None
+        if all(v.bos is not None for v in inputs):
+            try:
+                bos = f(*(v.bos for v in inputs))
+            except Exception:
+                bos = None
+        var, table = _output(node, label, numerical, table, bos)
+        return Embed(var, source, table=table)
 
     def producer(self, inputs: tuple):
         """The projection Lookup writing the only input, if there is one."""
@@ -166,17 +190,10 @@ class _State(Selectors):
     def project(self, node, label, numerical, wish, inputs, weights, table):
         """A Lookup of ``t = sum w_i x_i``: ``table`` maps ``(t,)`` to the output."""
         values = {out for _, out in table if out is not None}
-        t_bos = sum(w * v.bos for w, v in zip(weights, inputs))
-        bos = dict(table).get((t_bos,))
         numerical = numerical or bool(wish and positions.integers(values))
-        if numerical:
-            bos = bos if bos is not None else (min(values, key=float) if values else 0)
-            values.add(bos)
-        var = _var(node, numerical, values, bos, label, squares=numerical and wish == "squares",
-                   scaled=numerical and wish is not None)
-        if numerical:
-            table = [(t, var.bos if out is None else out) for t, out in table]
-        return self.add(Lookup(var, inputs, tuple(table), tuple(weights)))
+        t_bos = sum(w * v.bos for w, v in zip(weights, inputs))
+        var, table = _output(node, label, numerical, table, dict(table).get((t_bos,)), wish)
+        return self.add(Lookup(var, inputs, table, tuple(weights)))
 
     def inline(self, inputs: tuple, f: Callable) -> tuple:
         """Read through Lookups feeding this one (one MLP instead of a chain) when the
@@ -184,11 +201,20 @@ class _State(Selectors):
         producers = {op.out.label: op for op in self.ops  # (a projection table is keyed by t)
                      if isinstance(op, Lookup) and not op.weights}
         parts = [producers.get(v.label) for v in inputs]
-        flat = []
-        for v, op in zip(inputs, parts):
-            for u in (op.inputs if op else (v,)):
-                if u not in flat:
-                    flat.append(u)
+        while True:  # read through as many producers as keep the table small, largest last;
+            # partly only for categorical tables (numerical ones lose float32 precision)
+            flat = []
+            for v, op in zip(inputs, parts):
+                for u in (op.inputs if op else (v,)):
+                    if u not in flat:
+                        flat.append(u)
+            if math.prod(len(u.domain()) for u in flat) <= MAX_INLINE or not any(parts):
+                break
+            if any(u.numerical for u in flat):
+                parts = [None] * len(parts)
+                continue
+            sizes = [math.prod(len(u.domain()) for u in op.inputs) if op else 0 for op in parts]
+            parts[sizes.index(max(sizes))] = None
         if flat == list(inputs) or math.prod(len(u.domain()) for u in flat) > MAX_INLINE:
             return inputs, f
         tables = [dict(op.table) if op else None for op in parts]
@@ -215,7 +241,7 @@ class _State(Selectors):
         if embed is not None and not numerical:  # (to numbers: a Lookup, as before)
             bos = var.values[0] if numerical and var.values else None
             return self.add(Embed(Var(label, numerical, var.values, bos), embed.source,
-                                  embed.fill))
+                                  embed.fill, embed.table))
         return self.lookup(owner, label, numerical, (var,), lambda x: x)
 
     def aggregate(self, node, numerical: bool):
@@ -247,6 +273,18 @@ class _State(Selectors):
         kind = "mean" if node.reduction == "mean" else "sum"
         return self.add(Attend(out, kind, terms, values, stand_in,
                                tuple(dict(points).items())))
+
+
+def _output(node, label: str, numerical: bool, table: list, bos, wish=None) -> tuple:
+    """The Var of a table's outputs and the table (a numerical None becomes the BOS value);
+    a ``wish`` (``taotp.rasp.positions``) stores a numerical output scaled or with squares."""
+    values = {out for _, out in table if out is not None}
+    if numerical:
+        bos = bos if bos is not None else (min(values, key=float) if values else 0)
+        values.add(bos)
+        table = [(x, bos if out is None else out) for x, out in table]
+    return _var(node, numerical, values, bos, label, squares=numerical and wish == "squares",
+                scaled=numerical and wish is not None), tuple(table)
 
 
 def _var(node, numerical: bool, values, bos, label: str | None = None,
