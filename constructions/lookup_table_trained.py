@@ -46,6 +46,7 @@ import numpy as np
 from constructions.lookup_table import _table_task, random_lookup_table
 from taotp.checks import Unproven
 from taotp.decoding import forward_batch
+from taotp.domains import Counted
 from taotp.model import base_layer, base_params
 from taotp.program import Option, Program, Task
 
@@ -257,11 +258,14 @@ def certify_domain(task: Task, ks: np.ndarray, vocab_size: int, block_size: int)
 
     from taotp.verify import verify
 
+    groups = domain(ks, vocab_size, block_size).values()
+    size = sum(len(prompts) for prompts, _ in groups)
+
     def every_prompt():
-        for prompts, _ in domain(ks, vocab_size, block_size).values():
+        for prompts, _ in groups:
             yield from prompts
 
-    task = replace(task, exhaustive=every_prompt)
+    task = replace(task, exhaustive=lambda: Counted(size, every_prompt))
     for dtype in ("float64", "float32"):
         report = verify(task, dtype=dtype, exhaustive=True, progress=False, max_failures=1)
         if not report.ok:

@@ -53,6 +53,7 @@ import numpy as np
 
 from taotp.blocks import HARDER, attend_back, pos_enc_3d_array
 from taotp.checks import check_int, check_text
+from taotp.domains import Counted
 from taotp.model import base_layer, base_params
 from taotp.program import Option, Program, Task
 from taotp.search_blocks import helmert_basis, relu_units, step_units
@@ -259,7 +260,8 @@ def make(digits: int = 3, count: int = 10) -> Task:
 
     return Task(params=params, encode=encode, render=render,
                 steps=lambda prompt: len(prompt) - 2, reference=reference, sample=sample,
-                exhaustive=exhaustive if size <= _EXHAUSTIVE_LIMIT else None,
+                exhaustive=(lambda: Counted(size, exhaustive)) if size <= _EXHAUSTIVE_LIMIT
+                else None,
                 adversarial=adversarial, options=dict(digits=digits, count=count))
 
 
