@@ -136,7 +136,7 @@ def verify(task: Task, *, dtype="float64", exhaustive=False, samples=1000, seed=
         key = (len(prompt), len(expected))
         groups[key].append(np.concatenate((prompt, expected)))
         if key not in sizes:
-            sizes[key] = _chunk_size(params, sum(key), path != "dense")
+            sizes[key] = _chunk_size(params, sum(key), path.startswith("fast"))
         if len(groups[key]) >= sizes[key]:
             _check(forward, params, groups.pop(key), key[0], counts, task.causal)
             bar.update(sizes[key])
@@ -158,7 +158,8 @@ def _verify_batched(task, domain, params, forward, path, shard, progress, max_fa
         if step is None:  # the first input tells the lengths, hence the chunk size
             prompts, expected = domain.batch(np.array([indices[0]], dtype=np.int64))
             _check_length(task, prompts[0], expected[0])
-            step = _chunk_size(params, prompts.shape[1] + expected.shape[1], path != "dense")
+            step = _chunk_size(params, prompts.shape[1] + expected.shape[1],
+                               path.startswith("fast"))
         part = indices[at:at + step]
         prompts, expected = domain.batch(np.arange(part.start, part.stop, part.step,
                                                    dtype=np.int64))
