@@ -1,7 +1,7 @@
 """Compile a RASP program to the book's transformer: pre-LN, layer norm everywhere, exact.
 
 Stages, each its own module: ``lower`` (finite value sets, one operation per node),
-``allocate`` (layers, residual layout), ``emit`` (weights from ``recipes``), and ``assemble``
+``allocate`` (layers, residual layout), ``emit`` and ``lookups`` (weights from ``recipes``), and ``assemble``
 below (embeddings, unembedding, the mean-free basis). The result is an ordinary params dict.
 
 >>> from taotp import rasp
@@ -22,7 +22,7 @@ from taotp.circuits import mean_free
 from taotp.decoding import KVCache, feed
 from taotp.model import transformer
 from taotp.params import astype, count_params
-from taotp.rasp import accuracy, emit, recipes
+from taotp.rasp import accuracy, emit, lookups, recipes
 from taotp.rasp import expr as rx
 from taotp.rasp.allocate import Plan, allocate, uses_scratch
 from taotp.rasp.evaluate import check_input
@@ -161,7 +161,7 @@ def assemble(plan: Plan, out: Var, vocab: tuple, max_seq_len: int, dtype) -> tup
         mlp_norm = plan.norm_before(2 * layer + 1)
         mlp_scale = recipes.layer_norm_scale(mlp_norm, L + 1)
         written = _head_errors(heads, errors, eps, plan.norm_before(2 * layer), gap, dtype)
-        mlps = [emit.lookup_mlp(op, plan, mlp_scale, eps, errors)
+        mlps = [lookups.lookup_mlp(op, plan, mlp_scale, eps, errors)
                 for op in plan.ops_in(layer, Lookup)]
         scratch = [op for op in heads if uses_scratch(op)]
         alone = mlp_norm if len(scratch) == 1 and not mlps else None

@@ -1,12 +1,16 @@
 """The compiler's plain objects: a Var per SOp, and the three kinds of operation.
 
 ``lower`` produces them, ``allocate`` places them, ``emit`` turns them into weights; print a
-list of them to see what a program will compile to.
+list of them to see what a program will compile to. ``new_var`` and ``table_var`` make a Var
+from a value set, checked.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
+
+MAX_VALUES = 20_000  # a value set larger than this is refused (its MLP would be huge)
 
 
 @dataclass(frozen=True)
@@ -126,3 +130,49 @@ class Attend:
         """The Vars the head reads."""
         found = [v for t in self.terms for v in (t.keys, t.queries)] + [self.values]
         return [v for i, v in enumerate(found) if v is not None and v not in found[:i]]
+
+
+def table_var(node, label: str, numerical: bool, table: list, bos, wish=None) -> tuple:
+    """The Var of a table's outputs and the table (a numerical None becomes the BOS value);
+    a ``wish`` (``taotp.rasp.positions``) stores a numerical output scaled or with squares."""
+    values = {out for _, out in table if out is not None}
+    if numerical:
+        bos = bos if bos is not None else (min(values, key=float) if values else 0)
+        values.add(bos)
+        table = [(x, bos if out is None else out) for x, out in table]
+    return new_var(node, numerical, values, bos, label, squares=numerical and wish == "squares",
+                scaled=numerical and wish is not None), tuple(table)
+
+
+def new_var(node, numerical: bool, values, bos, label: str | None = None,
+         squares: bool = False, scaled: bool = False) -> Var:
+    """The Var of ``node`` holding ``values`` (checked: finite numbers, or hashable values),
+    slots in a fixed order (``_order``)."""
+    label = label or node.label
+    values = set(values)
+    if len(values) > MAX_VALUES:
+        raise ValueError(f"{label} ({type(node).__name__}): {len(values):,} possible values, "
+                         f"more than {MAX_VALUES:,}")
+    if numerical:
+        for v in values:
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                if not isinstance(v, bool):
+                    raise ValueError(f"{label} ({type(node).__name__}) is numerical but can be "
+                                     f"{v!r}, which is not a finite number")
+        ordered = tuple(sorted(values, key=float))
+    else:
+        for v in values:
+            try:
+                hash(v)
+            except TypeError as exc:
+                raise ValueError(f"{label} ({type(node).__name__}) can be {v!r}, "
+                                 f"which is not hashable") from exc
+        ordered = tuple(sorted(values, key=_order))
+    return Var(label, numerical, ordered, bos, squares, scaled)
+
+
+def _order(value) -> tuple:
+    """Numbers in numerical order first (slots then follow the values), then the rest."""
+    if isinstance(value, (int, float)):
+        return (0, float(value), type(value).__name__, "")
+    return (1, 0.0, type(value).__name__, repr(value))

@@ -21,11 +21,10 @@ from typing import Callable
 from taotp.rasp import expr as rx
 from taotp.rasp import positions
 from taotp.rasp.graph import nodes
-from taotp.rasp.ir import Attend, Embed, Lookup, Var
+from taotp.rasp.ir import MAX_VALUES, Attend, Embed, Lookup, Var, new_var, table_var
 from taotp.rasp.lower_select import MAX_PATTERN, Selectors  # noqa: F401 (a limit of lower)
 from taotp.rasp.recipes import mean_values, sums_by_count
 
-MAX_VALUES = 20_000    # a value set larger than this is refused (its MLP would be huge)
 MAX_COMBOS = 100_000   # likewise the table of a Lookup
 MAX_INLINE = 5_000     # a Lookup reads through the Lookups feeding it up to this table size
 
@@ -82,7 +81,7 @@ class _State(Selectors):
             squares = wish == "squares"
             numerical = numerical or squares
             bos = (values[0] if source != "full" else node.fill) if numerical else None
-            var = _var(node, numerical, values, bos, squares=squares, scaled=wish is not None)
+            var = new_var(node, numerical, values, bos, squares=squares, scaled=wish is not None)
             return self.add(Embed(var, source, getattr(node, "fill", None)))
         if isinstance(node, (rx.Map, rx.SequenceMap)):
             inputs = tuple(self.vars[c.label] for c in node.children)
@@ -99,12 +98,12 @@ class _State(Selectors):
         points = tuple(((1.0 / (w + 1),), w) for w in range(n + 1))
         split = self.lex_split(node.selector)
         if split is None:
-            out = _var(node, numerical or wish is not None, tuple(range(n + 1)), 0,
+            out = new_var(node, numerical or wish is not None, tuple(range(n + 1)), 0,
                        squares=wish == "squares", scaled=wish is not None)
             return self.add(Attend(out, "width", self.selector(node.selector), points=points))
         parts = []
         for suffix, terms in zip(("before", "ties"), split):
-            out = _var(node, True, tuple(range(n + 1)), 0, f"{node.label}:{suffix}",
+            out = new_var(node, True, tuple(range(n + 1)), 0, f"{node.label}:{suffix}",
                        scaled=True)
             parts.append(self.add(Attend(out, "width", terms, points=points)))
         return self.lookup(node, node.label, numerical, tuple(parts), lambda x, y: x + y)
@@ -149,7 +148,7 @@ class _State(Selectors):
         if wish and not numerical and positions.integers(values) and all(
                 out is not None for args, out in table if None not in args):
             numerical = True
-        var, table = _output(node, label, numerical, table,
+        var, table = table_var(node, label, numerical, table,
                              dict(table).get(tuple(v.bos for v in inputs)), wish)
         return self.add(Lookup(var, inputs, table))
 
@@ -175,7 +174,7 @@ class _State(Selectors):
                 bos = f(*(v.bos for v in inputs))
             except Exception:
                 bos = None
-        var, table = _output(node, label, numerical, table, bos)
+        var, table = table_var(node, label, numerical, table, bos)
         return Embed(var, source, table=table)
 
     def producer(self, inputs: tuple):
@@ -192,7 +191,7 @@ class _State(Selectors):
         values = {out for _, out in table if out is not None}
         numerical = numerical or bool(wish and positions.integers(values))
         t_bos = sum(w * v.bos for w, v in zip(weights, inputs))
-        var, table = _output(node, label, numerical, table, dict(table).get((t_bos,)), wish)
+        var, table = table_var(node, label, numerical, table, dict(table).get((t_bos,)), wish)
         return self.add(Lookup(var, inputs, table, tuple(weights)))
 
     def inline(self, inputs: tuple, f: Callable) -> tuple:
@@ -254,7 +253,7 @@ class _State(Selectors):
             # one selected value (or equal ones) is copied; a sum of one non-number is itself
             values = self.converted(values, False, node)
             outs = set(values.values) | ({default} - {None})
-            out = _var(node, False, outs, default)
+            out = new_var(node, False, outs, default)
             return self.add(Attend(out, "copy", terms, values, default))
         values = self.converted(values, True, node)
         stand_in = 0 if default is None else default  # where the evaluator says None
@@ -269,51 +268,7 @@ class _State(Selectors):
         except ValueError as exc:
             raise ValueError(f"{node.label} (Aggregate, {node.reduction}): {exc}") from exc
         outs = {o for _, o in points}
-        out = _var(node, numerical, outs, stand_in)
+        out = new_var(node, numerical, outs, stand_in)
         kind = "mean" if node.reduction == "mean" else "sum"
         return self.add(Attend(out, kind, terms, values, stand_in,
                                tuple(dict(points).items())))
-
-
-def _output(node, label: str, numerical: bool, table: list, bos, wish=None) -> tuple:
-    """The Var of a table's outputs and the table (a numerical None becomes the BOS value);
-    a ``wish`` (``taotp.rasp.positions``) stores a numerical output scaled or with squares."""
-    values = {out for _, out in table if out is not None}
-    if numerical:
-        bos = bos if bos is not None else (min(values, key=float) if values else 0)
-        values.add(bos)
-        table = [(x, bos if out is None else out) for x, out in table]
-    return _var(node, numerical, values, bos, label, squares=numerical and wish == "squares",
-                scaled=numerical and wish is not None), tuple(table)
-
-
-def _var(node, numerical: bool, values, bos, label: str | None = None,
-         squares: bool = False, scaled: bool = False) -> Var:
-    label = label or node.label
-    values = set(values)
-    if len(values) > MAX_VALUES:
-        raise ValueError(f"{label} ({type(node).__name__}): {len(values):,} possible values, "
-                         f"more than {MAX_VALUES:,}")
-    if numerical:
-        for v in values:
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-                if not isinstance(v, bool):
-                    raise ValueError(f"{label} ({type(node).__name__}) is numerical but can be "
-                                     f"{v!r}, which is not a finite number")
-        ordered = tuple(sorted(values, key=float))
-    else:
-        for v in values:
-            try:
-                hash(v)
-            except TypeError as exc:
-                raise ValueError(f"{label} ({type(node).__name__}) can be {v!r}, "
-                                 f"which is not hashable") from exc
-        ordered = tuple(sorted(values, key=_order))
-    return Var(label, numerical, ordered, bos, squares, scaled)
-
-
-def _order(value) -> tuple:
-    """Numbers in numerical order first (slots then follow the values), then the rest."""
-    if isinstance(value, (int, float)):
-        return (0, float(value), type(value).__name__, "")
-    return (1, 0.0, type(value).__name__, repr(value))
