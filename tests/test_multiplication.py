@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 
 from constructions.multiplication import (
-    MAX_DIGITS, PROGRAMS, build_multiplication_transformer, column_sums, make_prompt,
-    multiply_digits, nasty_pairs, parse_product, render, sum_estimates,
+    FLOAT32_MAX, MAX_DIGITS, PROGRAMS, build_multiplication_transformer, column_sums,
+    make_prompt, multiply_digits, nasty_pairs, parse_product, render, sum_estimates,
 )
 from constructions.multiplication_layers import Plan, max_sums
-from taotp.decoding import decode, forward_batch
+from taotp.decoding import decode, decode_cached, forward_batch
 from taotp.params import astype, count_params, shape_of
 from taotp.verify import verify
 
@@ -137,10 +137,38 @@ def test_three_digits_all_pairs(tasks, chunk, dtype):
     assert report.n_inputs == 100_000 and report.ok, report.failures
 
 
+LONG = [(10, 300, "float64"), (20, 100, "float64"), (50, 20, "float64"), (100, 4, "float64"),
+        (10, 300, "float32"), (FLOAT32_MAX, 100, "float32")]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("n, samples", [(10, 300), (20, 100), (50, 20), (100, 4)])
+@pytest.mark.parametrize("n, samples, dtype", LONG)
 def test_long_factors_random_and_nasty(n, samples, dtype):
+    """``verify``'s fast path evaluates each MLP row alone, as cached decoding does."""
     task = PROGRAMS[0].make(n_digits=n)
     report = verify(task, dtype=dtype, samples=samples, seed=n, progress=False)
+    assert report.path.startswith("fast"), report.path
     assert report.n_inputs == samples + len(nasty_pairs(n)) and report.ok, report.failures
+
+
+@pytest.mark.slow
+def test_float32_cached_decoding_at_its_limit_and_past_it():
+    """The measurement behind FLOAT32_MAX: ``run`` (cached decoding) is right at the limit,
+    and wrong on some input at 22 digits, where the batched dense pass is still right."""
+    at = PROGRAMS[0].make(n_digits=FLOAT32_MAX)
+    params = astype(at.params, np.float32)
+    for a, b in nasty_pairs(FLOAT32_MAX)[:8]:
+        prompt = make_prompt(a, b, FLOAT32_MAX)
+        out = decode_cached(prompt, params, max_steps=2 * FLOAT32_MAX)[len(prompt):]
+        assert list(out) == list(at.reference(prompt))
+    past = PROGRAMS[0].make(n_digits=22)
+    report = verify(past, dtype="float32", samples=100, seed=22, progress=False,
+                    backend="fast")
+    assert not report.ok
+    prompt = report.failures[0][0]
+    params = astype(past.params, np.float32)
+    cached = decode_cached(prompt, params, max_steps=44)[len(prompt):]
+    assert list(cached) != list(past.reference(prompt))
+    batched = forward_batch(np.concatenate((prompt, past.reference(prompt)[:-1]))[None],
+                            params, logits_from=len(prompt) - 1)[0].argmax(-1)
+    assert list(batched) == list(past.reference(prompt))
