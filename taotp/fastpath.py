@@ -36,7 +36,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from taotp.decoding import KVCache, _attend, _layer, _mlp, mlp_support
+from taotp.decoding import KVCache, _layer, _mlp, mlp_support
+from taotp.fast_attention import MIN_SCORES, attend, underflow_gap
 from taotp.model import layer_norm, softmax
 from taotp.params import check_batch, check_params
 
@@ -54,9 +55,11 @@ _HIDDEN_ELEMENTS = 2 ** 22
 class FastPath:
     """Tables, hard-head targets and MLP memos for one params dict (build once, reuse)."""
 
-    def __init__(self, params: dict) -> None:
+    def __init__(self, params: dict, *, sparse_from: int = MIN_SCORES) -> None:
         check_params(params)
         self.params = params
+        # Heads with at least this many query-key pairs skip their zero-weight keys.
+        self.sparse_from = sparse_from
         layers = params["layers"]
         self.dtype = params["tok_emb"].dtype
         self.mlps = [_MemoMLP(layer) for layer in layers]
@@ -108,7 +111,7 @@ class FastPath:
             if x is None:
                 x = p["tok_emb"][tokens] + p["pos_emb"][:t]
             mlp = self.mlps[i].decoder_rows if causal else self.mlps[i]
-            x = _layer(x, layer, i, cache, 0, rows, record, causal, mlp)
+            x = _layer(x, layer, i, cache, 0, rows, record, causal, mlp, self._attend)
         if x is None:
             x = (p["tok_emb"][tokens] + p["pos_emb"][:t])[:, keep]
         h = layer_norm(x, **p["lnf"])
@@ -142,10 +145,15 @@ class FastPath:
             keys = tab["K"][all_pos, tokens]
             values = tab["V"][all_pos, tokens]
             queries = tab["Q"][positions, q_tokens]
-            heads = _attend(queries, keys, values, positions, record, causal)
+            heads = self._attend(queries, keys, values, positions, record, causal)
         x = x + np.einsum("bnhk,hdk->bnd", heads, layer["P"])  # the dense pass's own sum
         mlp = self.mlps[0].decoder_rows if causal else self.mlps[0]
         return x + mlp(layer_norm(x, **layer["ln2"]), layer)
+
+    def _attend(self, queries, keys, values, positions, record, causal):
+        """Attention without the keys of provably zero weight (``taotp.fast_attention``)."""
+        return attend(queries, keys, values, positions, record, causal,
+                      min_scores=self.sparse_from)
 
     @property
     def w_star(self):
@@ -179,8 +187,7 @@ def _hard_targets(tab, dtype):
     block, vocab, n_heads, d_head = q.shape
     if block * vocab > _PROOF_ROWS or n_heads == 0:
         return None
-    # exp(x) is exactly 0 below log(smallest subnormal); 5 more for the rounding of scores.
-    gap = -float(np.log(np.finfo(dtype).smallest_subnormal)) + 5.0
+    gap = underflow_gap(dtype)
     scale = float(d_head ** 0.5)
     targets = np.full((n_heads, block, vocab), -1, dtype=np.int64)
     for h in range(n_heads):
