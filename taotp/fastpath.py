@@ -21,6 +21,10 @@ definition; ``FastPath`` computes the same sums, skipping only work whose result
   177,270 among 10^7). In a causal pass a new input is evaluated alone, in the shape the
   cached decoder feeds the MLP, since BLAS rounds a product differently for other shapes.
   When most inputs turn out distinct and the MLP is narrow, the memo switches itself off.
+- **Attention without its zero-weight keys.** A head with at least ``sparse_from`` query-key
+  pairs (long sequences: 10,000-digit long addition has 9 x 10^8 per head) runs through
+  ``taotp.fast_attention``, which never scores the keys whose softmax weight it proves to be
+  exactly 0 (its exponential underflows), and sums the rest as the dense pass does.
 
 Every value is computed by the same formulas as the dense pass, in the same order, so the
 result differs from the plain pass's only where BLAS rounds a batched MLP product otherwise:
@@ -90,6 +94,9 @@ class FastPath:
         if memo:
             parts.append(f"{len(memo)} MLP(s) memoised on {sum(len(m.read) for m in memo)} "
                          f"input dim(s)")
+        if parts:  # (s18d) sparse attention: only where the rest found structure
+            parts.append(f"heads of {self.sparse_from:,}+ query-key pairs skip their "
+                         f"zero-weight keys")
         return "; ".join(parts) or "no structure found: the dense pass"
 
     def forward_batch(self, tokens, logits_from: int = 0, hardness: bool = False,
