@@ -127,9 +127,9 @@ def _grouped(x, perm, size, fill):
 
 def _sparse_head(q, k, v, positions, causal, want_best, orders):
     """One head: ``(out (n, kv), best weight (n,) or None)``, or None where dense pays."""
-    if not all(np.all(np.isfinite(a)) for a in (q, k, v)):
-        return None
     n, d_head = q.shape
+    if n == 0 or not all(np.all(np.isfinite(a)) for a in (q, k, v)):
+        return None
     m = len(k)
     dtype = np.result_type(q, v)
     scale, gap = float(d_head ** 0.5), underflow_gap(dtype)
@@ -137,9 +137,10 @@ def _sparse_head(q, k, v, positions, causal, want_best, orders):
     q_perm, k_perm = _order(q64, TILE, orders), _order(k64, BLOCK, orders)
     qc, qh = _boxes(q64[q_perm], TILE)
     kc, kh = _boxes(k64[k_perm], BLOCK)
-    # max of x.y over two boxes <= c.c' + |c|.h' + h.|c'| + h.h', plus the scores' rounding.
+    # max of x.y over two boxes <= c.c' + |c|.h' + h.|c'| + h.h', plus ``slack`` times
+    # sum |q| |k|: more than twice the rounding of any score (dtype) or bound (float64).
     bound = np.hstack((qc, np.abs(qc), qh, qh)) @ np.hstack((kc, kh, np.abs(kc), kh)).T
-    slack = 4 * (d_head + 4) * float(np.finfo(dtype).eps)
+    slack = 16 * (d_head + 4) * float(np.finfo(dtype).eps)
     bound = (bound + slack * ((np.abs(qc) + qh) @ (np.abs(kc) + kh).T)) / scale
     # Who sees what: a query sees the keys up to its limit (all of them when not causal).
     # Padding keys sit at position m, past every limit; padding queries see every key.
@@ -155,11 +156,13 @@ def _sparse_head(q, k, v, positions, causal, want_best, orders):
     seen = key_first[None, :] <= np.where(real, limits[:-1], -1).max(axis=1)[:, None]
     whole = key_last[None, :] <= np.where(real, limits[:-1], m).min(axis=1)[:, None]
     bound = np.where(seen, bound, -np.inf)
-    # Each query's best score in its tile's most promising blocks: a lower bound on its max.
+    # Each query's best score in its tile's most promising blocks, less twice any score's
+    # rounding: a lower bound on its best score however the sums are ordered.
     probe = _top(bound, whole) | _top(bound, seen & ~whole)
+    rounding = slack * (np.abs(ctx[0]).astype(np.float64) @ np.abs(k64).max(axis=0)) / scale
     low = np.full(tiles.shape, np.inf)  # padding never lowers a tile's bound
     for t, s in _evaluate(*np.nonzero(probe), ctx):
-        low[t] = np.where(tiles[t] >= 0, s.max(axis=-1), np.inf)
+        low[t] = np.where(tiles[t] >= 0, s.max(axis=-1) - rounding[t], np.inf)
     keep = seen & (bound >= (low[:-1].min(axis=1) - gap)[:, None])
     # The same test per query (its own vector against the block's box): a block stays if
     # some query of the tile may need it.
