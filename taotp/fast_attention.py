@@ -10,14 +10,19 @@ computes, exponentiates and sums every one of the ``n x m`` pairs.
 Here each head's queries are cut into tiles and its keys into blocks of points that lie close
 together in query (key) space (a k-d ordering of the vectors, not of the positions), so that
 each tile's and block's bounding box is small. An interval bound on ``q . k / sqrt(d_head)``
-over a (tile, block) pair, plus a bound on the score's own rounding, is at least every score
-of the pair as the dtype computes it; a lower bound ``L`` on each query's best visible score
-comes from evaluating the few most promising blocks. Every block whose bound is more than the
-underflow gap below its tile's ``L`` is skipped: its exponentials would all be exactly 0. The
-rest are evaluated with the dense pass's own formulas (scores, causal mask, ``softmax``,
-weights times values), so the result is the dense one up to the order of the sums (and BLAS's
-rounding of a product of another shape). Nothing about any program is assumed: where the
-bounds prune little (soft heads), the head is computed densely.
+over a (tile, block) pair, plus more than twice the rounding of any score, is at least every
+score of the pair as any summation order computes it; a lower bound on each query's best
+visible score (less the same rounding) comes from evaluating its tile's few most promising
+blocks. A block whose bound is more than the underflow gap below those lower bounds -- for the
+whole tile, then for each of its queries (its exact vector against the block's box) -- is
+skipped: its exponentials are exactly 0 in the dense pass too. The rest are evaluated with the
+dense pass's own formulas (scores, causal mask, ``softmax``, weights times values), so the
+result is the dense one up to the order of the sums (and BLAS's rounding of a product of
+another shape). Nothing about any program is assumed: where the bounds prune little (soft
+heads), the head is computed densely.
+
+On 10,000-digit long addition (30,002 positions, seven heads) a random input has 1.4 x 10^8
+of its 3 x 10^9 causal query-key pairs scored, one in twenty (``bench/long_addition.py``).
 
 Einsum axes as in ``taotp.model``.
 """

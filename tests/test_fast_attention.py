@@ -12,6 +12,7 @@ from taotp.decoding import _attend
 from taotp import fast_attention
 from taotp.fast_attention import _sparse_head, attend, kd_order, underflow_gap
 from taotp.fastpath import FastPath
+from taotp.verify import verify
 from tests.test_fastpath import assert_same, build_model, dense_spread, models, teacher_rows
 
 NAMES = sorted(PROGRAMS)
@@ -150,3 +151,9 @@ def test_long_addition_in_float32_gives_the_dense_logits():
         np.testing.assert_array_equal(got.argmax(-1), want.argmax(-1))
         scale = np.abs(want).max(axis=-1, keepdims=True)
         np.testing.assert_allclose(got / scale, want / scale, rtol=0, atol=1e-4)
+
+
+def test_verify_says_its_attention_skips_zero_weight_keys():
+    task = PROGRAMS["long-addition"].make(n_digits=3)
+    report = verify(task, samples=20, progress=False)
+    assert report.ok and "zero-weight keys" in report.path
