@@ -185,16 +185,17 @@ def _forward(params, tokens, start, cache, logits_from, record=None, causal=True
     return np.einsum("bnd,vd->bnv", layer_norm(x, **params["lnf"]), params["out_emb"])
 
 
-def _layer(x, layer, i, cache, start, keep, record, causal, mlp):
+def _layer(x, layer, i, cache, start, keep, record, causal, mlp, attend=None):
     """One layer on ``x (b, t, d)`` fed at ``start``; only rows ``keep`` come out (all when
-    None). ``mlp(h, layer)`` is the MLP (``_mlp``, or a fast path's exact stand-in)."""
+    None). ``mlp(h, layer)`` is the MLP (``_mlp``, or a fast path's exact stand-in);
+    ``attend`` the attention (``_attend``, or ``taotp.fast_attention.attend``)."""
     h = layer_norm(x, **layer["ln1"])
     keys, values = cache.extend(i, *(np.einsum("bnj,hjk->bnhk", h, layer[M]) for M in "KV"))
     positions = start + np.arange(x.shape[1])
     if keep is not None:
         x, h, positions = x[:, keep], h[:, keep], positions[keep]
     queries = np.einsum("bnj,hjk->bnhk", h, layer["Q"])
-    heads = _attend(queries, keys, values, positions, record, causal)
+    heads = (attend or _attend)(queries, keys, values, positions, record, causal)
     x = x + np.einsum("bnhk,hdk->bnd", heads, layer["P"])
     return x + mlp(layer_norm(x, **layer["ln2"]), layer)
 

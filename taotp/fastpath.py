@@ -21,6 +21,10 @@ definition; ``FastPath`` computes the same sums, skipping only work whose result
   177,270 among 10^7). In a causal pass a new input is evaluated alone, in the shape the
   cached decoder feeds the MLP, since BLAS rounds a product differently for other shapes.
   When most inputs turn out distinct and the MLP is narrow, the memo switches itself off.
+- **Attention without its zero-weight keys.** A head with at least ``sparse_from`` query-key
+  pairs (long sequences: 10,000-digit long addition has 9 x 10^8 per head) runs through
+  ``taotp.fast_attention``, which never scores the keys whose softmax weight it proves to be
+  exactly 0 (its exponential underflows), and sums the rest as the dense pass does.
 
 Every value is computed by the same formulas as the dense pass, in the same order, so the
 result differs from the plain pass's only where BLAS rounds a batched MLP product otherwise:
@@ -36,7 +40,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from taotp.decoding import KVCache, _attend, _layer, _mlp, mlp_support
+from taotp.decoding import KVCache, _layer, _mlp, mlp_support
+from taotp.fast_attention import MIN_SCORES, attend, underflow_gap
 from taotp.model import layer_norm, softmax
 from taotp.params import check_batch, check_params
 
@@ -54,9 +59,11 @@ _HIDDEN_ELEMENTS = 2 ** 22
 class FastPath:
     """Tables, hard-head targets and MLP memos for one params dict (build once, reuse)."""
 
-    def __init__(self, params: dict) -> None:
+    def __init__(self, params: dict, *, sparse_from: int = MIN_SCORES) -> None:
         check_params(params)
         self.params = params
+        # Heads with at least this many query-key pairs skip their zero-weight keys.
+        self.sparse_from = sparse_from
         layers = params["layers"]
         self.dtype = params["tok_emb"].dtype
         self.mlps = [_MemoMLP(layer) for layer in layers]
@@ -87,6 +94,9 @@ class FastPath:
         if memo:
             parts.append(f"{len(memo)} MLP(s) memoised on {sum(len(m.read) for m in memo)} "
                          f"input dim(s)")
+        if parts:  # (s18d) sparse attention: only where the rest found structure
+            parts.append(f"heads of {self.sparse_from:,}+ query-key pairs skip their "
+                         f"zero-weight keys")
         return "; ".join(parts) or "no structure found: the dense pass"
 
     def forward_batch(self, tokens, logits_from: int = 0, hardness: bool = False,
@@ -108,7 +118,7 @@ class FastPath:
             if x is None:
                 x = p["tok_emb"][tokens] + p["pos_emb"][:t]
             mlp = self.mlps[i].decoder_rows if causal else self.mlps[i]
-            x = _layer(x, layer, i, cache, 0, rows, record, causal, mlp)
+            x = _layer(x, layer, i, cache, 0, rows, record, causal, mlp, self._attend)
         if x is None:
             x = (p["tok_emb"][tokens] + p["pos_emb"][:t])[:, keep]
         h = layer_norm(x, **p["lnf"])
@@ -142,10 +152,15 @@ class FastPath:
             keys = tab["K"][all_pos, tokens]
             values = tab["V"][all_pos, tokens]
             queries = tab["Q"][positions, q_tokens]
-            heads = _attend(queries, keys, values, positions, record, causal)
+            heads = self._attend(queries, keys, values, positions, record, causal)
         x = x + np.einsum("bnhk,hdk->bnd", heads, layer["P"])  # the dense pass's own sum
         mlp = self.mlps[0].decoder_rows if causal else self.mlps[0]
         return x + mlp(layer_norm(x, **layer["ln2"]), layer)
+
+    def _attend(self, queries, keys, values, positions, record, causal):
+        """Attention without the keys of provably zero weight (``taotp.fast_attention``)."""
+        return attend(queries, keys, values, positions, record, causal,
+                      min_scores=self.sparse_from)
 
     @property
     def w_star(self):
@@ -179,8 +194,7 @@ def _hard_targets(tab, dtype):
     block, vocab, n_heads, d_head = q.shape
     if block * vocab > _PROOF_ROWS or n_heads == 0:
         return None
-    # exp(x) is exactly 0 below log(smallest subnormal); 5 more for the rounding of scores.
-    gap = -float(np.log(np.finfo(dtype).smallest_subnormal)) + 5.0
+    gap = underflow_gap(dtype)
     scale = float(d_head ** 0.5)
     targets = np.full((n_heads, block, vocab), -1, dtype=np.int64)
     for h in range(n_heads):

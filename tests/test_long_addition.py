@@ -4,7 +4,8 @@ inputs at 10, 100 and 1,000 digits (10,000 in the slow test); parameter counts p
 Whole decodes are checked by teacher forcing: the logits at positions ``len(prompt) - 1``
 onwards of ``prompt + expected[:-1]`` are what greedy decoding sees, so one forward pass
 checks all ``n + 1`` steps. Long sequences go one at a time through ``taotp.forward_batch``,
-which computes attention a chunk of queries at a time (memory ``O(chunk n)``, not ``O(n^2)``).
+which computes attention a chunk of queries at a time (memory ``O(chunk n)``, not ``O(n^2)``);
+10,000 digits go through ``FastPath``, whose attention skips the keys of zero weight.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from constructions.long_addition import (
 )
 from taotp.circuits import code_gap
 from taotp.decoding import decode_cached, forward_batch
+from taotp.fastpath import FastPath
 from taotp.model import transformer
 from taotp.params import astype, count_params
 
@@ -43,11 +45,14 @@ def _wrong_batched(task, params, prompts, batch=256):
     return wrong
 
 
-def _wrong_chunked(task, params, prompts):
+def _wrong_chunked(task, params, prompts, forward=None):
+    """Prompts whose teacher-forced pass (``forward_batch``, or ``forward(tokens, logits_from=)``)
+    does not give the reference, one at a time."""
+    forward = forward or (lambda tokens, **kw: forward_batch(tokens, params, **kw))
     wrong = []
     for p in prompts:
         tokens = np.concatenate((p, task.reference(p)[:-1]))
-        logits = forward_batch(tokens[None], params, logits_from=len(p) - 1)[0]
+        logits = forward(tokens[None], logits_from=len(p) - 1)[0]
         assert logits.dtype == params["tok_emb"].dtype
         if not np.array_equal(logits.argmax(-1), task.reference(p)):
             wrong.append(p)
@@ -87,12 +92,14 @@ def test_thousand_digits(tasks, dtype, count):
 
 @pytest.mark.slow
 def test_ten_thousand_digits_float32():
-    """17 to 40 s per input on one core: these 18 took 692 s on a shared 2-core machine."""
+    """On the fast path (``FastPath``: exact sparse attention, ``taotp.fast_attention``);
+    the dense pass took 17 to 40 s per input, 692 s for these 18 on a shared 2-core machine
+    (``bench/long_addition.py`` times both on them)."""
     task = PROGRAMS[0].make(n_digits=10_000)
     params = astype(task.params, np.float32)
     prompts = task.adversarial()[::3] + task.sample(np.random.default_rng(10_000), 9)
     start = time.time()
-    assert _wrong_chunked(task, params, prompts) == []
+    assert _wrong_chunked(task, params, prompts, FastPath(params).forward_batch) == []
     print(f"{len(prompts)} inputs of 10,000 digits in {time.time() - start:.0f} s")
 
 
