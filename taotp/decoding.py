@@ -23,6 +23,7 @@ from numpy.typing import ArrayLike
 from taotp.batched import (  # noqa: F401  (re-exported: their home before the split)
     KVCache, _attend, _forward, _layer, _mlp, forward_batch, mlp_support,
 )
+from taotp.fastdecode import FastDecoder
 from taotp.model import softmax, transformer
 from taotp.params import check_batch, check_params, check_tokens
 
@@ -82,12 +83,21 @@ def decode_batch(prompts: Iterable[ArrayLike], params: dict, max_steps: int = 10
 
     Prompts may differ in length: those of one length are decoded together, in chunks of
     ``batch_size``. A sequence that emits ``eos`` stops there, as with ``decode``.
-    ``fast``: a ``taotp.fastpath.FastPath`` built on ``params``; each step is then its
-    forward pass over the whole sequences (no cache: its layer 0 comes from tables).
+    ``fast``: ``"auto"`` decodes on a ``taotp.fastdecode.FastDecoder`` built here (cached
+    steps; layer-0 tables and MLPs by sorted kinks where they pay: its ``describe()`` says
+    which); pass a ``FastDecoder`` built on ``params`` to reuse its tables across calls. A
+    ``taotp.fastpath.FastPath`` built on ``params`` decodes each step as its forward pass
+    over the whole sequences (no cache: its layer 0 comes from tables).
     """
     vocab_size, block_size = _check_call(params, max_steps, eos, temperature)
+    if isinstance(fast, str):
+        if fast != "auto":
+            raise ValueError(f"decode_batch: fast must be None, 'auto', a FastDecoder or a "
+                             f"FastPath, not {fast!r}")
+        fast = FastDecoder._checked(params)
     if fast is not None and fast.params is not params:
-        raise ValueError("decode_batch: fast must be a FastPath built on these params")
+        raise ValueError("decode_batch: fast must be a FastDecoder or FastPath built on "
+                         "these params")
     prompts = list(prompts)
     rng = np.random.default_rng(seed)
     by_length = defaultdict(list)
@@ -125,8 +135,12 @@ def check_block_size(length: int, block_size: int, hint: str = "use fewer max_st
 
 
 def _decode_chunk(params, batch, steps, eos, temperature, rng, fast=None):
-    cache = KVCache(len(params["layers"]))
     b, length = batch.shape
+    if isinstance(fast, FastDecoder):  # the last step feeds position length + steps - 2
+        fast.prepare(length + steps - 1, b * (length + steps - 1))
+        cache = fast.new_cache(b, length + steps - 1)
+    else:
+        cache = KVCache(len(params["layers"]))
     out = np.empty((b, length + steps), dtype=np.int64)
     out[:, :length] = batch
     done = np.zeros(b, dtype=bool)
@@ -134,6 +148,8 @@ def _decode_chunk(params, batch, steps, eos, temperature, rng, fast=None):
     for _ in range(steps):
         if fast is None:
             logits = _forward(params, feed, start, cache, logits_from=-1)[:, -1]
+        elif isinstance(fast, FastDecoder):
+            logits = fast.forward(feed, start, cache)
         else:
             logits = fast.forward_batch(out[:, :n], logits_from=n - 1)[:, -1]
         next_tok = np.array([_pick(row, temperature, rng) for row in logits]) if temperature \
