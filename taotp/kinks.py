@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from taotp.batched import nonzero_columns
+
 
 # Sorted units per block: the set-up sums whole blocks (a sort and one pass over the units);
 # a row adds up the units of its own block that are on.
@@ -36,30 +38,32 @@ class KinkMLP:
             raise ValueError(f"KinkMLP needs an MLP that reads one dimension, not {len(rows)}")
         self.row, self.b2, self.dtype = int(rows[0]), layer["b2"], M1.dtype
         a, b, M2 = M1[self.row].astype(np.float64), layer["b1"].astype(np.float64), layer["M2"]
-        self.cols = np.flatnonzero(M2.any(axis=0))
+        self.cols = nonzero_columns(M2)
+        M2t = M2.T[self.cols].astype(np.float64, copy=False)  # (c, d_ff): long rows
         flat = a == 0  # constant units, relu(b) whatever x is
-        self.constant = np.maximum(b[flat], 0.0) @ M2[flat][:, self.cols].astype(np.float64)
+        self.constant = M2t[:, flat] @ np.maximum(b[flat], 0.0)
         live = np.flatnonzero(~flat)
         kinks = -b[live] / a[live]
         order = np.argsort(kinks, kind="stable")
         self.kinks, live = kinks[order], live[order]
         n, blocks = len(live), len(live) // _BLOCK + 1
-        # Per unit in kink order (zero past the last one): M2's columns (c, blocks, B), a and
-        # b (2, blocks, B), and whether it falls (on below its kink, not above it).
-        W = np.zeros((len(self.cols), blocks * _BLOCK))
-        W[:, :n] = M2[live[None, :], self.cols[:, None]]
-        ab = np.zeros((2, blocks * _BLOCK))
-        ab[:, :n] = a[live], b[live]
-        self._W = W.reshape(len(self.cols), blocks, _BLOCK)
-        self._ab = ab.reshape(2, blocks, _BLOCK)
+        # Per unit in kink order, then zeros to whole blocks: M2's columns (c, blocks, B), a
+        # and b (2, blocks, B), and whether it falls (on below its kink, not above it).
+        live = np.concatenate((live, np.zeros(blocks * _BLOCK - n, dtype=live.dtype)))
+        self._W = np.take(M2t, live, axis=1).reshape(len(self.cols), blocks, _BLOCK)
+        self._ab = np.stack((a[live], b[live])).reshape(2, blocks, _BLOCK)
+        self._W.reshape(len(self.cols), -1)[:, n:] = 0.0
+        self._ab.reshape(2, -1)[:, n:] = 0.0
         self._falling = self._ab[0] < 0
         # Whole blocks: the rising units' terms in the blocks before each block, and the
         # falling units' in the blocks after it (2c, blocks): only units that are on.
-        terms = np.einsum("cnk,snk->scn", self._W, self._ab * ~self._falling)
+        some_fall = self._falling.any()
+        terms = np.einsum("cnk,snk->scn", self._W,
+                          self._ab * ~self._falling if some_fall else self._ab)
         zero = np.zeros((2 * len(self.cols), 1))
         rising = np.cumsum(terms.reshape(len(zero), -1), axis=1)[:, :-1]
         falling = np.zeros_like(rising)
-        if self._falling.any():
+        if some_fall:
             terms = np.einsum("cnk,snk->scn", self._W, self._ab * self._falling)
             falling = np.cumsum(terms.reshape(len(zero), -1)[:, ::-1], axis=1)[:, ::-1][:, 1:]
         self._blocks = np.concatenate((zero, rising), axis=1) \
