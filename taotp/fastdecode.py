@@ -53,6 +53,9 @@ class FastDecoder:
     def _build(self, params):
         self.params = params
         self.mlps = [_pick_mlp(layer) for layer in params["layers"]]
+        if params["layers"]:  # layer 0's P as one (h k, d) matrix, for a step's one matmul
+            P = params["layers"][0]["P"]
+            self._P0 = np.ascontiguousarray(P.transpose(0, 2, 1).reshape(-1, P.shape[1]))
         self.tables = None  # layer 0's per (position, token) rows, once ``prepare`` builds them
 
     def describe(self) -> str:
@@ -85,8 +88,8 @@ class FastDecoder:
         layer = p["layers"][0]
         emb = p["tok_emb"][None, :, :] + p["pos_emb"][:positions, None, :]  # (n, v, d)
         h = layer_norm(emb, **layer["ln1"])
-        self.tables = {"emb": emb, **{M: np.einsum("bnj,hjk->bnhk", h, layer[M])
-                                      for M in "QKV"}}
+        self.tables = {"emb": emb, **{M: np.tensordot(h, layer[M], axes=([2], [1]))
+                                      for M in "QKV"}}  # (n, v, h, k)
 
     def new_cache(self, batch: int, positions: int) -> Cache:
         """An empty cache for ``batch`` sequences of up to ``positions`` positions."""
@@ -103,8 +106,7 @@ class FastDecoder:
         for i, layer in enumerate(layers):
             rows = keep if i == len(layers) - 1 else None
             if i == 0 and self.tables is not None and start + t <= len(self.tables["emb"]):
-                x = self._layer0(tokens, start, cache, rows) if t > 1 else \
-                    self._layer0_step(tokens[:, 0], start, cache)
+                x = self._layer0(tokens, start, cache, rows)
                 continue
             if x is None:
                 x = p["tok_emb"][tokens] + p["pos_emb"][start:start + t]
@@ -116,47 +118,63 @@ class FastDecoder:
     def _layer0(self, tokens, start, cache, rows):
         """``_layer`` for layer 0, its embedding, queries, keys and values gathered."""
         tab, layer = self.tables, self.params["layers"][0]
-        positions = start + np.arange(tokens.shape[1])
+        b, t = tokens.shape
+        positions = start + np.arange(t)
+        if rows is not None or t == 1:  # only the last position goes on: a decoding step
+            if t > 1:
+                cache.extend(0, tab["K"][positions[:-1], tokens[:, :-1]],
+                             tab["V"][positions[:-1], tokens[:, :-1]])
+            n, last = positions[-1], tokens[:, -1]
+            return self._layer0_step(last, n, cache)
         keys, values = cache.extend(0, tab["K"][positions, tokens], tab["V"][positions, tokens])
-        if rows is not None:
-            positions, tokens = positions[rows], tokens[:, rows]
         heads = _attend(tab["Q"][positions, tokens], keys, values, positions, None)
         x = tab["emb"][positions, tokens] + np.einsum("bnhk,hdk->bnd", heads, layer["P"])
         return _add_mlp(x, layer, self.mlps[0])
 
-
     def _layer0_step(self, tokens, n, cache):
-        """``_layer0`` for one new token per sequence at position ``n`` (a decoding step):
-        no mask (every key is at or before ``n``), einsums over the cache as it lies."""
+        """Layer 0 at one position ``n`` per sequence (after ``n`` cached ones): no mask
+        (every key is at or before ``n``), two matmuls over the cache as it lies."""
         tab, layer = self.tables, self.params["layers"][0]
-        keys, values = cache.extend(0, tab["K"][n, tokens][:, None], tab["V"][n, tokens][:, None])
+        keys, values = cache.append(0, tab["K"][n, tokens], tab["V"][n, tokens])  # (b, h, m, k)
         queries = tab["Q"][n, tokens]  # (b, h, k)
-        scores = np.einsum("bhk,bmhk->bhm", queries, keys) / float(queries.shape[-1] ** 0.5)
-        heads = np.einsum("bhm,bmhk->bhk", softmax(scores, axis=-1), values)
-        x = tab["emb"][n, tokens] + np.einsum("bhk,hdk->bd", heads, layer["P"])
+        scores = np.matmul(keys, queries[..., None])[..., 0] / float(queries.shape[-1] ** 0.5)
+        heads = np.matmul(softmax(scores, axis=-1)[:, :, None, :], values)[:, :, 0]
+        x = tab["emb"][n, tokens] + heads.reshape(len(tokens), -1) @ self._P0
         return _add_mlp(x, layer, self.mlps[0])[:, None]
 
 
 class Cache:
-    """``KVCache`` with room for every position kept from the start (no copy per step)."""
+    """``KVCache`` with room for every position from the start (no copy per step), kept as
+    ``(b, h, m, k)`` so that a step's attention is two batched matmuls."""
 
     def __init__(self, params: dict, batch: int, positions: int) -> None:
         dtype = params["tok_emb"].dtype
         self.keys, self.values = [], []
         for layer in params["layers"]:
             h, _, k = layer["K"].shape
-            self.keys.append(np.empty((batch, positions, h, k), dtype=dtype))
-            self.values.append(np.empty((batch, positions, h, layer["V"].shape[2]), dtype=dtype))
+            self.keys.append(np.empty((batch, h, positions, k), dtype=dtype))
+            self.values.append(np.empty((batch, h, positions, layer["V"].shape[2]), dtype=dtype))
         self.fed = [0] * len(params["layers"])
 
     def extend(self, i: int, keys: np.ndarray, values: np.ndarray
                ) -> tuple[np.ndarray, np.ndarray]:
-        """Append this step's keys and values to layer ``i``'s; return all of them."""
+        """Append this step's keys and values ``(b, t, h, k)`` to layer ``i``'s; return all of
+        them, ``(b, m, h, k)`` as ``KVCache.extend`` does."""
         start, end = self.fed[i], self.fed[i] + keys.shape[1]
-        self.keys[i][:, start:end] = keys
-        self.values[i][:, start:end] = values
+        self.keys[i][:, :, start:end] = keys.transpose(0, 2, 1, 3)
+        self.values[i][:, :, start:end] = values.transpose(0, 2, 1, 3)
         self.fed[i] = end
-        return self.keys[i][:, :end], self.values[i][:, :end]
+        return (self.keys[i][:, :, :end].transpose(0, 2, 1, 3),
+                self.values[i][:, :, :end].transpose(0, 2, 1, 3))
+
+    def append(self, i: int, keys: np.ndarray, values: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """Append one position's keys and values ``(b, h, k)``; return all ``(b, h, m, k)``."""
+        end = self.fed[i] + 1
+        self.keys[i][:, :, end - 1] = keys
+        self.values[i][:, :, end - 1] = values
+        self.fed[i] = end
+        return self.keys[i][:, :, :end], self.values[i][:, :, :end]
 
 
 class _ConstantMLP:
