@@ -179,3 +179,39 @@ def test_nonzero_columns_is_any_over_rows(rng, n, d):
     for density in (0.0, 0.002, 0.5):
         M = rng.normal(size=(n, d)) * (rng.random((n, d)) < density)
         np.testing.assert_array_equal(nonzero_columns(M), np.flatnonzero(M.any(axis=0)))
+
+
+def test_sampling_draws_as_the_batched_decoder_does(rng):
+    """``temperature > 0``: the same seeded draws from (to rounding) the same logits."""
+    params = random_params(rng, n_layers=2)
+    prompts = [rng.integers(0, 7, size=3) for _ in range(6)]
+    fast = decode_batch(prompts, params, max_steps=5, temperature=1.0, seed=4, fast="auto")
+    plain = decode_batch(prompts, params, max_steps=5, temperature=1.0, seed=4)
+    for f, p in zip(fast, plain):
+        np.testing.assert_array_equal(f, p)
+
+
+def test_auto_reads_the_params_as_they_are_now(rng):
+    """Nothing is cached between ``fast="auto"`` calls: a changed weight is seen."""
+    params = random_params(rng, n_layers=1)
+    prompts = [rng.integers(0, 7, size=3) for _ in range(4)]
+    decode_batch(prompts, params, max_steps=3, fast="auto")
+    params["out_emb"][:] = params["out_emb"][::-1].copy()
+    got = decode_batch(prompts, params, max_steps=3, fast="auto")
+    for p, g in zip(prompts, got):
+        np.testing.assert_array_equal(g, decode(p, params, max_steps=3))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_lean_layer_norm_is_layer_norm_bit_for_bit(rng, dtype):
+    from taotp.fastdecode import _layer_norm
+    from taotp.model import layer_norm
+
+    for shape in [(1, 3), (32, 7), (5, 4, 12), (3, 1)]:
+        x = (rng.normal(size=shape) * rng.choice([1e-6, 1.0, 1e6])).astype(dtype)
+        gamma = rng.normal(size=shape[-1]).astype(dtype)
+        beta = rng.normal(size=shape[-1]).astype(dtype)
+        for kw in ({}, {"gamma": gamma, "beta": beta}):
+            got, want = _layer_norm(x, **kw), layer_norm(x, **kw)
+            assert got.dtype == want.dtype
+            np.testing.assert_array_equal(got, want)
