@@ -151,12 +151,12 @@ def test_ragged_forward_batch_is_a_clear_error(rng):
 
 
 def test_attention_in_query_chunks_is_the_same(rng, monkeypatch):
-    import taotp.decoding
+    import taotp.batched
 
     params = random_params(rng, block_size=40)
     tokens = rng.integers(0, 7, size=(2, 40))
     whole = forward_batch(tokens, params, hardness=True)
-    monkeypatch.setattr(taotp.decoding, "_SCORES", 50)  # a few queries per chunk
+    monkeypatch.setattr(taotp.batched, "_SCORES", 50)  # a few queries per chunk
     chunked = forward_batch(tokens, params, hardness=True)
     # BLAS may block a product differently by shape: equal to rounding, not to the bit.
     np.testing.assert_allclose(whole[0], chunked[0], rtol=1e-12, atol=1e-12)
