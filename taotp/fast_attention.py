@@ -55,7 +55,7 @@ def attend(queries, keys, values, positions, record=None, causal=True, *,
     """``taotp.decoding._attend`` (same arguments and result), skipping keys whose weight is
     provably 0. Heads with fewer than ``min_scores`` query-key pairs, with non-finite inputs,
     or whose bounds prune too little are computed by ``_attend`` itself."""
-    from taotp.decoding import _attend
+    from taotp.batched import _attend
 
     b, n, n_heads, _ = queries.shape
     m = keys.shape[1]

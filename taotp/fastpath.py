@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from taotp.decoding import KVCache, _layer, _mlp, mlp_support
+from taotp.batched import KVCache, _layer, _mlp, mlp_support
 from taotp.fast_attention import MIN_SCORES, attend, underflow_gap
 from taotp.model import layer_norm, softmax
 from taotp.params import check_batch, check_params

@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 
 from constructions import PROGRAMS
 from taotp import astype, forward_batch
-from taotp.decoding import _attend
+from taotp.batched import _attend
 from taotp import fast_attention
 from taotp.fast_attention import _sparse_head, attend, kd_order, underflow_gap
 from taotp.fastpath import FastPath
