@@ -67,6 +67,35 @@ def plateau(label: str, ts: np.ndarray, eps: float, carried: float = 0.0) -> flo
     return loss + NOISE * eps
 
 
+def staircase(label: str, ts: np.ndarray, outputs, eps: float, carried: float = 0.0) -> float:
+    """Check a staircase lookup (``recipes.staircase_lookup``) over the points ``ts`` whose
+    input is off by up to ``carried``; return its relative output error.
+
+    Only the gaps at its steps matter: an input stays off every ramp when its error plus
+    ``NOISE eps T`` is below a quarter of that step's gap ``g``. A ramp's ReLUs have slope
+    ``2 / g`` and are active on one side only, where inputs reach ``|t| <= R``; each rounds by
+    about ``eps 2 R 2 / g``, and their difference, times a change of at most twice the
+    output's bound, loses ``16 eps R / g`` of it per step."""
+    if len(np.unique(ts)) != len(ts):
+        raise ValueError(f"{label}: two inputs read as the same number (too many values, "
+                         f"too close together for this dtype)")
+    steps = recipes.staircase_steps(ts, outputs)
+    top = float(np.abs(ts).max()) or 1.0
+    if not steps:
+        return NOISE * eps
+    far = (float(np.max(ts)), float(np.min(ts)))
+    gap = min(hi - lo for lo, hi, _, _ in steps)
+    loss = sum(16 * eps * max(abs(far[0] if rising else far[1]), abs(lo), abs(hi)) / (hi - lo)
+               for lo, hi, _, rising in steps)
+    if gap / 4 <= NOISE * eps * top + carried or loss > MAX_LOSS:
+        raise ValueError(f"{label}: its {len(steps)} steps are {gap:.3g} apart (of "
+                         f"{len(ts)} inputs) at magnitude {top:.3g} and read with error up "
+                         f"to {carried:.3g}, too close to tell apart under this dtype's "
+                         f"rounding (eps {eps:.3g}; estimated lookup error {loss:.2g}, at "
+                         f"most {MAX_LOSS})")
+    return loss + NOISE * eps
+
+
 def size(var: Var) -> float:
     """The largest output row of ``var``'s encoding, in the value's units (1: one-hot)."""
     return var.bound if var.numerical else 1.0

@@ -39,15 +39,12 @@ def lookup_mlp(op: Lookup, plan: Plan, scale: float, eps: float,
         ts = np.array([float(t) for (t,), _ in op.table])
         carried = sum(accuracy.read_error(v, errors, eps, norm, w)
                       for w, v in zip(op.weights, op.inputs))
-        record_error(errors, op.out, accuracy.plateau(op.out.label, ts, eps, carried))
         read = np.zeros((L, 1))
         for w, v, dims in zip(op.weights, op.inputs, rows_of):
             read[dims[0], 0] += w * v.unit / scale
-        M1, b1, M2, b2 = recipes.plateau_lookup(ts, np.array([enc(o) for _, o in op.table]),
-                                                local=True)
         terms = " + ".join(f"{w:g} {v.label}" for w, v in zip(op.weights, op.inputs))
-        return read @ M1, b1, M2, b2, f"{op.out.label}: plateau_lookup of {terms}", \
-            tolerance(ts)
+        return _staircase(op, read, ts, [enc(o) for _, o in op.table], eps, carried, errors,
+                          f"of {terms}")
     linear = _linear_lookup(op, plan, scale, eps, enc, errors)
     if linear is not None:
         return linear
@@ -72,15 +69,29 @@ def lookup_mlp(op: Lookup, plan: Plan, scale: float, eps: float,
                    for args, _ in op.table])
     carried = sum(accuracy.read_error(v, errors, eps, norm, w, w * np.arange(v.width))
                   for w, v in zip(weights, op.inputs))
-    record_error(errors, op.out, accuracy.plateau(op.out.label, ts, eps, carried))
     read = np.zeros((L, 1))
     for w, v, dims in zip(weights, op.inputs, rows_of):
         if v.numerical:
             read[dims[0], 0] += w * v.unit / scale
         else:
             read[dims, 0] += w * np.arange(v.width) / scale
-    M1, b1, M2, b2 = recipes.plateau_lookup(ts, np.array([enc(o) for _, o in op.table]))
-    return read @ M1, b1, M2, b2, f"{op.out.label}: plateau_lookup", tolerance(ts)
+    return _staircase(op, read, ts, [enc(o) for _, o in op.table], eps, carried, errors)
+
+
+def _staircase(op: Lookup, read: np.ndarray, ts: np.ndarray, rows: list, eps: float,
+               carried: float, errors: dict, what: str = "") -> tuple:
+    """The staircase lookup of ``rows`` over the number ``read`` (points ``ts``, read off
+    by up to ``carried``), checked, its error recorded; and its tolerance: how far
+    (relative to the largest point) the input may stray, a quarter of its smallest step."""
+    rows = np.array(rows, dtype=np.float64)
+    record_error(errors, op.out, accuracy.staircase(op.out.label, ts, rows, eps, carried))
+    M1, b1, M2, b2 = recipes.staircase_lookup(ts, rows)
+    steps = recipes.staircase_steps(ts, rows)
+    gap = min((hi - lo for lo, hi, _, _ in steps), default=None)
+    rho = 1.0 if gap is None else gap / 4 / (float(np.abs(ts).max()) or 1.0)
+    return (read @ M1, b1, M2, b2,
+            f"{op.out.label}: staircase_lookup{' ' + what if what else ''} "
+            f"({len(steps)} steps over {len(ts)} points)", rho)
 
 
 @functools.lru_cache(maxsize=64)
@@ -141,7 +152,6 @@ def _linear_lookup(op: Lookup, plan: Plan, scale: float, eps: float, enc, errors
     norm = (plan.d_logical + 1) / scale ** 2
     carried = wobble + sum(accuracy.read_error(v, errors, eps, norm, wi, wi * np.array(
         [float(x) for x in v.values] + [n])) for wi, n, v in zip(w, nones, op.inputs))
-    record_error(errors, op.out, accuracy.plateau(op.out.label, ts, eps, carried))
     read = np.zeros((plan.d_logical, 1))
     for wi, n, v in zip(w, nones, op.inputs):
         dims = list(plan.dims(v))
@@ -149,6 +159,5 @@ def _linear_lookup(op: Lookup, plan: Plan, scale: float, eps: float, enc, errors
             read[dims[0], 0] += wi * v.unit / scale
         else:
             read[dims, 0] += wi * np.array([float(x) for x in v.values] + [n]) / scale
-    M1, b1, M2, b2 = recipes.plateau_lookup(ts, np.array([enc(o) for o in groups.values()]))
-    return (read @ M1, b1, M2, b2,
-            f"{op.out.label}: plateau_lookup of {w[0]:g} x + {w[1]:g} y", tolerance(ts))
+    return _staircase(op, read, ts, [enc(o) for o in groups.values()], eps, carried, errors,
+                      f"of {w[0]:g} x + {w[1]:g} y")

@@ -185,6 +185,59 @@ def plateau_lookup(points: Sequence[float], outputs, local: bool = False) -> tup
     return M1, b1, M2, np.zeros(a.shape[1])
 
 
+def staircase_steps(points: Sequence[float], outputs) -> list:
+    """``(lo, hi, change, rising)`` of each step of :func:`staircase_lookup`: neighbouring
+    sorted points whose outputs differ, the output's change between them, and whether its
+    ramp is active above its step (it faces the nearer end of the points)."""
+    x = np.asarray(points, dtype=np.float64)
+    a = np.asarray(outputs, dtype=np.float64)
+    order = np.argsort(x)
+    s, a = x[order], a[order]
+    if len(s) > 1 and not np.all(np.diff(s) > 0):
+        raise ValueError("staircase_lookup needs distinct points")
+    return [(float(s[k]), float(s[k + 1]), a[k + 1] - a[k],
+             bool(s[-1] - s[k] <= s[k + 1] - s[0]))
+            for k in range(len(s) - 1) if np.any(a[k + 1] != a[k])]
+
+
+def staircase_lookup(points: Sequence[float], outputs) -> tuple:
+    """``M1 (1, 2s), b1, M2, b2``: equal to ``outputs[i]`` within a quarter gap of
+    ``points[i]``, with two ReLUs per step (``s`` places where neighbouring outputs differ).
+
+    :func:`plateau_lookup` with its plateaus merged: between two neighbouring points whose
+    outputs differ, one clipped ramp ``ReLU(u) - ReLU(u - 1)`` (the Transformer Cookbook's
+    ReLU comparator, :func:`relu_step`) climbs over the middle half of their gap; elsewhere
+    the output is flat, so a function with few runs (``x - y < 0`` over a thousand
+    differences) costs a few units, and only the gaps at its steps need telling apart. Each
+    ramp faces the nearer end of the points: on its far side both ReLUs are exactly 0.
+
+    >>> M1, b1, M2, b2 = staircase_lookup([-1.0, -0.5, 0.0, 0.5], [[1.0], [1.0], [0.0], [0.0]])
+    >>> M1.shape
+    (1, 2)
+    >>> x = np.array([[-1.1], [-0.45], [0.1], [0.5]])
+    >>> (np.maximum(x @ M1 + b1, 0.0) @ M2 + b2).ravel().round(9).tolist()
+    [1.0, 1.0, 0.0, 0.0]
+    """
+    x = np.asarray(points, dtype=np.float64)
+    a = np.asarray(outputs, dtype=np.float64)
+    if x.ndim != 1 or a.ndim != 2 or len(x) != len(a) or len(x) == 0:
+        raise ValueError("staircase_lookup needs m points and an (m, d) array of outputs")
+    steps = staircase_steps(x, a)
+    M1, b1 = np.zeros((1, 2 * len(steps))), np.zeros(2 * len(steps))
+    M2, b2 = np.zeros((2 * len(steps), a.shape[1])), a[np.argmin(x)].copy()
+    for k, (left, right, change, rising) in enumerate(steps):
+        lo, hi = left + (right - left) / 4, right - (right - left) / 4
+        slope = 1.0 / (hi - lo)
+        if rising:  # 0 below lo, 1 above hi
+            M1[0, 2 * k:2 * k + 2], b1[2 * k:2 * k + 2] = slope, [-slope * lo, -slope * lo - 1]
+            M2[2 * k], M2[2 * k + 1] = change, -change
+        else:  # 1 below lo, 0 above hi: the change sits in b2
+            M1[0, 2 * k:2 * k + 2], b1[2 * k:2 * k + 2] = -slope, [slope * hi, slope * hi - 1]
+            M2[2 * k], M2[2 * k + 1] = -change, change
+            b2 += change
+    return M1, b1, M2, b2
+
+
 def min_gap(points: Sequence[float]) -> float:
     """The smallest distance between distinct sorted points (1.0 for fewer than two)."""
     s = np.unique(np.asarray(points, dtype=np.float64))
