@@ -156,7 +156,7 @@ def test_layers_at_most_rasp_depth_plus_three():
 
 def test_report_names_the_recipes():
     report = rasp.compile(reverse(), {"a", "b"}, 4).report()
-    assert "categorical copy" in report and "plateau_lookup" in report and "params" in report
+    assert "categorical copy" in report and "staircase_lookup" in report and "params" in report
 
 
 def test_bad_inputs_are_refused():
