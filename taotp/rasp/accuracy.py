@@ -20,6 +20,9 @@ gap allows, ``n`` the residual's squared norm where it is read):
   its ReLUs are large and cancel, losing ``loss = 4 eps T / g m`` (m points) of each output
   row, so it writes ``(loss + NOISE eps) B_out``, where ``B_out`` is the output's bound
   (the largest row of a number's encoding, in value units) or 1 for a one-hot;
+- a staircase lookup (one ramp per change of output, ``g`` now the smallest gap at a step)
+  checks the same margin; each step loses ``16 eps R / g`` (``R`` the largest ``|t|`` on the
+  side its ramp is active), summed over its steps (:func:`staircase`);
 - the unembedding picks the nearest output value: its error ``e`` must stay below half the
   smallest gap ``g`` between output values (a half for a one-hot), and a number's margin
   ``g (g - 2 e)`` must beat the rounding of its logits ``NOISE eps 3 B^2``.
