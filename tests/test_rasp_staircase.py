@@ -91,3 +91,21 @@ def test_shuffle_dyck2_at_vocab_5_length_10_is_ten_times_smaller_than_tracr():
         xs = [rng.choice("(){}a" if rng.random() < 0.5 else "(){}") for _ in
               range(rng.randint(1, 10))]
         assert agree(rasp.evaluate(program, xs), compiled.run(xs), 1e-9), xs
+
+
+def test_a_one_hot_and_a_crowded_number_get_one_staircase_per_slot_in_float32():
+    """(token, fraction of a's so far): 165 outputs, too crowded for one staircase over a
+    projection in float32; one per token fits. Seeded random inputs and the extreme ones."""
+    prevs = rasp.Select(rasp.indices, rasp.indices, rasp.Comparison.LEQ)
+    is_a = rasp.numerical(rasp.Map(lambda t: t == "a", rasp.tokens))
+    frac = rasp.numerical(rasp.Aggregate(prevs, is_a, default=0)).named("frac")
+    program = rasp.SequenceMap(lambda t, m: (t, round(m, 6)), rasp.tokens, frac).named("pair")
+    vocab = tuple("abcde")
+    compiled = rasp.compile(program, vocab, 10, dtype=np.float32)
+    assert "pair: gated_staircase" in compiled.report()
+    rng = random.Random(1)
+    inputs = [[rng.choice(vocab) for _ in range(rng.randint(1, 10))] for _ in range(1500)]
+    inputs += [list("a" * n) for n in range(1, 11)] + [list("e" * 9 + "a"), list("a" * 9 + "e")]
+    inputs += [list(("ab" * 5)[:n]) for n in range(1, 11)]
+    for xs in inputs:
+        assert agree(rasp.evaluate(program, xs), compiled.run(xs), 1e-5), xs

@@ -1,11 +1,9 @@
 """Compiler stage 3, the MLPs of Map and SequenceMap tables (``lookup_mlp``): a categorical
-lookup over one-hots, or a plateau lookup over one number that tells the table's inputs apart
+lookup over one-hots, or a staircase lookup over one number that tells the table's inputs apart
 (a weighted sum, ``a x + b y``, or injective weights), each with its error accounted
 (``taotp.rasp.accuracy``).
 """
 from __future__ import annotations
-
-import functools
 
 import numpy as np
 
@@ -22,7 +20,7 @@ CATEGORICAL_TOLERANCE = 0.2
 
 def lookup_mlp(op: Lookup, plan: Plan, scale: float, eps: float,
                errors: dict | None = None) -> tuple:
-    """An MLP for a Map/SequenceMap table: categorical_lookup or plateau_lookup. Reads
+    """An MLP for a Map/SequenceMap table: categorical_lookup or staircase_lookup. Reads
     the inputs' error bounds from ``errors`` and writes the output's there
     (``taotp.rasp.accuracy``)."""
     L = plan.d_logical
@@ -35,7 +33,7 @@ def lookup_mlp(op: Lookup, plan: Plan, scale: float, eps: float,
         encode(op.out, value, plan, row)
         return row
 
-    if op.weights:  # a function of sum w_i x_i: one plateau per value of the sum
+    if op.weights:  # a function of sum w_i x_i: one step per change along the sum
         ts = np.array([float(t) for (t,), _ in op.table])
         carried = sum(accuracy.read_error(v, errors, eps, norm, w)
                       for w, v in zip(op.weights, op.inputs))
@@ -62,20 +60,73 @@ def lookup_mlp(op: Lookup, plan: Plan, scale: float, eps: float,
         np.add.at(M1, sum(rows_of, []), m1 / scale)
         return M1, b1, M2, b2, f"{op.out.label}: categorical_lookup", CATEGORICAL_TOLERANCE
     weights = recipes.injective_weights([[v.code(a) for a in v.domain()] for v in op.inputs])
-    if len(op.inputs) == 2:  # a better-conditioned pair of weights, when the grid finds one
-        pairs = {tuple(v.code(a) for v, a in zip(op.inputs, args)) for args, _ in op.table}
-        weights = [1.0, _projection(tuple(sorted(pairs)), weights[1])]
+    if len(op.inputs) == 2:  # the best-conditioned pair of weights the grid finds
+        codes = np.array([[v.code(a) for v, a in zip(op.inputs, args)] for args, _ in op.table])
+        first: dict = {}
+        ids = np.array([first.setdefault(o, len(first)) for _, o in op.table])
+        unit = [accuracy.read_error(v, errors, eps, norm, 1.0, np.arange(v.width))
+                for v in op.inputs]
+        weights = [1.0, _steps_projection(codes, ids, unit, eps, weights[1])]
     ts = np.array([sum(w * v.code(a) for w, v, a in zip(weights, op.inputs, args))
                    for args, _ in op.table])
     carried = sum(accuracy.read_error(v, errors, eps, norm, w, w * np.arange(v.width))
                   for w, v in zip(weights, op.inputs))
+    merged: dict = {}  # points that coincide must agree (the grid keeps those apart)
+    for t, (_, o) in zip(ts, op.table):
+        if merged.setdefault(t, o) != o:
+            raise ValueError(f"{op.out.label}: two inputs with different outputs read as "
+                             f"the same number")
+    ts, table = np.array(list(merged)), list(merged.values())
     read = np.zeros((L, 1))
     for w, v, dims in zip(weights, op.inputs, rows_of):
         if v.numerical:
             read[dims[0], 0] += w * v.unit / scale
         else:
             read[dims, 0] += w * np.arange(v.width) / scale
-    return _staircase(op, read, ts, [enc(o) for _, o in op.table], eps, carried, errors)
+    try:
+        return _staircase(op, read, ts, [enc(o) for o in table], eps, carried, errors)
+    except ValueError:  # a one-hot and a number: one staircase per slot may still fit
+        gated = _gated(op, plan, scale, eps, enc, errors, norm)
+        if gated is None:
+            raise
+        return gated
+
+
+def _gated(op: Lookup, plan: Plan, scale: float, eps: float, enc, errors: dict,
+           norm: float):
+    """A function of a one-hot and a number as one staircase over the number per slot
+    (``recipes.gated_staircase``), or None when the inputs are not one of each."""
+    if len(op.inputs) != 2 or sum(v.numerical for v in op.inputs) != 1:
+        return None
+    i = 0 if not op.inputs[0].numerical else 1
+    c, x = op.inputs[i], op.inputs[1 - i]
+    e_c = accuracy.read_error(c, errors, eps, norm, coefficients=[1.0])
+    if e_c > CATEGORICAL_TOLERANCE:
+        return None
+    by_slot: dict = {}
+    for args, out in op.table:
+        by_slot.setdefault(args[i], {})[float(args[1 - i])] = out
+    reach = max(abs(float(v)) for v in x.values) or 1.0
+    e_x = accuracy.read_error(x, errors, eps, norm)
+    slots, loss, rho = {}, 0.0, 1.0
+    for value, table in by_slot.items():
+        ts, rows = np.array(list(table)), np.array([enc(o) for o in table.values()])
+        steps = recipes.staircase_steps(ts, rows)
+        gaps = [hi - lo for lo, hi, _, _ in steps]
+        carried = e_x + (3 * reach + max(gaps, default=0.0)) * e_c  # the gate's shift
+        # gated units add G (onehot - 1) to what they round: twice the ungated error
+        loss = max(loss, accuracy.staircase(f"{op.out.label} (where {c.label} is {value!r})",
+                                            ts, rows, 2 * eps, carried))
+        rho = min([rho] + [g / 16 / reach for g in gaps])
+        slots[c.slot(value)] = (ts, rows)
+    record_error(errors, op.out, loss)
+    m1, b1, M2, b2 = recipes.gated_staircase(slots, c.width, reach)
+    M1 = np.zeros((plan.d_logical, m1.shape[1]))
+    M1[list(plan.dims(c))] = m1[:-1] / scale
+    M1[plan.dims(x)[0]] += m1[-1] * x.unit / scale
+    steps = (M1.shape[1] - 2 * len(slots)) // 2
+    return (M1, b1, M2, b2, f"{op.out.label}: gated_staircase ({steps} steps over "
+            f"{len(slots)} slots of {c.label})", rho)
 
 
 def _staircase(op: Lookup, read: np.ndarray, ts: np.ndarray, rows: list, eps: float,
@@ -94,23 +145,39 @@ def _staircase(op: Lookup, read: np.ndarray, ts: np.ndarray, rows: list, eps: fl
             f"({len(steps)} steps over {len(ts)} points)", rho)
 
 
-@functools.lru_cache(maxsize=64)
-def _projection(points: tuple, safe: float | None = None) -> float:
-    """The ``lam`` on a grid that keeps ``y0 + lam y1`` farthest apart relative to its
-    largest value: rounding costs ``eps * top / gap``, so float32 needs that ratio small.
-    ``safe`` (by default a bound past which no two points meet) is the fallback."""
-    ys = np.array(points)
-    if safe is None:
-        safe = np.pi * (float(np.abs(ys[:, 0]).max()) / recipes.min_gap(ys[:, 1]) + 1.0)
-    best, best_lam = 0.0, safe  # a ratio of 0 is a collision
-    grid = np.concatenate(([safe], np.geomspace(safe / 1e3, 3 * safe, 1500)))
-    for chunk in np.array_split(grid, max(1, len(grid) * len(ys) // 2_000_000)):
-        ts = np.sort(ys[:, 0][None, :] + chunk[:, None] * ys[:, 1][None, :], axis=1)
-        ratio = np.diff(ts, axis=1).min(axis=1) / np.abs(ts).max(axis=1)
-        i = int(np.argmax(ratio))
-        if ratio[i] > best:
-            best, best_lam = float(ratio[i]), float(chunk[i])
-    return best_lam
+def _steps_projection(codes: np.ndarray, ids: np.ndarray, unit: list, eps: float,
+                      safe: float) -> float:
+    """The ``lam`` on a grid (both signs, a wide range, ``safe`` included: a bound past
+    which no two points meet) whose ``t = c0 + lam c1`` leaves the staircase over ``t`` the
+    widest margin: its smallest step's quarter gap, less the read error ``unit[0] + |lam|
+    unit[1]`` and the rounding at its magnitude, relative to that magnitude (what
+    ``accuracy.staircase`` checks). Points with equal outputs may meet; among weights within
+    a fifth of the best margin, the one with the fewest steps."""
+    spread = [float(np.ptp(codes[:, i])) or 1.0 for i in range(2)]
+    base = np.geomspace(1e-4, 1e4, 161) * spread[0] / spread[1]
+    grid = np.concatenate(([safe], base, -base, [1.0, -1.0, 2.0, -2.0, 0.5, -0.5]))
+    best = []  # (margin, steps, lam)
+    chunk = max(1, 2_000_000 // max(len(codes), 1))
+    for start in range(0, len(grid), chunk):
+        lams = grid[start:start + chunk]
+        ts = codes[:, 0][None, :] + lams[:, None] * codes[:, 1][None, :]
+        order = np.argsort(ts, axis=1)
+        ts = np.take_along_axis(ts, order, axis=1)
+        step = ids[order][:, 1:] != ids[order][:, :-1]
+        gaps = np.where(step, np.diff(ts, axis=1), np.inf)
+        top = np.maximum(np.abs(ts).max(axis=1), 1e-300)
+        smallest = gaps.min(axis=1)
+        carried = unit[0] + np.abs(lams) * unit[1] + accuracy.NOISE * eps * top
+        with np.errstate(divide="ignore"):
+            loss = 16 * eps * top * np.where(step, 1.0 / np.where(step, gaps, 1.0), 0.0).sum(1)
+        margin = np.where((smallest > 0) & (loss <= accuracy.MAX_LOSS),
+                          (smallest / 4 - carried) / top, -np.inf)
+        best += zip(margin.tolist(), step.sum(axis=1).tolist(), lams.tolist())
+    top_margin = max(m for m, _, _ in best)
+    if not np.isfinite(top_margin) or top_margin <= 0:
+        return safe  # nothing fits: the check that follows says why
+    good = [b for b in best if b[0] >= 0.8 * top_margin]
+    return min(good, key=lambda b: (b[1], -b[0]))[2]
 
 
 PROJECTIONS = ((1.0, -1.0), (1.0, 1.0), (1.0, -2.0), (2.0, -1.0), (1.0, 2.0), (2.0, 1.0))

@@ -238,6 +238,46 @@ def staircase_lookup(points: Sequence[float], outputs) -> tuple:
     return M1, b1, M2, b2
 
 
+def gated_staircase(by_slot: dict, n_slots: int, reach: float) -> tuple:
+    """``M1 (n_slots + 1, h), b1, M2, b2``: a function of a one-hot (rows ``0..n_slots-1``)
+    and a number ``x`` (the last row), one :func:`staircase_lookup` over ``x`` per slot.
+
+    ``by_slot[j] = (points, outputs)`` for slot ``j``. Each slot's ramps carry a gate
+    ``G (onehot_j - 1)`` with ``G`` past the largest value the ramp can reach (``reach``
+    bounds ``|x|``), so they are exactly 0 unless slot ``j`` is on; the slot's first output
+    is a clipped ramp of the one-hot itself (:func:`categorical_lookup`'s comparator). Only
+    one slot's steps are ever active, and each slot's steps only need its own points told
+    apart: a table of (kind, count) pairs is a short staircase per kind, not one long one.
+
+    >>> M1, b1, M2, b2 = gated_staircase({0: ([0.0, 1.0], [[1.0], [2.0]]),
+    ...                                   1: ([0.0, 1.0], [[3.0], [3.0]])}, 2, 1.0)
+    >>> x = np.array([[1, 0, 0.0], [1, 0, 1.0], [0, 1, 0.0], [0, 1, 1.0]])
+    >>> (np.maximum(x @ M1 + b1, 0.0) @ M2 + b2).ravel().round(9).tolist()
+    [1.0, 2.0, 3.0, 3.0]
+    """
+    cols, biases, rows = [], [], []
+    for j, (points, outputs) in sorted(by_slot.items()):
+        a = np.asarray(outputs, dtype=np.float64)
+        m1, b1, m2, b2 = staircase_lookup(points, a)
+        for unit in range(m1.shape[1]):  # gate: G (onehot_j - 1) pushes it below 0
+            gate = abs(m1[0, unit]) * 2 * reach + abs(b1[unit]) + 2.0
+            col = np.zeros(n_slots + 1)
+            col[j], col[n_slots] = gate, m1[0, unit]
+            cols.append(col)
+            biases.append(b1[unit] - gate)
+            rows.append(m2[unit])
+        for bias, sign in ((-1.0, 1.0), (-2.0, -1.0)):  # b2 when slot j is on
+            col = np.zeros(n_slots + 1)
+            col[j] = 4.0
+            cols.append(col)
+            biases.append(bias)
+            rows.append(sign * b2)
+    width = len(next(iter(by_slot.values()))[1][0]) if by_slot else 1
+    M1 = np.array(cols, dtype=np.float64).reshape(-1, n_slots + 1).T
+    M2 = np.array(rows, dtype=np.float64).reshape(-1, width)
+    return M1, np.array(biases, dtype=np.float64), M2, np.zeros(width)
+
+
 def min_gap(points: Sequence[float]) -> float:
     """The smallest distance between distinct sorted points (1.0 for fewer than two)."""
     s = np.unique(np.asarray(points, dtype=np.float64))
