@@ -21,8 +21,9 @@ gap allows, ``n`` the residual's squared norm where it is read):
   row, so it writes ``(loss + NOISE eps) B_out``, where ``B_out`` is the output's bound
   (the largest row of a number's encoding, in value units) or 1 for a one-hot;
 - a staircase lookup (one ramp per change of output, ``g`` now the smallest gap at a step)
-  checks the same margin; each step loses ``16 eps R / g`` (``R`` the largest ``|t|`` on the
-  side its ramp is active), summed over its steps (:func:`staircase`);
+  checks the same margin; each step loses ``16 eps R |c| / g`` (``R`` the largest ``|t|`` on
+  the side its ramp is active, ``c`` its change of output), summed over its steps
+  (:func:`staircase`);
 - the unembedding picks the nearest output value: its error ``e`` must stay below half the
   smallest gap ``g`` between output values (a half for a one-hot), and a number's margin
   ``g (g - 2 e)`` must beat the rounding of its logits ``NOISE eps 3 B^2``.
@@ -77,8 +78,11 @@ def staircase(label: str, ts: np.ndarray, outputs, eps: float, carried: float = 
     Only the gaps at its steps matter: an input stays off every ramp when its error plus
     ``NOISE eps T`` is below a quarter of that step's gap ``g``. A ramp's ReLUs have slope
     ``2 / g`` and are active on one side only, where inputs reach ``|t| <= R``; each rounds by
-    about ``eps 2 R 2 / g``, and their difference, times a change of at most twice the
-    output's bound, loses ``16 eps R / g`` of it per step."""
+    about ``eps 2 R 2 / g``, so their difference by ``8 eps R / g``, which the step's change
+    ``c`` (its largest entry) multiplies; multiplying each ReLU (up to ``4 R / g``) by ``c``
+    rounds by as much again: ``16 eps R |c| / g`` per step, relative to the largest output
+    entry. Numbers whose encoding changes little between neighbours (a mean's cleanup) lose
+    little; one-hots ``16 eps R / g`` per step."""
     if len(np.unique(ts)) != len(ts):
         raise ValueError(f"{label}: two inputs read as the same number (too many values, "
                          f"too close together for this dtype)")
@@ -88,8 +92,9 @@ def staircase(label: str, ts: np.ndarray, outputs, eps: float, carried: float = 
         return NOISE * eps
     far = (float(np.max(ts)), float(np.min(ts)))
     gap = min(hi - lo for lo, hi, _, _ in steps)
+    largest = float(np.abs(outputs).max()) or 1.0
     loss = sum(16 * eps * max(abs(far[0] if rising else far[1]), abs(lo), abs(hi)) / (hi - lo)
-               for lo, hi, _, rising in steps)
+               * float(np.abs(change).max()) / largest for lo, hi, change, rising in steps)
     if gap / 4 <= NOISE * eps * top + carried or loss > MAX_LOSS:
         raise ValueError(f"{label}: its {len(steps)} steps are {gap:.3g} apart (of "
                          f"{len(ts)} inputs) at magnitude {top:.3g} and read with error up "
