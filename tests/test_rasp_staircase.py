@@ -109,3 +109,19 @@ def test_a_one_hot_and_a_crowded_number_get_one_staircase_per_slot_in_float32():
     inputs += [list(("ab" * 5)[:n]) for n in range(1, 11)]
     for xs in inputs:
         assert agree(rasp.evaluate(program, xs), compiled.run(xs), 1e-5), xs
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+def test_indicator_maps_of_tokens_live_in_the_embeddings(dtype):
+    """0 / 1 (and -1) are stored exactly in any dtype: no MLP, and the mean reading them
+    goes in the first layer; other numbers keep their accounted Lookup."""
+    prevs = rasp.Select(rasp.indices, rasp.indices, rasp.Comparison.LEQ)
+    step = rasp.numerical(rasp.Map(lambda t: {"(": 1, ")": -1}.get(t, 0), rasp.tokens))
+    balance = rasp.numerical(rasp.Aggregate(prevs, step.named("step"), default=0))
+    compiled = check_exhaustive(balance.named("balance"), set("()a"), 5, dtype=dtype)
+    assert len(compiled.params["layers"]) == 1 and "step" not in compiled.report()
+    tenth = rasp.numerical(rasp.Map(lambda t: 0.1 if t == "(" else 0.0, rasp.tokens))
+    compiled = check_exhaustive(rasp.numerical(rasp.Aggregate(prevs, tenth.named("tenth"),
+                                                              default=0)), set("()a"), 5,
+                                dtype=dtype)
+    assert "tenth: categorical_lookup" in compiled.report()

@@ -44,6 +44,14 @@ def lower(program: rx.SOp, vocab, max_seq_len: int, numbers: bool = True) -> tup
     return _prune(ops, out), out
 
 
+def _exact_levels(var: Var) -> bool:
+    """A number whose stored rows ``[x, sqrt(B^2 - x^2)]`` are exact in float32: every
+    value 0 or +-B, with B a whole number float32 holds."""
+    bound = var.bound
+    return bound.is_integer() and bound <= 2 ** 24 and all(
+        abs(float(v)) in (0.0, bound) for v in var.values)
+
+
 def _prune(ops: list, out: Var) -> list:
     """Drop operations nothing reads (Lookups that were inlined into their readers)."""
     needed, kept = {out.label}, []
@@ -128,9 +136,12 @@ class _State(Selectors):
             return self.project(node, label, numerical, wish, inputs, weights,
                                 [((t,), out) for t, out in sorted(groups.items())])
         inputs, f = self.inline(inputs, f)
-        # categorical tables only: numerical outputs stay Lookups, whose error accuracy.py
-        # accounts for (folding them let rounding through unrefused in the stress tests)
-        folded = None if wish or numerical else self.fold(node, label, numerical, inputs, f)
+        # categorical tables, or numbers every dtype stores exactly (0 and +-B: indicator
+        # Maps); other numerical outputs stay Lookups, whose error accuracy.py accounts for
+        # (folding them let rounding through unrefused in the stress tests)
+        folded = None if wish else self.fold(node, label, numerical, inputs, f)
+        if folded is not None and numerical and not _exact_levels(folded.out):
+            folded = None
         if folded is not None:
             return self.add(folded)
         reach = self.reachable(inputs)  # (joint: means over one selector, fewer combinations)
