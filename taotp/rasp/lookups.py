@@ -185,7 +185,7 @@ PROJECTIONS = ((1.0, -1.0), (1.0, 1.0), (1.0, -2.0), (2.0, -1.0), (1.0, 2.0), (2
 
 def _linear_lookup(op: Lookup, plan: Plan, scale: float, eps: float, enc, errors: dict):
     """A function of two numbers that depends only on ``a x + b y`` (like ``length - i``)
-    needs one plateau per value of ``a x + b y``, not one unit per pair. Only the pairs of
+    needs a staircase over ``a x + b y``, not one unit per pair. Only the pairs of
     non-None values and the BOS pair must be right: a None input means the evaluator's
     value there is None (or it refuses the input)."""
     if len(op.inputs) != 2 or len(op.table) < 64 or not all(
