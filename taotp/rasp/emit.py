@@ -135,8 +135,10 @@ def scratch_points(op: Attend) -> tuple:
     """The scratch vectors ``y`` of a head, and the projection its cleanup reads them by."""
     ys = np.array([y for y, _ in op.points], dtype=np.float64)
     proj = np.ones(ys.shape[1])
-    if ys.shape[1] == 2:  # (S / (w + 1), 1 / (w + 1)): spread w apart
-        proj[1] = np.pi * (float(np.abs(ys[:, 0]).max()) / recipes.min_gap(ys[:, 1]) + 1.0)
+    if ys.shape[1] == 2:  # (S / (w + 1), 1 / (w + 1)): spread w apart, as far as a grid
+        # finds relative to the largest point (the bound past which none meet, by default)
+        safe = np.pi * (float(np.abs(ys[:, 0]).max()) / recipes.min_gap(ys[:, 1]) + 1.0)
+        proj[1] = recipes.projection_for_steps(ys, np.arange(len(ys)), [0.0, 0.0], 0.0, safe)
     return ys, proj
 
 

@@ -66,7 +66,8 @@ def lookup_mlp(op: Lookup, plan: Plan, scale: float, eps: float,
         ids = np.array([first.setdefault(o, len(first)) for _, o in op.table])
         unit = [accuracy.read_error(v, errors, eps, norm, 1.0, np.arange(v.width))
                 for v in op.inputs]
-        weights = [1.0, _steps_projection(codes, ids, unit, eps, weights[1])]
+        weights = [1.0, recipes.projection_for_steps(codes, ids, unit, eps, weights[1],
+                                                          NOISE, accuracy.MAX_LOSS)]
     ts = np.array([sum(w * v.code(a) for w, v, a in zip(weights, op.inputs, args))
                    for args, _ in op.table])
     carried = sum(accuracy.read_error(v, errors, eps, norm, w, w * np.arange(v.width))
@@ -143,41 +144,6 @@ def _staircase(op: Lookup, read: np.ndarray, ts: np.ndarray, rows: list, eps: fl
     return (read @ M1, b1, M2, b2,
             f"{op.out.label}: staircase_lookup{' ' + what if what else ''} "
             f"({len(steps)} steps over {len(ts)} points)", rho)
-
-
-def _steps_projection(codes: np.ndarray, ids: np.ndarray, unit: list, eps: float,
-                      safe: float) -> float:
-    """The ``lam`` on a grid (both signs, a wide range, ``safe`` included: a bound past
-    which no two points meet) whose ``t = c0 + lam c1`` leaves the staircase over ``t`` the
-    widest margin: its smallest step's quarter gap, less the read error ``unit[0] + |lam|
-    unit[1]`` and the rounding at its magnitude, relative to that magnitude (what
-    ``accuracy.staircase`` checks). Points with equal outputs may meet; among weights within
-    a fifth of the best margin, the one with the fewest steps."""
-    spread = [float(np.ptp(codes[:, i])) or 1.0 for i in range(2)]
-    base = np.geomspace(1e-4, 1e4, 161) * spread[0] / spread[1]
-    grid = np.concatenate(([safe], base, -base, [1.0, -1.0, 2.0, -2.0, 0.5, -0.5]))
-    best = []  # (margin, steps, lam)
-    chunk = max(1, 2_000_000 // max(len(codes), 1))
-    for start in range(0, len(grid), chunk):
-        lams = grid[start:start + chunk]
-        ts = codes[:, 0][None, :] + lams[:, None] * codes[:, 1][None, :]
-        order = np.argsort(ts, axis=1)
-        ts = np.take_along_axis(ts, order, axis=1)
-        step = ids[order][:, 1:] != ids[order][:, :-1]
-        gaps = np.where(step, np.diff(ts, axis=1), np.inf)
-        top = np.maximum(np.abs(ts).max(axis=1), 1e-300)
-        smallest = gaps.min(axis=1)
-        carried = unit[0] + np.abs(lams) * unit[1] + accuracy.NOISE * eps * top
-        with np.errstate(divide="ignore"):
-            loss = 16 * eps * top * np.where(step, 1.0 / np.where(step, gaps, 1.0), 0.0).sum(1)
-        margin = np.where((smallest > 0) & (loss <= accuracy.MAX_LOSS),
-                          (smallest / 4 - carried) / top, -np.inf)
-        best += zip(margin.tolist(), step.sum(axis=1).tolist(), lams.tolist())
-    top_margin = max(m for m, _, _ in best)
-    if not np.isfinite(top_margin) or top_margin <= 0:
-        return safe  # nothing fits: the check that follows says why
-    good = [b for b in best if b[0] >= 0.8 * top_margin]
-    return min(good, key=lambda b: (b[1], -b[0]))[2]
 
 
 PROJECTIONS = ((1.0, -1.0), (1.0, 1.0), (1.0, -2.0), (2.0, -1.0), (1.0, 2.0), (2.0, 1.0))

@@ -104,3 +104,47 @@ def gated_staircase(by_slot: dict, n_slots: int, reach: float) -> tuple:
     M1 = np.array(cols, dtype=np.float64).reshape(-1, n_slots + 1).T
     M2 = np.array(rows, dtype=np.float64).reshape(-1, width)
     return M1, np.array(biases, dtype=np.float64), M2, np.zeros(width)
+
+
+def projection_for_steps(codes: np.ndarray, ids: np.ndarray, unit: Sequence[float],
+                         eps: float, safe: float, noise: float = 100.0,
+                         max_loss: float = 0.05) -> float:
+    """The ``lam`` on a grid (both signs, a wide range, ``safe`` included: a bound past
+    which no two points meet) whose ``t = c0 + lam c1`` leaves the staircase over ``t`` the
+    widest margin: its smallest step's quarter gap, less the read error ``unit[0] + |lam|
+    unit[1]`` and the rounding at its magnitude (``noise eps``), relative to that magnitude
+    (what ``taotp.rasp.accuracy.staircase`` checks; ``max_loss`` caps its rounding loss).
+    ``ids[i]`` names point ``i``'s output: points with equal outputs may meet. Among weights
+    within a fifth of the best margin, the one with the fewest steps.
+
+    >>> codes = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    >>> lam = projection_for_steps(codes, np.array([0, 1, 2, 3]), [0.0, 0.0], 0.0, 3.0)
+    >>> len({c0 + lam * c1 for c0, c1 in codes})
+    4
+    """
+    spread = [float(np.ptp(codes[:, i])) or 1.0 for i in range(2)]
+    base = np.geomspace(1e-4, 1e4, 161) * spread[0] / spread[1]
+    grid = np.concatenate(([safe], base, -base, [1.0, -1.0, 2.0, -2.0, 0.5, -0.5]))
+    best = []  # (margin, steps, lam)
+    chunk = max(1, 2_000_000 // max(len(codes), 1))
+    for start in range(0, len(grid), chunk):
+        lams = grid[start:start + chunk]
+        ts = codes[:, 0][None, :] + lams[:, None] * codes[:, 1][None, :]
+        order = np.argsort(ts, axis=1)
+        ts = np.take_along_axis(ts, order, axis=1)
+        step = ids[order][:, 1:] != ids[order][:, :-1]
+        gaps = np.where(step, np.diff(ts, axis=1), np.inf)
+        top = np.maximum(np.abs(ts).max(axis=1), 1e-300)
+        smallest = gaps.min(axis=1)
+        carried = unit[0] + np.abs(lams) * unit[1] + noise * eps * top
+        with np.errstate(divide="ignore"):
+            inverse = np.where(step, 1.0 / np.where(step, gaps, 1.0), 0.0).sum(1)
+        loss = 16 * eps * top * inverse if eps else np.zeros(len(lams))
+        margin = np.where((smallest > 0) & (loss <= max_loss),
+                          (smallest / 4 - carried) / top, -np.inf)
+        best += zip(margin.tolist(), step.sum(axis=1).tolist(), lams.tolist())
+    top_margin = max(m for m, _, _ in best)
+    if not np.isfinite(top_margin) or top_margin <= 0:
+        return safe  # nothing fits: the check that follows says why
+    good = [b for b in best if b[0] >= 0.8 * top_margin]
+    return min(good, key=lambda b: (b[1], -b[0]))[2]
