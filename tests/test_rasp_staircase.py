@@ -125,3 +125,20 @@ def test_indicator_maps_of_tokens_live_in_the_embeddings(dtype):
                                                               default=0)), set("()a"), 5,
                                 dtype=dtype)
     assert "tenth: categorical_lookup" in compiled.report()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["tracr-pair-balance", "tracr-shuffle-dyck",
+                                  "tracr-shuffle-dyck2", "paper-dyck1"])
+def test_means_of_brackets_compile_in_float32_at_length_10(name):
+    """Past the exhaustive test sizes: 1,000 seeded random inputs and the extreme ones
+    (all one token, two tokens alternating or in two halves), each exact."""
+    entry = LIBRARY[name]
+    program, vocab = entry.make(), entry.alphabet
+    compiled = rasp.compile(program, vocab, 10, dtype=np.float32)
+    rng = random.Random(2)
+    inputs = [[rng.choice(vocab) for _ in range(rng.randint(1, 10))] for _ in range(1000)]
+    inputs += [[v] * k for v in vocab for k in range(1, 11)]
+    inputs += [p for a in vocab for b in vocab for p in ([a, b] * 5, [a] * 5 + [b] * 5)]
+    for xs in inputs:
+        assert agree(rasp.evaluate(program, xs), compiled.run(xs), 1e-5), xs
