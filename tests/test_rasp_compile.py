@@ -156,7 +156,7 @@ def test_layers_at_most_rasp_depth_plus_three():
 
 def test_report_names_the_recipes():
     report = rasp.compile(reverse(), {"a", "b"}, 4).report()
-    assert "categorical copy" in report and "plateau_lookup" in report and "params" in report
+    assert "categorical copy" in report and "staircase_lookup" in report and "params" in report
 
 
 def test_bad_inputs_are_refused():
@@ -249,13 +249,13 @@ def test_non_numbers_in_a_numerical_sop_are_refused():
         rasp.compile(bad, {0, 1}, 3)
 
 
-def test_a_function_of_a_difference_is_one_plateau_per_difference():
+def test_a_function_of_a_difference_is_one_step_per_change_of_output():
     compiled = check_exhaustive(reverse(), {0, 1}, 8)
-    assert "plateau_lookup of 1 length + -1 indices" in compiled.report()
+    assert "staircase_lookup of 1 length + -1 indices" in compiled.report()
     opp = (length() - rasp.indices).named("opp")
     shifted = rasp.SequenceMap(lambda a, b: (a * b) % 3, opp, rasp.indices).named("mod")
     compiled = check_exhaustive(shifted, {0, 1}, 8)
-    assert "mod: plateau_lookup\n" in compiled.report() + "\n"  # no projection: a table
+    assert "mod: staircase_lookup (" in compiled.report()  # no projection: a table
 
 
 def test_sizes_past_the_limits_are_refused_naming_the_node():

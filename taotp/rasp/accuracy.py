@@ -20,6 +20,9 @@ gap allows, ``n`` the residual's squared norm where it is read):
   its ReLUs are large and cancel, losing ``loss = 4 eps T / g m`` (m points) of each output
   row, so it writes ``(loss + NOISE eps) B_out``, where ``B_out`` is the output's bound
   (the largest row of a number's encoding, in value units) or 1 for a one-hot;
+- a staircase lookup (one ramp per change of output, ``g`` now the smallest gap at a step)
+  checks the same margin; each step loses ``16 eps R / g`` (``R`` the largest ``|t|`` on the
+  side its ramp is active), summed over its steps (:func:`staircase`);
 - the unembedding picks the nearest output value: its error ``e`` must stay below half the
   smallest gap ``g`` between output values (a half for a one-hot), and a number's margin
   ``g (g - 2 e)`` must beat the rounding of its logits ``NOISE eps 3 B^2``.
@@ -64,6 +67,37 @@ def plateau(label: str, ts: np.ndarray, eps: float, carried: float = 0.0) -> flo
                          f"{top:.3g} and read with error up to {carried:.3g}, too close to "
                          f"tell apart under this dtype's rounding (eps {eps:.3g}; estimated "
                          f"lookup error {loss:.2g}, at most {MAX_LOSS})")
+    return loss + NOISE * eps
+
+
+def staircase(label: str, ts: np.ndarray, outputs, eps: float, carried: float = 0.0) -> float:
+    """Check a staircase lookup (``recipes.staircase_lookup``) over the points ``ts`` whose
+    input is off by up to ``carried``; return its relative output error.
+
+    Only the gaps at its steps matter: an input stays off every ramp when its error plus
+    ``NOISE eps T`` is below a quarter of that step's gap ``g``. A ramp's ReLUs have slope
+    ``2 / g`` and are active on one side only, where inputs reach ``|t| <= R``; each rounds by
+    about ``eps 2 R 2 / g``, and their difference, times a change of at most twice the
+    output's bound, loses ``16 eps R / g`` of it per step. (Scaling that by each step's own
+    change of output instead compiled sums of 10^4 with gaps 10^-2 0.01 off, measured: the
+    two ReLUs read the input with rounding of their own, which this bound covers.)"""
+    if len(np.unique(ts)) != len(ts):
+        raise ValueError(f"{label}: two inputs read as the same number (too many values, "
+                         f"too close together for this dtype)")
+    steps = recipes.staircase_steps(ts, outputs)
+    top = float(np.abs(ts).max()) or 1.0
+    if not steps:
+        return NOISE * eps
+    far = (float(np.max(ts)), float(np.min(ts)))
+    gap = min(hi - lo for lo, hi, _, _ in steps)
+    loss = sum(16 * eps * max(abs(far[0] if rising else far[1]), abs(lo), abs(hi)) / (hi - lo)
+               for lo, hi, _, rising in steps)
+    if gap / 4 <= NOISE * eps * top + carried or loss > MAX_LOSS:
+        raise ValueError(f"{label}: its {len(steps)} steps are {gap:.3g} apart (of "
+                         f"{len(ts)} inputs) at magnitude {top:.3g} and read with error up "
+                         f"to {carried:.3g}, too close to tell apart under this dtype's "
+                         f"rounding (eps {eps:.3g}; estimated lookup error {loss:.2g}, at "
+                         f"most {MAX_LOSS})")
     return loss + NOISE * eps
 
 
@@ -120,7 +154,8 @@ def check_output(out: Var, errors: dict, eps: float, resolution: float) -> None:
     maximisation, ``2 v x - v^2``, logits of size ``3 B^2``) the margin ``g (g - 2 e)``
     between the nearest value and the next must beat the logits' rounding ``NOISE eps 3 B^2``.
     Numbers within ``resolution`` (relative, at least 1) of each other count as one value:
-    the compiled model promises numbers to that precision (1e-9 in float64)."""
+    the compiled model promises numbers to that precision (1e-9 in float64), so where some
+    do, the error must stay below half of it."""
     e = errors.get(out.label, 0.0)
     if not out.numerical:
         if e >= 0.5:
@@ -130,6 +165,11 @@ def check_output(out: Var, errors: dict, eps: float, resolution: float) -> None:
     gaps = [b - a for a, b in zip(values, values[1:])
             if b - a > resolution * max(1.0, abs(a), abs(b))]
     gap = min(gaps, default=np.inf)  # one value (to the resolution): nothing to tell apart
+    if len(gaps) < len(values) - 1 and 2 * e > resolution * max(1.0, out.bound):
+        raise ValueError(f"{out.label}: some output values are closer than the promised "
+                         f"resolution ({resolution:g} relative at magnitude {out.bound:.3g}) "
+                         f"and computed with error up to {e:.3g}: the nearest may be off by "
+                         f"more than that resolution")
     rounding = NOISE * eps * 3 * out.bound ** 2
     if 2 * e >= gap or gap * (gap - 2 * e) <= rounding:
         raise ValueError(f"{out.label}: its output values are {gap:.3g} apart at magnitude "

@@ -135,8 +135,10 @@ def scratch_points(op: Attend) -> tuple:
     """The scratch vectors ``y`` of a head, and the projection its cleanup reads them by."""
     ys = np.array([y for y, _ in op.points], dtype=np.float64)
     proj = np.ones(ys.shape[1])
-    if ys.shape[1] == 2:  # (S / (w + 1), 1 / (w + 1)): spread w apart
-        proj[1] = np.pi * (float(np.abs(ys[:, 0]).max()) / recipes.min_gap(ys[:, 1]) + 1.0)
+    if ys.shape[1] == 2:  # (S / (w + 1), 1 / (w + 1)): spread w apart, as far as a grid
+        # finds relative to the largest point (the bound past which none meet, by default)
+        safe = np.pi * (float(np.abs(ys[:, 0]).max()) / recipes.min_gap(ys[:, 1]) + 1.0)
+        proj[1] = recipes.projection_for_steps(ys, np.arange(len(ys)), [0.0, 0.0], 0.0, safe)
     return ys, proj
 
 
@@ -163,15 +165,15 @@ def cleanup_mlp(op: Attend, plan: Plan, scale: float, shrink: float, eps: float,
         factor = np.array([recipes.layer_norm_scale(alone + float(y @ y), L + 1) for y in ys])
     ts = (ys @ proj) * factor
     carried = float(factor.max()) * sum(abs(p) * e for p, e in zip(proj, scratch_error))
-    record_error(errors, op.out, accuracy.plateau(op.out.label, ts, eps, carried))
     rows = np.zeros((len(ys), L))
     for row, (y, o) in zip(rows, op.points):
         encode(op.out, o, plan, row)
         row[s:s + len(y)] -= shrink * np.asarray(y)
-    M1, b1, M2, b2 = recipes.plateau_lookup(ts, rows, local=op.kind == "width")
+    record_error(errors, op.out, accuracy.staircase(op.out.label, ts, rows, eps, carried))
+    M1, b1, M2, b2 = recipes.staircase_lookup(ts, rows)
     read = np.zeros((L, 1))
     read[s:s + len(proj), 0] = proj
-    return (read @ M1, b1, M2, b2, f"{op.out.label}: plateau_lookup cleanup of {op.kind}",
+    return (read @ M1, b1, M2, b2, f"{op.out.label}: staircase_lookup cleanup of {op.kind}",
             tolerance(ts))
 
 

@@ -87,7 +87,7 @@ class Lookup:
     """An MLP: ``table`` maps every tuple of input values to the output value.
 
     With ``weights`` (numerical inputs only) the output depends on ``t = sum w_i x_i`` alone
-    and ``table`` maps ``(t,)`` to it: one plateau per value of t, not per tuple."""
+    and ``table`` maps ``(t,)`` to it: a staircase over t, not a unit per tuple."""
     out: Var
     inputs: tuple
     table: tuple  # ((input values...), output value)

@@ -1,11 +1,9 @@
 """Compiler stage 3, the MLPs of Map and SequenceMap tables (``lookup_mlp``): a categorical
-lookup over one-hots, or a plateau lookup over one number that tells the table's inputs apart
+lookup over one-hots, or a staircase lookup over one number that tells the table's inputs apart
 (a weighted sum, ``a x + b y``, or injective weights), each with its error accounted
 (``taotp.rasp.accuracy``).
 """
 from __future__ import annotations
-
-import functools
 
 import numpy as np
 
@@ -22,7 +20,7 @@ CATEGORICAL_TOLERANCE = 0.2
 
 def lookup_mlp(op: Lookup, plan: Plan, scale: float, eps: float,
                errors: dict | None = None) -> tuple:
-    """An MLP for a Map/SequenceMap table: categorical_lookup or plateau_lookup. Reads
+    """An MLP for a Map/SequenceMap table: categorical_lookup or staircase_lookup. Reads
     the inputs' error bounds from ``errors`` and writes the output's there
     (``taotp.rasp.accuracy``)."""
     L = plan.d_logical
@@ -35,19 +33,16 @@ def lookup_mlp(op: Lookup, plan: Plan, scale: float, eps: float,
         encode(op.out, value, plan, row)
         return row
 
-    if op.weights:  # a function of sum w_i x_i: one plateau per value of the sum
+    if op.weights:  # a function of sum w_i x_i: one step per change along the sum
         ts = np.array([float(t) for (t,), _ in op.table])
         carried = sum(accuracy.read_error(v, errors, eps, norm, w)
                       for w, v in zip(op.weights, op.inputs))
-        record_error(errors, op.out, accuracy.plateau(op.out.label, ts, eps, carried))
         read = np.zeros((L, 1))
         for w, v, dims in zip(op.weights, op.inputs, rows_of):
             read[dims[0], 0] += w * v.unit / scale
-        M1, b1, M2, b2 = recipes.plateau_lookup(ts, np.array([enc(o) for _, o in op.table]),
-                                                local=True)
         terms = " + ".join(f"{w:g} {v.label}" for w, v in zip(op.weights, op.inputs))
-        return read @ M1, b1, M2, b2, f"{op.out.label}: plateau_lookup of {terms}", \
-            tolerance(ts)
+        return _staircase(op, read, ts, [enc(o) for _, o in op.table], eps, carried, errors,
+                          f"of {terms}")
     linear = _linear_lookup(op, plan, scale, eps, enc, errors)
     if linear is not None:
         return linear
@@ -65,41 +60,90 @@ def lookup_mlp(op: Lookup, plan: Plan, scale: float, eps: float,
         np.add.at(M1, sum(rows_of, []), m1 / scale)
         return M1, b1, M2, b2, f"{op.out.label}: categorical_lookup", CATEGORICAL_TOLERANCE
     weights = recipes.injective_weights([[v.code(a) for a in v.domain()] for v in op.inputs])
-    if len(op.inputs) == 2:  # a better-conditioned pair of weights, when the grid finds one
-        pairs = {tuple(v.code(a) for v, a in zip(op.inputs, args)) for args, _ in op.table}
-        weights = [1.0, _projection(tuple(sorted(pairs)), weights[1])]
+    if len(op.inputs) == 2:  # the best-conditioned pair of weights the grid finds
+        codes = np.array([[v.code(a) for v, a in zip(op.inputs, args)] for args, _ in op.table])
+        first: dict = {}
+        ids = np.array([first.setdefault(o, len(first)) for _, o in op.table])
+        unit = [accuracy.read_error(v, errors, eps, norm, 1.0, np.arange(v.width))
+                for v in op.inputs]
+        weights = [1.0, recipes.projection_for_steps(codes, ids, unit, eps, weights[1],
+                                                          NOISE, accuracy.MAX_LOSS)]
     ts = np.array([sum(w * v.code(a) for w, v, a in zip(weights, op.inputs, args))
                    for args, _ in op.table])
     carried = sum(accuracy.read_error(v, errors, eps, norm, w, w * np.arange(v.width))
                   for w, v in zip(weights, op.inputs))
-    record_error(errors, op.out, accuracy.plateau(op.out.label, ts, eps, carried))
+    merged: dict = {}  # points that coincide must agree (the grid keeps those apart)
+    for t, (_, o) in zip(ts, op.table):
+        if merged.setdefault(t, o) != o:
+            raise ValueError(f"{op.out.label}: two inputs with different outputs read as "
+                             f"the same number")
+    ts, table = np.array(list(merged)), list(merged.values())
     read = np.zeros((L, 1))
     for w, v, dims in zip(weights, op.inputs, rows_of):
         if v.numerical:
             read[dims[0], 0] += w * v.unit / scale
         else:
             read[dims, 0] += w * np.arange(v.width) / scale
-    M1, b1, M2, b2 = recipes.plateau_lookup(ts, np.array([enc(o) for _, o in op.table]))
-    return read @ M1, b1, M2, b2, f"{op.out.label}: plateau_lookup", tolerance(ts)
+    try:
+        return _staircase(op, read, ts, [enc(o) for o in table], eps, carried, errors)
+    except ValueError:  # a one-hot and a number: one staircase per slot may still fit
+        gated = _gated(op, plan, scale, eps, enc, errors, norm)
+        if gated is None:
+            raise
+        return gated
 
 
-@functools.lru_cache(maxsize=64)
-def _projection(points: tuple, safe: float | None = None) -> float:
-    """The ``lam`` on a grid that keeps ``y0 + lam y1`` farthest apart relative to its
-    largest value: rounding costs ``eps * top / gap``, so float32 needs that ratio small.
-    ``safe`` (by default a bound past which no two points meet) is the fallback."""
-    ys = np.array(points)
-    if safe is None:
-        safe = np.pi * (float(np.abs(ys[:, 0]).max()) / recipes.min_gap(ys[:, 1]) + 1.0)
-    best, best_lam = 0.0, safe  # a ratio of 0 is a collision
-    grid = np.concatenate(([safe], np.geomspace(safe / 1e3, 3 * safe, 1500)))
-    for chunk in np.array_split(grid, max(1, len(grid) * len(ys) // 2_000_000)):
-        ts = np.sort(ys[:, 0][None, :] + chunk[:, None] * ys[:, 1][None, :], axis=1)
-        ratio = np.diff(ts, axis=1).min(axis=1) / np.abs(ts).max(axis=1)
-        i = int(np.argmax(ratio))
-        if ratio[i] > best:
-            best, best_lam = float(ratio[i]), float(chunk[i])
-    return best_lam
+def _gated(op: Lookup, plan: Plan, scale: float, eps: float, enc, errors: dict,
+           norm: float):
+    """A function of a one-hot and a number as one staircase over the number per slot
+    (``recipes.gated_staircase``), or None when the inputs are not one of each."""
+    if len(op.inputs) != 2 or sum(v.numerical for v in op.inputs) != 1:
+        return None
+    i = 0 if not op.inputs[0].numerical else 1
+    c, x = op.inputs[i], op.inputs[1 - i]
+    e_c = accuracy.read_error(c, errors, eps, norm, coefficients=[1.0])
+    if e_c > CATEGORICAL_TOLERANCE:
+        return None
+    by_slot: dict = {}
+    for args, out in op.table:
+        by_slot.setdefault(args[i], {})[float(args[1 - i])] = out
+    reach = max(abs(float(v)) for v in x.values) or 1.0
+    e_x = accuracy.read_error(x, errors, eps, norm)
+    slots, loss, rho = {}, 0.0, 1.0
+    for value, table in by_slot.items():
+        ts, rows = np.array(list(table)), np.array([enc(o) for o in table.values()])
+        steps = recipes.staircase_steps(ts, rows)
+        gaps = [hi - lo for lo, hi, _, _ in steps]
+        carried = e_x + (3 * reach + max(gaps, default=0.0)) * e_c  # the gate's shift
+        # gated units add G (onehot - 1) to what they round: twice the ungated error
+        loss = max(loss, accuracy.staircase(f"{op.out.label} (where {c.label} is {value!r})",
+                                            ts, rows, 2 * eps, carried))
+        rho = min([rho] + [g / 16 / reach for g in gaps])
+        slots[c.slot(value)] = (ts, rows)
+    record_error(errors, op.out, loss)
+    m1, b1, M2, b2 = recipes.gated_staircase(slots, c.width, reach)
+    M1 = np.zeros((plan.d_logical, m1.shape[1]))
+    M1[list(plan.dims(c))] = m1[:-1] / scale
+    M1[plan.dims(x)[0]] += m1[-1] * x.unit / scale
+    steps = (M1.shape[1] - 2 * len(slots)) // 2
+    return (M1, b1, M2, b2, f"{op.out.label}: gated_staircase ({steps} steps over "
+            f"{len(slots)} slots of {c.label})", rho)
+
+
+def _staircase(op: Lookup, read: np.ndarray, ts: np.ndarray, rows: list, eps: float,
+               carried: float, errors: dict, what: str = "") -> tuple:
+    """The staircase lookup of ``rows`` over the number ``read`` (points ``ts``, read off
+    by up to ``carried``), checked, its error recorded; and its tolerance: how far
+    (relative to the largest point) the input may stray, a quarter of its smallest step."""
+    rows = np.array(rows, dtype=np.float64)
+    record_error(errors, op.out, accuracy.staircase(op.out.label, ts, rows, eps, carried))
+    M1, b1, M2, b2 = recipes.staircase_lookup(ts, rows)
+    steps = recipes.staircase_steps(ts, rows)
+    gap = min((hi - lo for lo, hi, _, _ in steps), default=None)
+    rho = 1.0 if gap is None else gap / 4 / (float(np.abs(ts).max()) or 1.0)
+    return (read @ M1, b1, M2, b2,
+            f"{op.out.label}: staircase_lookup{' ' + what if what else ''} "
+            f"({len(steps)} steps over {len(ts)} points)", rho)
 
 
 PROJECTIONS = ((1.0, -1.0), (1.0, 1.0), (1.0, -2.0), (2.0, -1.0), (1.0, 2.0), (2.0, 1.0))
@@ -107,7 +151,7 @@ PROJECTIONS = ((1.0, -1.0), (1.0, 1.0), (1.0, -2.0), (2.0, -1.0), (1.0, 2.0), (2
 
 def _linear_lookup(op: Lookup, plan: Plan, scale: float, eps: float, enc, errors: dict):
     """A function of two numbers that depends only on ``a x + b y`` (like ``length - i``)
-    needs one plateau per value of ``a x + b y``, not one unit per pair. Only the pairs of
+    needs a staircase over ``a x + b y``, not one unit per pair. Only the pairs of
     non-None values and the BOS pair must be right: a None input means the evaluator's
     value there is None (or it refuses the input)."""
     if len(op.inputs) != 2 or len(op.table) < 64 or not all(
@@ -141,7 +185,6 @@ def _linear_lookup(op: Lookup, plan: Plan, scale: float, eps: float, enc, errors
     norm = (plan.d_logical + 1) / scale ** 2
     carried = wobble + sum(accuracy.read_error(v, errors, eps, norm, wi, wi * np.array(
         [float(x) for x in v.values] + [n])) for wi, n, v in zip(w, nones, op.inputs))
-    record_error(errors, op.out, accuracy.plateau(op.out.label, ts, eps, carried))
     read = np.zeros((plan.d_logical, 1))
     for wi, n, v in zip(w, nones, op.inputs):
         dims = list(plan.dims(v))
@@ -149,6 +192,5 @@ def _linear_lookup(op: Lookup, plan: Plan, scale: float, eps: float, enc, errors
             read[dims[0], 0] += wi * v.unit / scale
         else:
             read[dims, 0] += wi * np.array([float(x) for x in v.values] + [n]) / scale
-    M1, b1, M2, b2 = recipes.plateau_lookup(ts, np.array([enc(o) for o in groups.values()]))
-    return (read @ M1, b1, M2, b2,
-            f"{op.out.label}: plateau_lookup of {w[0]:g} x + {w[1]:g} y", tolerance(ts))
+    return _staircase(op, read, ts, [enc(o) for o in groups.values()], eps, carried, errors,
+                      f"of {w[0]:g} x + {w[1]:g} y")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from taotp.rasp import expr as rx
-from taotp.rasp import positions
+from taotp.rasp import joint, positions
 from taotp.rasp.graph import nodes
 from taotp.rasp.ir import MAX_VALUES, Attend, Embed, Lookup, Var, new_var, table_var
 from taotp.rasp.lower_select import MAX_PATTERN, Selectors  # noqa: F401 (a limit of lower)
@@ -39,8 +39,17 @@ def lower(program: rx.SOp, vocab, max_seq_len: int, numbers: bool = True) -> tup
     for node in nodes(program):
         if isinstance(node, rx.SOp):
             state.lower_sop(node)
-    out = state.vars[program.label]
-    return _prune(state.ops, out), out
+    ops = state.ops[:-1] + [joint.merge_close_outputs(state.ops[-1])]  # the output's
+    out = ops[-1].out if ops[-1].out.label == program.label else state.vars[program.label]
+    return _prune(ops, out), out
+
+
+def _exact_levels(var: Var) -> bool:
+    """A number whose stored rows ``[x, sqrt(B^2 - x^2)]`` are exact in float32: every
+    value 0 or +-B, with B a whole number float32 holds."""
+    bound = var.bound
+    return bound.is_integer() and bound <= 2 ** 24 and all(
+        abs(float(v)) in (0.0, bound) for v in var.values)
 
 
 def _prune(ops: list, out: Var) -> list:
@@ -120,23 +129,28 @@ class _State(Selectors):
                     table.append(((t,), None))
             return self.project(node, label, numerical, wish, producer.inputs,
                                 producer.weights, table)
-        found = positions.projection(inputs, f, tuple(v.bos for v in inputs))
+        found = None if self.reachable(inputs) else positions.projection(
+            inputs, f, tuple(v.bos for v in inputs))
         if found is not None:
             weights, groups = found
             return self.project(node, label, numerical, wish, inputs, weights,
                                 [((t,), out) for t, out in sorted(groups.items())])
         inputs, f = self.inline(inputs, f)
-        # categorical tables only: numerical outputs stay Lookups, whose error accuracy.py
-        # accounts for (folding them let rounding through unrefused in the stress tests)
-        folded = None if wish or numerical else self.fold(node, label, numerical, inputs, f)
+        # categorical tables, or numbers every dtype stores exactly (0 and +-B: indicator
+        # Maps); other numerical outputs stay Lookups, whose error accuracy.py accounts for
+        # (folding them let rounding through unrefused in the stress tests)
+        folded = None if wish else self.fold(node, label, numerical, inputs, f)
+        if folded is not None and numerical and not _exact_levels(folded.out):
+            folded = None
         if folded is not None:
             return self.add(folded)
-        combos = math.prod(len(v.domain()) for v in inputs)
+        reach = self.reachable(inputs)  # (joint: means over one selector, fewer combinations)
+        combos = len(reach) if reach else math.prod(len(v.domain()) for v in inputs)
         if combos > MAX_COMBOS:
             raise ValueError(f"{label} ({type(node).__name__}): its table has {combos:,} input "
                              f"combinations, more than {MAX_COMBOS:,}")
         table = []
-        for args in itertools.product(*(v.domain() for v in inputs)):
+        for args in reach or itertools.product(*(v.domain() for v in inputs)):
             out = None
             if all(a is not None for a in args):
                 try:
@@ -151,6 +165,10 @@ class _State(Selectors):
         var, table = table_var(node, label, numerical, table,
                              dict(table).get(tuple(v.bos for v in inputs)), wish)
         return self.add(Lookup(var, inputs, table))
+
+    def reachable(self, inputs: tuple) -> list | None:
+        """The combinations ``inputs`` can hold together, when ``joint`` knows them."""
+        return joint.reachable(inputs, self.ops, self.vocab, self.max_seq_len, MAX_COMBOS)
 
     def fold(self, node, label, numerical, inputs, f: Callable) -> Embed | None:
         """A function of the embeddings of one source (tokens or indices, plus constants)

@@ -20,6 +20,9 @@ from typing import Sequence
 
 import numpy as np
 
+from taotp.rasp.staircase import (  # noqa: F401 (the cookbook's ReLU staircases)
+    gated_staircase, projection_for_steps, staircase_lookup, staircase_steps)
+
 LN_EPSILON = 1e-10  # taotp.model.layer_norm divides by std + 1e-10
 
 
