@@ -3,7 +3,8 @@
 Sublayers are numbered ``2l`` (attention of layer l) and ``2l + 1`` (its MLP); the
 embeddings are sublayer -1. Each operation goes to the earliest sublayer after its inputs
 are ready. A head that averages numbers (mean, sum, width) writes them, scaled down, to
-scratch dims that its layer's MLP reads, turns into the head's output and erases.
+scratch dims that its layer's MLP reads, turns into the head's output and erases: the
+output's own dims, still empty then, when it is wide enough.
 """
 from __future__ import annotations
 
@@ -92,8 +93,10 @@ def allocate(ops: list, isolate: bool = False) -> Plan:
     for op in ops:
         offset[op.out.label] = d
         d += op.out.width
-    for op in ops:
-        if uses_scratch(op):
+    for op in ops:  # the output's own dims are empty until the cleanup writes them
+        if uses_scratch(op) and op.out.width >= len(op.points[0][0]):
+            scratch[op.out.label] = offset[op.out.label]
+        elif uses_scratch(op):
             scratch[op.out.label] = d
             d += len(op.points[0][0])
     return Plan(tuple(ops), tuple(layers), offset, scratch,

@@ -49,16 +49,29 @@ def bos_row(plan: Plan, reads) -> np.ndarray:
 
 def term_blocks(term: Term, plan: Plan, gain: float) -> tuple:
     """``(Q, K)``, each ``(L, term.columns)``: score ``gain`` where the term selects, else at
-    most 0 (categorical: ``recipes.select_scores``; shift: ``recipes.match_scores``)."""
+    most 0 (categorical: ``recipes.select_scores``; shift: ``recipes.match_scores``). A
+    linear shift term (``term.parts``) scores ``gain k^2`` where ``k == q + shift`` and at
+    least ``gain`` less elsewhere (the query-only column of ``match_scores`` dropped)."""
     L, c = plan.d_logical, term.columns
     Q, K = np.zeros((L, c)), np.zeros((L, c))
-    qd, kd = plan.offset[term.queries.label], plan.offset[term.keys.label]
+    kd = plan.offset[term.keys.label]
     if term.shift is None:
+        qd = plan.offset[term.queries.label]
         pattern = np.array(term.pattern, dtype=np.float64).reshape(
             len(term.queries.values), len(term.keys.values))
         q, k, _, _ = recipes.select_scores(pattern, gain, 0.0)
         Q[qd:qd + len(q)], K[kd:kd + len(k)] = q[:, :c], k[:, :c]
         return Q, K
+    if term.parts:  # the query offset + sum w x, read from its parts: 1 and q (bound 1)
+        Wq, Wk = recipes.match_scores(term.keys.bound, 1.0, term.shift, gain)
+        Wq, Wk = Wq[:, [0, 2]], Wk[:, [0, 2]]
+        Q[[BOS, NOT_BOS]] = Wq[0] + term.offset * Wq[1]
+        for w, v in term.parts:
+            Q[plan.offset[v.label]] += w * v.unit * Wq[1]
+        K[[BOS, NOT_BOS]] = Wk[0]
+        K[kd:kd + 2] = Wk[1:]
+        return Q, K
+    qd = plan.offset[term.queries.label]
     Wq, Wk = recipes.match_scores(term.keys.bound, term.queries.bound, term.shift, gain)
     for W, M, d in ((Wq, Q, qd), (Wk, K, kd)):
         M[[BOS, NOT_BOS]] = W[0]     # the constant 1: the two flags add up to it
@@ -72,7 +85,9 @@ def match_error(term: Term, gain: float, eps: float) -> float:
     score multiplies by ``B^2``."""
     top = max(abs(float(v)) for v in term.keys.values) + max(
         abs(float(v) + term.shift) for v in term.queries.values)
-    squares = term.keys.bound ** 2 + term.queries.bound ** 2
+    squares = term.keys.bound ** 2 + (  # a linear query: its parts times 2 k
+        2 * term.keys.bound * sum(abs(w) * v.unit for w, v in term.parts) if term.parts
+        else term.queries.bound ** 2)
     return gain * eps * (16 * (1.0 + top * top) + RESIDUAL_NOISE * squares)
 
 
@@ -102,6 +117,8 @@ def head(op: Attend, plan: Plan, d_head: int, scale: float, gap: float,
         Q[:, col:col + term.columns], K[:, col:col + term.columns] = q, k
         col += term.columns
     sink = (len(op.terms) * a - (a - 1)) * unit
+    if any(t.parts for t in op.terms):  # open-ended: BOS below every key (scores >= 0)
+        sink = -a * unit
     Q[[BOS, NOT_BOS], col] = sink
     K[BOS, col] = 1.0
     values = op.values
@@ -126,8 +143,8 @@ def head(op: Attend, plan: Plan, d_head: int, scale: float, gap: float,
         for i in range(len(op.points[0][0])):
             P[s + i, i] = shrink
         recipe = f"{op.kind} to scratch"
-    how = " + ".join("match_scores" if t.shift is not None else "select_scores"
-                     for t in op.terms)
+    how = " + ".join(("match_scores, linear query" if t.parts else "match_scores")
+                     if t.shift is not None else "select_scores" for t in op.terms)
     return Q, K, V, P, f"{recipe} ({how}, BOS sink)"
 
 
