@@ -156,7 +156,8 @@ def test_layers_at_most_rasp_depth_plus_three():
 
 def test_report_names_the_recipes():
     report = rasp.compile(reverse(), {"a", "b"}, 4).report()
-    assert "categorical copy" in report and "plateau_lookup" in report and "params" in report
+    assert "categorical copy" in report and "params" in report
+    assert "staircase_lookup cleanup of width" in report
 
 
 def test_bad_inputs_are_refused():
@@ -252,11 +253,11 @@ def test_non_numbers_in_a_numerical_sop_are_refused():
 def test_a_function_of_a_difference_is_one_plateau_per_difference():
     # the output's query length - i - 1 is read straight from its parts: no MLP, no layer
     compiled = check_exhaustive(reverse(), {0, 1}, 8)
-    assert "linear query" in compiled.report() and "plateau_lookup of" not in compiled.report()
+    assert "linear query" in compiled.report() and "_lookup of" not in compiled.report()
     assert len(compiled.params["layers"]) == 2
     # read by a Map, unmatched queries must give None: the query is stored, with its square
     compiled = check_exhaustive(rasp.Map(lambda x: x + 1, reverse()).named("plus"), {0, 1}, 8)
-    assert "plateau_lookup of 1 length + -1 indices" in compiled.report()
+    assert "staircase_lookup of 1 length + -1 indices" in compiled.report()
     opp = (length() - rasp.indices).named("opp")
     shifted = rasp.SequenceMap(lambda a, b: (a * b) % 3, opp, rasp.indices).named("mod")
     compiled = check_exhaustive(shifted, {0, 1}, 8)

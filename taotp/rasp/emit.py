@@ -185,10 +185,10 @@ def cleanup_mlp(op: Attend, plan: Plan, scale: float, shrink: float, eps: float,
     for row, (y, o) in zip(rows, op.points):
         encode(op.out, o, plan, row)
         row[s:s + len(y)] -= shrink * np.asarray(y)
-    M1, b1, M2, b2 = recipes.plateau_lookup(ts, rows, local=op.kind == "width")
+    M1, b1, M2, b2 = recipes.staircase_lookup(ts, rows)
     read = np.zeros((L, 1))
     read[s:s + len(proj), 0] = proj
-    return (read @ M1, b1, M2, b2, f"{op.out.label}: plateau_lookup cleanup of {op.kind}",
+    return (read @ M1, b1, M2, b2, f"{op.out.label}: staircase_lookup cleanup of {op.kind}",
             tolerance(ts))
 
 

@@ -43,10 +43,9 @@ def lookup_mlp(op: Lookup, plan: Plan, scale: float, eps: float,
         read = np.zeros((L, 1))
         for w, v, dims in zip(op.weights, op.inputs, rows_of):
             read[dims[0], 0] += w * v.unit / scale
-        M1, b1, M2, b2 = recipes.plateau_lookup(ts, np.array([enc(o) for _, o in op.table]),
-                                                local=True)
+        M1, b1, M2, b2 = recipes.staircase_lookup(ts, np.array([enc(o) for _, o in op.table]))
         terms = " + ".join(f"{w:g} {v.label}" for w, v in zip(op.weights, op.inputs))
-        return read @ M1, b1, M2, b2, f"{op.out.label}: plateau_lookup of {terms}", \
+        return read @ M1, b1, M2, b2, f"{op.out.label}: staircase_lookup of {terms}", \
             tolerance(ts)
     linear = _linear_lookup(op, plan, scale, eps, enc, errors)
     if linear is not None:

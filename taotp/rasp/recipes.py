@@ -148,7 +148,7 @@ def pattern_basis(pattern) -> tuple:
     needs one dimension, ``k < q`` over n values n - 1.
 
     >>> A, B = pattern_basis(np.ones((3, 4), bool))
-    >>> A.shape[1], (A @ B.T == 1).all()
+    >>> A.shape[1], bool((A @ B.T == 1).all())
     (1, True)
     """
     p = np.asarray(pattern, dtype=bool)
@@ -208,6 +208,47 @@ def plateau_lookup(points: Sequence[float], outputs, local: bool = False) -> tup
     b1 = (-(sign * slope)[:, None] * corners).ravel()
     M2 = (np.array([1.0, -1.0, -1.0, 1.0])[None, :, None] * a[:, None, :]).reshape(-1, a.shape[1])
     return M1, b1, M2, np.zeros(a.shape[1])
+
+
+def staircase_lookup(points: Sequence[float], outputs) -> tuple:
+    """``M1 (1, 2(m - 1)), b1, M2, b2``: equal to ``outputs[i]`` near ``points[i]``, like
+    :func:`plateau_lookup` with half its units or fewer.
+
+    A sum of clipped ramps, one per step between neighbouring points (the Transformer
+    Cookbook's ReLU comparator, ``ReLU(s (x - lo)) - ReLU(s (x - hi))``): each climbs from one
+    output to the next between a quarter gap past the lower point and a quarter gap before
+    the upper, so the function is flat within a quarter of the local gap around every point
+    and noise there is erased, as a plateau's. Each ramp faces the nearer end of the points
+    (zero beyond the far side), so far from a step its units are small, as with
+    ``plateau_lookup(..., local=True)``.
+
+    >>> M1, b1, M2, b2 = staircase_lookup([0.0, 1.0, 3.0], [[5.0], [6.0], [7.0]])
+    >>> x = np.array([[0.1], [1.0], [2.9], [-0.2], [3.3]])
+    >>> M1.shape[1], (np.maximum(x @ M1 + b1, 0.0) @ M2 + b2).ravel().round(9).tolist()
+    (4, [5.0, 6.0, 7.0, 5.0, 7.0])
+    """
+    x = np.asarray(points, dtype=np.float64)
+    a = np.asarray(outputs, dtype=np.float64)
+    if x.ndim != 1 or a.ndim != 2 or len(x) != len(a) or len(x) == 0:
+        raise ValueError("staircase_lookup needs m points and an (m, d) array of outputs")
+    if len(x) == 1:
+        return plateau_lookup(x, a)
+    order = np.argsort(x)
+    s, rows = x[order], a[order]
+    gaps = np.diff(s)
+    if not np.all(gaps > 0):
+        raise ValueError("staircase_lookup needs distinct points")
+    lo, hi = s[:-1] + gaps / 4, s[1:] - gaps / 4
+    slope = 1.0 / (hi - lo)
+    steps = np.diff(rows, axis=0)
+    right = (s[-1] - lo) <= (hi - s[0])  # active above the step (else below it)
+    sign = np.where(right, 1.0, -1.0)
+    M1 = np.repeat(sign * slope, 2)[None, :]
+    b1 = np.stack([np.where(right, -slope * lo, slope * hi),
+                   np.where(right, -slope * hi, slope * lo)], axis=1).ravel()
+    M2 = (np.array([1.0, -1.0])[None, :, None] * (sign[:, None] * steps)[:, None, :])
+    b2 = rows[0] + steps[~right].sum(axis=0)
+    return M1, b1, M2.reshape(-1, a.shape[1]), b2
 
 
 def min_gap(points: Sequence[float]) -> float:
