@@ -211,8 +211,9 @@ def plateau_lookup(points: Sequence[float], outputs, local: bool = False) -> tup
 
 
 def staircase_lookup(points: Sequence[float], outputs) -> tuple:
-    """``M1 (1, 2(m - 1)), b1, M2, b2``: equal to ``outputs[i]`` near ``points[i]``, like
-    :func:`plateau_lookup` with half its units or fewer.
+    """``M1 (1, 2k), b1, M2, b2``: equal to ``outputs[i]`` near ``points[i]``, like
+    :func:`plateau_lookup` with half its units or fewer: ``k <= m - 1`` is the number of
+    steps between neighbouring points whose outputs differ.
 
     A sum of clipped ramps, one per step between neighbouring points (the Transformer
     Cookbook's ReLU comparator, ``ReLU(s (x - lo)) - ReLU(s (x - hi))``): each climbs from one
@@ -226,6 +227,8 @@ def staircase_lookup(points: Sequence[float], outputs) -> tuple:
     >>> x = np.array([[0.1], [1.0], [2.9], [-0.2], [3.3]])
     >>> M1.shape[1], (np.maximum(x @ M1 + b1, 0.0) @ M2 + b2).ravel().round(9).tolist()
     (4, [5.0, 6.0, 7.0, 5.0, 7.0])
+    >>> staircase_lookup([0.0, 1.0, 2.0, 3.0], [[0.0], [1.0], [1.0], [1.0]])[0].shape
+    (1, 2)
     """
     x = np.asarray(points, dtype=np.float64)
     a = np.asarray(outputs, dtype=np.float64)
@@ -238,9 +241,13 @@ def staircase_lookup(points: Sequence[float], outputs) -> tuple:
     gaps = np.diff(s)
     if not np.all(gaps > 0):
         raise ValueError("staircase_lookup needs distinct points")
-    lo, hi = s[:-1] + gaps / 4, s[1:] - gaps / 4
-    slope = 1.0 / (hi - lo)
     steps = np.diff(rows, axis=0)
+    keep = np.any(steps != 0, axis=1)  # a step between equal outputs needs no units
+    if not keep.any():
+        return np.zeros((1, 1)), np.zeros(1), np.zeros((1, a.shape[1])), rows[0].copy()
+    lo, hi = (s[:-1] + gaps / 4)[keep], (s[1:] - gaps / 4)[keep]
+    slope = 1.0 / (hi - lo)
+    steps = steps[keep]
     right = (s[-1] - lo) <= (hi - s[0])  # active above the step (else below it)
     sign = np.where(right, 1.0, -1.0)
     M1 = np.repeat(sign * slope, 2)[None, :]
