@@ -261,7 +261,7 @@ def test_a_function_of_a_difference_is_one_plateau_per_difference():
     opp = (length() - rasp.indices).named("opp")
     shifted = rasp.SequenceMap(lambda a, b: (a * b) % 3, opp, rasp.indices).named("mod")
     compiled = check_exhaustive(shifted, {0, 1}, 8)
-    assert "mod: plateau_lookup\n" in compiled.report() + "\n"  # no projection: a table
+    assert "mod: staircase_lookup\n" in compiled.report() + "\n"  # no projection: a table
 
 
 def test_sizes_past_the_limits_are_refused_naming_the_node():

@@ -1,6 +1,6 @@
 """Compiler stage 3, the MLPs of Map and SequenceMap tables (``lookup_mlp``): a categorical
-lookup over one-hots, or a plateau lookup over one number that tells the table's inputs apart
-(a weighted sum, ``a x + b y``, or injective weights), each with its error accounted
+lookup over one-hots, or a staircase (plateau) lookup over one number that tells the
+table's inputs apart (a weighted sum, ``a x + b y``, or injective weights), each with its error accounted
 (``taotp.rasp.accuracy``).
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ CATEGORICAL_TOLERANCE = 0.2
 
 def lookup_mlp(op: Lookup, plan: Plan, scale: float, eps: float,
                errors: dict | None = None) -> tuple:
-    """An MLP for a Map/SequenceMap table: categorical_lookup or plateau_lookup. Reads
+    """An MLP for a Map/SequenceMap table: categorical_lookup or staircase_lookup. Reads
     the inputs' error bounds from ``errors`` and writes the output's there
     (``taotp.rasp.accuracy``)."""
     L = plan.d_logical
@@ -78,8 +78,8 @@ def lookup_mlp(op: Lookup, plan: Plan, scale: float, eps: float,
             read[dims[0], 0] += w * v.unit / scale
         else:
             read[dims, 0] += w * np.arange(v.width) / scale
-    M1, b1, M2, b2 = recipes.plateau_lookup(ts, np.array([enc(o) for _, o in op.table]))
-    return read @ M1, b1, M2, b2, f"{op.out.label}: plateau_lookup", tolerance(ts)
+    M1, b1, M2, b2 = recipes.staircase_lookup(ts, np.array([enc(o) for _, o in op.table]))
+    return read @ M1, b1, M2, b2, f"{op.out.label}: staircase_lookup", tolerance(ts)
 
 
 @functools.lru_cache(maxsize=64)
@@ -148,6 +148,6 @@ def _linear_lookup(op: Lookup, plan: Plan, scale: float, eps: float, enc, errors
             read[dims[0], 0] += wi * v.unit / scale
         else:
             read[dims, 0] += wi * np.array([float(x) for x in v.values] + [n]) / scale
-    M1, b1, M2, b2 = recipes.plateau_lookup(ts, np.array([enc(o) for o in groups.values()]))
+    M1, b1, M2, b2 = recipes.staircase_lookup(ts, np.array([enc(o) for o in groups.values()]))
     return (read @ M1, b1, M2, b2,
-            f"{op.out.label}: plateau_lookup of {w[0]:g} x + {w[1]:g} y", tolerance(ts))
+            f"{op.out.label}: staircase_lookup of {w[0]:g} x + {w[1]:g} y", tolerance(ts))
