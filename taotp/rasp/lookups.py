@@ -1,7 +1,7 @@
 """Compiler stage 3, the MLPs of Map and SequenceMap tables (``lookup_mlp``): a categorical
 lookup over one-hots, or a staircase (plateau) lookup over one number that tells the
-table's inputs apart (a weighted sum, ``a x + b y``, or injective weights), each with its error accounted
-(``taotp.rasp.accuracy``).
+table's inputs apart (a weighted sum, ``a x + b y``, or injective weights), each with its
+error accounted (``taotp.rasp.accuracy``).
 """
 from __future__ import annotations
 
