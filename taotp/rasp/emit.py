@@ -22,6 +22,10 @@ BOS, NOT_BOS = 0, 1
 RESIDUAL_NOISE = 1e6
 
 
+class FoldError(ValueError):
+    """A Map cannot be written by its input's cleanup (``compile`` then gives it an MLP)."""
+
+
 class MatchPrecisionError(ValueError):
     """A shift match's scores are too large for the dtype (``compile`` then uses one-hots)."""
 
@@ -164,14 +168,15 @@ def tolerance(ts: np.ndarray) -> float:
 
 def cleanup_mlp(op: Attend, plan: Plan, scale: float, shrink: float, eps: float,
                 alone: float | None = None, errors: dict | None = None,
-                scratch_error: tuple = ()) -> tuple:
+                scratch_error: tuple = (), maps: tuple = ()) -> tuple:
     """An MLP turning the (shrunk) scratch average into ``op.out`` and erasing the scratch.
 
     The scratch changes the residual's norm a little (``shrink`` keeps that below every
     reader's tolerance), so the layer norm scale ``scale`` is the one without scratch. When
     it is the layer's only MLP work, ``alone`` (the squared norm without scratch) lets it
     use each point's exact scale instead, unshrunk. ``scratch_error`` bounds each scratch
-    column's error (``accuracy.head_error``); the output's goes to ``errors``."""
+    column's error (``accuracy.head_error``); the output's goes to ``errors``. ``maps``:
+    Lookups of ``op.out`` alone, written by the same points (``Plan.folds``)."""
     L = plan.d_logical
     s = plan.scratch[op.out.label]
     ys, proj = scratch_points(op)
@@ -180,16 +185,40 @@ def cleanup_mlp(op: Attend, plan: Plan, scale: float, shrink: float, eps: float,
         factor = np.array([recipes.layer_norm_scale(alone + float(y @ y), L + 1) for y in ys])
     ts = (ys @ proj) * factor
     carried = float(factor.max()) * sum(abs(p) * e for p, e in zip(proj, scratch_error))
-    record_error(errors, op.out, accuracy.plateau(op.out.label, ts, eps, carried))
+    relative = accuracy.plateau(op.out.label, ts, eps, carried)
+    for var in (op.out,) + tuple(m.out for m in maps):
+        record_error(errors, var, relative)
+    if maps:
+        _check_fold(op.out, maps, errors, eps, plan.norm_before(2 * plan.n_layers))
+    tables = [dict(m.table) for m in maps]
     rows = np.zeros((len(ys), L))
     for row, (y, o) in zip(rows, op.points):
         encode(op.out, o, plan, row)
+        for m, table in zip(maps, tables):
+            encode(m.out, table[(o,)], plan, row)
         row[s:s + len(y)] -= shrink * np.asarray(y)
     M1, b1, M2, b2 = recipes.staircase_lookup(ts, rows)
     read = np.zeros((L, 1))
     read[s:s + len(proj), 0] = proj
-    return (read @ M1, b1, M2, b2, f"{op.out.label}: staircase_lookup cleanup of {op.kind}",
-            tolerance(ts))
+    also = "".join(f", {m.out.label}" for m in maps)
+    return (read @ M1, b1, M2, b2,
+            f"{op.out.label}{also}: staircase_lookup cleanup of {op.kind}", tolerance(ts))
+
+
+def _check_fold(out: Var, maps: tuple, errors: dict, eps: float, norm: float) -> None:
+    """A folded Map must be right wherever its own MLP would have been: the cleanup picks
+    one of its points, and a Map jumps between them, so ``out``'s error must stay within a
+    quarter of the gaps a lookup reading ``out`` would need (``accuracy.plateau``)."""
+    if errors is None:
+        return
+    try:
+        if out.numerical:
+            carried = accuracy.read_error(out, errors, eps, norm)
+            accuracy.plateau(out.label, np.array([float(v) for v in out.values]), eps, carried)
+        elif accuracy.read_error(out, errors, eps, norm, coefficients=[1.0]) > 0.2:
+            raise ValueError(f"{out.label}: its one-hot is too noisy to read")
+    except ValueError as exc:
+        raise FoldError(f"{', '.join(m.out.label for m in maps)}: {exc}") from exc
 
 
 def record_error(errors: dict | None, out: Var, relative: float) -> None:
