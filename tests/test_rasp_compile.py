@@ -154,6 +154,16 @@ def test_layers_at_most_rasp_depth_plus_three():
         assert len(compiled.params["layers"]) <= rasp.layers(program).depth + EXTRA_LAYERS
 
 
+def test_a_map_of_a_width_is_written_by_the_widths_cleanup():
+    hist = rasp.SelectorWidth(rasp.Select(rasp.tokens, rasp.tokens, C.EQ)).named("hist")
+    bucket = rasp.Map(lambda h: "many" if h > 2 else "few", hist).named("bucket")
+    flip = rasp.Aggregate(rasp.Select(rasp.indices, rasp.indices, C.EQ), bucket).named("out")
+    compiled = check_exhaustive(flip, {0, 1, 2}, 5)
+    assert "hist, bucket: staircase_lookup cleanup of width" in compiled.report()
+    assert len(compiled.params["layers"]) == 2  # the Map took no layer of its own
+    check_exhaustive(flip, {0, 1, 2}, 5, dtype=np.float32)
+
+
 def test_report_names_the_recipes():
     report = rasp.compile(reverse(), {"a", "b"}, 4).report()
     assert "categorical copy" in report and "params" in report
