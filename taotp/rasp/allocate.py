@@ -4,7 +4,8 @@ Sublayers are numbered ``2l`` (attention of layer l) and ``2l + 1`` (its MLP); t
 embeddings are sublayer -1. Each operation goes to the earliest sublayer after its inputs
 are ready. A head that averages numbers (mean, sum, width) writes them, scaled down, to
 scratch dims that its layer's MLP reads, turns into the head's output and erases: the
-output's own dims, still empty then, when it is wide enough.
+output's own dims, still empty then, when it is wide enough. A Map of that output alone is
+written by the same cleanup (``Plan.folds``): no MLP, no layer of its own.
 """
 from __future__ import annotations
 

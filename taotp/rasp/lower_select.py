@@ -2,8 +2,10 @@
 
 A Select on categorical SOps becomes one ``pattern[q][k]`` term (composite selectors are
 flattened into one pattern over tuples of their SOps); a Select that is a shift match on
-numbers (``positions.shift_of``) becomes one match term; and ``key < key`` on a key that
-orders like a pair becomes two heads (``lex_split``), so no one-hot ever spans the key.
+numbers (``positions.shift_of``) becomes one match term (the program's output copy, None
+where unmatched, reads an affine query straight from its parts: ``linear_query``); and
+``key < key`` on a key that orders like a pair becomes two heads (``lex_split``), so no
+one-hot ever spans the key.
 """
 from __future__ import annotations
 
