@@ -121,9 +121,9 @@ def head(op: Attend, plan: Plan, d_head: int, scale: float, gap: float,
         Q[:, col:col + term.columns], K[:, col:col + term.columns] = q, k
         col += term.columns
     sink = (len(op.terms) * a - (a - 1)) * unit
-    if any(t.parts for t in op.terms):  # open-ended: BOS below every key (scores >= 0)
-        sink = -a * unit
     Q[[BOS, NOT_BOS], col] = sink
+    if any(t.parts for t in op.terms):  # open-ended: the BOS key scores below every key
+        Q[[BOS, NOT_BOS], col] = a * unit, -a * unit  # (scores >= 0), but BOS's own query
     K[BOS, col] = 1.0
     values = op.values
     if op.kind == "copy":
