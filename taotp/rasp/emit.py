@@ -122,8 +122,10 @@ def head(op: Attend, plan: Plan, d_head: int, scale: float, gap: float,
         col += term.columns
     sink = (len(op.terms) * a - (a - 1)) * unit
     Q[[BOS, NOT_BOS], col] = sink
-    if any(t.parts for t in op.terms):  # open-ended: the BOS key scores below every key
-        Q[[BOS, NOT_BOS], col] = a * unit, -a * unit  # (scores >= 0), but BOS's own query
+    if any(t.parts for t in op.terms):
+        # open-ended (linear query): keys score >= 0, so the BOS key scores below them all,
+        # except for the BOS query (whose term scores are 0), which attends to BOS alone
+        Q[[BOS, NOT_BOS], col] = a * unit, -a * unit
     K[BOS, col] = 1.0
     values = op.values
     if op.kind == "copy":
@@ -216,6 +218,7 @@ def _check_fold(out: Var, maps: tuple, errors: dict, eps: float, norm: float) ->
             carried = accuracy.read_error(out, errors, eps, norm)
             accuracy.plateau(out.label, np.array([float(v) for v in out.values]), eps, carried)
         elif accuracy.read_error(out, errors, eps, norm, coefficients=[1.0]) > 0.2:
+            # (lookups.CATEGORICAL_TOLERANCE: what a categorical lookup's comparators take)
             raise ValueError(f"{out.label}: its one-hot is too noisy to read")
     except ValueError as exc:
         raise FoldError(f"{', '.join(m.out.label for m in maps)}: {exc}") from exc
