@@ -122,7 +122,8 @@ def tracr_size(name: str, vocab: tuple, vocab_size: int, n: int,
     if same is None:
         return text, None
     other, other_row = same
-    return f"{text}; same function: {other} {other_row['params']:,}", other_row["params"]
+    return (f"{text}; same function: {other} {other_row['params']:,}{_checked(other_row)}",
+            other_row["params"])
 
 
 def measure(name: str, vocab_size: int, n: int, checks: int,
