@@ -108,7 +108,8 @@ def tracr_size(name: str, vocab: tuple, vocab_size: int, n: int,
         return f"{params:,}{f', {layers} layers' if layers else ''} (quoted)", params
     tag = f"measured, tracr {version}"
     if row["status"] == "compiled":
-        return (f"{row['params']:,}, {row['layers']} layers, d_model {row['d_model']} "
+        layers = f"{row['layers']} layer{'s' if row['layers'] != 1 else ''}"
+        return (f"{row['params']:,}, {layers}, d_model {row['d_model']} "
                 f"({tag}{_checked(row)})"), row["params"]
     why = {"refused": "refused: ", "failed": "crashed: ",
            "untranslatable": "not in tracr's RASP: "}[row["status"]]
