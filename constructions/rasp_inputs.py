@@ -6,8 +6,9 @@ builds a valid input of a given length directly (rejection would starve: distinc
 exactly one "+", digits around a "+"). Programs not listed take every input.
 
 >>> import numpy as np
->>> INPUTS["blog-add"].draw(np.random.default_rng(0), tuple("0123456789+"), 5)
-['8', '6', '+', '5', '2']
+>>> xs = INPUTS["blog-add"].draw(np.random.default_rng(0), tuple("0123456789+"), 5)
+>>> "".join(xs), INPUTS["blog-add"].valid(xs)
+('652+3', True)
 """
 from __future__ import annotations
 

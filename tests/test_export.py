@@ -231,10 +231,22 @@ SMALLER = {"multiset-sort": {"vocab_size": 20, "block_size": 20},
            "multidigit-sort": {"digits": 2, "count": 3}}
 
 
+# Millions of parameters at every size (compiled RASP): exported in the slow run only.
+SLOW_TO_EXPORT = {"rasp-add", "rasp-dyck2"}
+
+
 @needs_extra
-@pytest.mark.parametrize("name", sorted(PROGRAMS))
+@pytest.mark.parametrize("name", [pytest.param(n, marks=[pytest.mark.slow] * (n in SLOW_TO_EXPORT))
+                                  for n in sorted(PROGRAMS)])
 def test_program(name, tmp_path):
     check_program(PROGRAMS[name].make(**SIZES.get(name, SMALLER.get(name, {}))), tmp_path)
+
+
+@needs_extra
+@pytest.mark.parametrize("name", ["rasp-sort"])
+def test_causal_encoder_program(name, tmp_path):
+    """A causal encoder (compiled RASP, causal=True) in both exports, fresh and reloaded."""
+    check_program(PROGRAMS[name].make(causal=True), tmp_path)
 
 
 @needs_extra
