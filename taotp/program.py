@@ -58,9 +58,9 @@ class Option:
         """``value`` if it is in the proven range; else a ValueError that says the limit and
         why (past ``high`` with ``unchecked``: a warning instead, up to ``cap``)."""
         where = f"{program} {self.name} ({self.cli_flag})"
-        if self.type is bool and not isinstance(value, (bool, np.bool_)):
-            raise TypeError(f"{where} must be True or False, not {value!r}")
         if self.type is bool:
+            if not isinstance(value, (bool, np.bool_)):
+                raise TypeError(f"{where} must be True or False, not {value!r}")
             value = bool(value)
         elif self.type is str:
             if not isinstance(value, str):

@@ -114,6 +114,17 @@ def test_causal_option_is_a_bool():
             program.make(causal=bad)
 
 
+def test_task_kind_is_checked():
+    task = get_program("rasp-length").make(max_seq_len=4)
+    assert (task.kind, task.encoder, task.causal) == ("encoder", True, False)
+    causal = replace(task, kind="causal-encoder")
+    assert (causal.encoder, causal.causal) == (True, True)
+    decoder = get_program("min").make()
+    assert (decoder.kind, decoder.encoder, decoder.causal) == ("decoder", False, True)
+    with pytest.raises(ValueError, match="kind must be one of decoder, encoder"):
+        replace(task, kind="causal")
+
+
 def test_causal_encoder_is_one_masked_pass():
     task = get_program("rasp-length").make(max_seq_len=6, causal=True)
     prompt = task.encode("1 0 2 2")
