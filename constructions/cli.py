@@ -130,8 +130,9 @@ def _options_parser(args):
     parser = argparse.ArgumentParser(prog=f"taotp {args.command} {program.name}",
                                      description=f"{program.title}: {program.summary}")
     for option in program.options:
-        parser.add_argument(option.cli_flag, dest=option.name, type=option.type,
-                            default=option.default, choices=option.choices or None,
+        kind = dict(action=argparse.BooleanOptionalAction) if option.type is bool else \
+            dict(type=option.type, choices=option.choices or None)
+        parser.add_argument(option.cli_flag, dest=option.name, default=option.default, **kind,
                             help=f"{option.help} (default {option.default}; proven exact: "
                                  f"{option.proven})")
     parser.add_argument("--unchecked", action="store_true",
@@ -164,7 +165,9 @@ def _list(args):
         print(f"    input: {program.input_format}")
         for option in program.options:
             kind = "|".join(option.choices) if option.choices else option.type.__name__.upper()
-            print(f"    {option.cli_flag} {kind}  {option.help} (default {option.default}; "
+            flag = f"{option.cli_flag}/--no-{option.cli_flag[2:]}" if option.type is bool \
+                else f"{option.cli_flag} {kind}"
+            print(f"    {flag}  {option.help} (default {option.default}; "
                   f"proven exact: {option.proven})")
         if program.float32_note():
             print(f"    float32: {program.float32_note()}")

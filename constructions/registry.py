@@ -29,7 +29,7 @@ MODULES = (
     signed_sort,
     lookup_table_trained,
     multidigit_sort,
-    # RASP programs compiled by rasp.compile (encoders: one non-causal pass).
+    # RASP programs compiled by rasp.compile (encoders, or causal encoders with causal=True).
     rasp_programs,
 )
 

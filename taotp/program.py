@@ -23,7 +23,7 @@ class Option:
     measured (``tests/test_limits.py`` checks it is exact at ``high`` and refused past it);
     ``beyond`` says why values above ``high`` are refused. ``cap`` bounds the work and memory
     a build may take, even when the user asks to go past ``high`` (``unchecked``). For a str
-    option ``cap`` bounds its length.
+    option ``cap`` bounds its length. A bool option is a switch (``--name`` / ``--no-name``).
     """
     name: str
     type: type
@@ -46,6 +46,8 @@ class Option:
         """The proven range as text, e.g. ``1..3``."""
         if self.choices:
             return " or ".join(map(str, self.choices))
+        if self.type is bool:
+            return "True or False"
         if self.type is str:
             return f"length <= {self.cap:,}" if self.cap else "any"
         low = "" if self.low is None else f"{self.low:,}"
@@ -56,7 +58,11 @@ class Option:
         """``value`` if it is in the proven range; else a ValueError that says the limit and
         why (past ``high`` with ``unchecked``: a warning instead, up to ``cap``)."""
         where = f"{program} {self.name} ({self.cli_flag})"
-        if self.type is str:
+        if self.type is bool:
+            if not isinstance(value, (bool, np.bool_)):
+                raise TypeError(f"{where} must be True or False, not {value!r}")
+            value = bool(value)
+        elif self.type is str:
             if not isinstance(value, str):
                 raise TypeError(f"{where} must be a str, not {type(value).__name__}")
             if self.cap is not None and len(value) > self.cap:
@@ -81,6 +87,18 @@ class Option:
         return value
 
 
+# How a Task's weights are run (Task.kind).
+KINDS = ("decoder", "encoder", "causal-encoder")
+
+
+def encoder_outputs(params: dict, prompt: np.ndarray, causal: bool) -> np.ndarray:
+    """The argmax at positions 1.. of one forward pass over ``prompt`` (an encoder's
+    outputs; ``causal`` masks attention to earlier keys)."""
+    from taotp.model import transformer
+
+    return np.argmax(transformer(prompt, **params, causal=causal)[1:], axis=-1)
+
+
 @dataclass(frozen=True)
 class Task:
     """A built program: its weights plus everything needed to run and check it.
@@ -92,11 +110,12 @@ class Task:
     yields every one (sized, or indexable, if it can: ``taotp.domains``), ``adversarial``
     lists the nasty ones.
 
-    ``causal=False`` makes the task an encoder (compiled RASP programs): ``run`` is ONE
-    non-causal forward pass over the prompt and the output ids are the argmax at prompt
-    positions ``1..len(prompt)-1`` (position 0 is BOS), so ``reference`` gives one id per
-    token after BOS and ``steps`` is unused (0). The flag belongs to the task, not to the
-    weights: a saved params file does not carry it.
+    ``kind`` says how the weights are run (``KINDS``). A ``"decoder"`` (the book's programs)
+    decodes greedily, causally masked. An ``"encoder"`` or ``"causal-encoder"`` (compiled
+    RASP programs) runs ONE forward pass over the prompt, without or with the causal mask,
+    and its output ids are the argmax at prompt positions ``1..len(prompt)-1`` (position 0 is
+    BOS), so ``reference`` gives one id per token after BOS and ``steps`` is unused (0). The
+    kind belongs to the task, not to the weights: a saved params file does not carry it.
     """
     params: dict
     encode: Callable[[str], np.ndarray]
@@ -108,27 +127,39 @@ class Task:
     adversarial: Callable[[], list] | None = None
     eos: int | None = None
     options: dict = field(default_factory=dict)
-    causal: bool = True
+    kind: str = "decoder"
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"Task kind must be one of {', '.join(KINDS)}, not {self.kind!r}")
+
+    @property
+    def encoder(self) -> bool:
+        """One forward pass, outputs at positions 1.. (no decoding)."""
+        return self.kind != "decoder"
+
+    @property
+    def causal(self) -> bool:
+        """Whether attention is causally masked (every kind but ``"encoder"``)."""
+        return self.kind != "encoder"
 
     def run(self, text: str, decoder=None) -> str:
-        """Decode the program on human input and render the output (an encoder task: one
-        non-causal pass, ``decoder`` unused)."""
+        """Decode the program on human input and render the output (an encoder task: its
+        one pass, ``decoder`` unused)."""
         from taotp.decoding import decode_cached
 
         prompt = self.encode(check_text(text))
-        if not self.causal:
+        if self.encoder:
             return self.render(self.outputs(prompt))
         decoder = decoder or decode_cached
         out = decoder(prompt, self.params, max_steps=self.steps(prompt), eos=self.eos)
         return self.render(out[len(prompt):])
 
     def outputs(self, prompt: np.ndarray) -> np.ndarray:
-        """An encoder task's output ids: the argmax of one non-causal pass at positions 1.."""
-        from taotp.model import transformer
-
-        if self.causal:
-            raise ValueError("outputs() is for encoder tasks (causal=False); decode a causal one")
-        return np.argmax(transformer(prompt, **self.params, causal=False)[1:], axis=-1)
+        """An encoder task's output ids (``encoder_outputs`` on its params)."""
+        if not self.encoder:
+            raise ValueError("outputs() is for encoder tasks; decode a decoder one")
+        return encoder_outputs(self.params, prompt, self.causal)
 
     def answer(self, text: str) -> str:
         """The reference answer for human input."""

@@ -277,9 +277,10 @@ def _number(x) -> str:
     return repr(float(x))
 
 
-def _format(a, indent, key=None):
-    """Nested-list text for an array, one innermost row per line."""
-    if (a.size == 0 and not _list_keeps_shape(a, key)) or _large_and_zero(a):
+def _format(a, indent, key=None, top=True):
+    """Nested-list text for an array, one innermost row per line (``{"zeros": shape}`` only
+    for a whole array, ``top``: the reader takes it where an array goes, not as a row)."""
+    if (a.size == 0 and not _list_keeps_shape(a, key)) or (top and _large_and_zero(a)):
         return '{"zeros": ' + str(list(a.shape)) + "}"
     if a.ndim <= 1:
         return "[" + ", ".join(_number(x) for x in a) + "]"
@@ -288,7 +289,7 @@ def _format(a, indent, key=None):
     if a.ndim == 2 and a.shape[1] == 0:
         return "[" + ", ".join("[]" for _ in range(a.shape[0])) + "]"
     pad = "    " * indent
-    rows = [pad + "    " + _format(row, indent + 1) for row in a]
+    rows = [pad + "    " + _format(row, indent + 1, top=False) for row in a]
     return "[\n" + ",\n".join(rows) + ",\n" + pad + "]"
 
 

@@ -112,8 +112,8 @@ def trace(task_or_params: Task | dict, prompt_or_text: str | Sequence[int], step
     the "largest" activations, or the "smallest" (the units nearest their ReLU kink: in a
     spike MLP, Theorem 6.1, the spike that fires rather than the ramps that cancel), or
     the given unit indices. Logits are drawn for the whole vocabulary when it has at most
-    ``max_vocab`` tokens, else for the top 20. An encoder task (``causal`` false) has no
-    decode steps: its one non-causal forward pass over the prompt is drawn (``step`` -1).
+    ``max_vocab`` tokens, else for the top 20. An encoder task (``Task.encoder``) has no
+    decode steps: its one forward pass over the prompt, with its mask, is drawn (``step`` -1).
     """
     if isinstance(task_or_params, Task):
         task = task_or_params
@@ -136,11 +136,11 @@ def trace(task_or_params: Task | dict, prompt_or_text: str | Sequence[int], step
     if isinstance(mlp_units, str) and mlp_units not in ("largest", "smallest"):
         raise ValueError(f"mlp_units must be 'largest', 'smallest' or unit indices, "
                          f"not {mlp_units!r}")
-    if isinstance(task_or_params, Task) and not task_or_params.causal:
+    if isinstance(task_or_params, Task) and task_or_params.encoder:
         if step != -1:
             raise ValueError(f"step {step}: an encoder program runs one forward pass, "
                              f"there are no decode steps (leave step at -1)")
-        return draw_recording(record(params, prompt, causal=False), None, render=render,
+        return draw_recording(record(params, prompt, causal=task.causal), None, render=render,
                               title=title, top_k=top_k, max_vocab=max_vocab, eos=eos,
                               mlp_units=mlp_units, encoder=True)
     all_steps = decode_steps(params, prompt, steps, eos)

@@ -28,9 +28,10 @@ addition programs: 10^8 four-digit pairs) is built and checked many prompts at a
 ``shard="K/N"`` checks only the K-th of N disjoint parts of the inputs (``taotp.shards``);
 ``backend="torch"`` runs the teacher-forced pass in torch (``taotp.export.torch_forward``).
 
-An encoder task (``Task.causal`` false: compiled RASP programs) is checked by one batched
-non-causal pass over the prompts; its unsure inputs are re-run through ``Task.outputs`` (the
-plain forward pass that ``Task.run`` uses), so the verdicts are ``Task.run``'s.
+An encoder task (``Task.encoder``: compiled RASP programs, causally masked or not) is
+checked by one batched pass over the prompts, with the task's mask; its unsure inputs are
+re-run through ``encoder_outputs`` (the plain forward pass that ``Task.run`` uses), so the
+verdicts are ``Task.run``'s.
 """
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ import numpy as np
 from taotp.decoding import decode_batch, forward_batch
 from taotp.domains import Indexed
 from taotp.params import astype, shape_of
-from taotp.program import Task
+from taotp.program import Task, encoder_outputs
 from taotp.shards import Shard, as_shard
 
 # Elements of the largest intermediate array one chunk may hold (~32 MB: cache-friendly).
@@ -125,7 +126,7 @@ def verify(task: Task, *, dtype="float64", exhaustive=False, samples=1000, seed=
     else:
         prompts = shard.take(prompts)
     start = time.perf_counter()
-    counts = _Tally(max_failures, task.eos, SURE[str(np.dtype(dtype))], task.causal, params)
+    counts = _Tally(max_failures, task, SURE[str(np.dtype(dtype))], params)
     groups = defaultdict(list)
     bar = _bar(progress, shard.count(total))
     sizes = {}  # chunk size per sequence length
@@ -138,10 +139,10 @@ def verify(task: Task, *, dtype="float64", exhaustive=False, samples=1000, seed=
         if key not in sizes:
             sizes[key] = _chunk_size(params, sum(key), path.startswith("fast"))
         if len(groups[key]) >= sizes[key]:
-            _check(forward, params, groups.pop(key), key[0], counts, task.causal)
+            _check(forward, params, groups.pop(key), key[0], counts)
             bar.update(sizes[key])
     for key, rows in groups.items():
-        _check(forward, params, rows, key[0], counts, task.causal)
+        _check(forward, params, rows, key[0], counts)
         bar.update(len(rows))
     bar.close()
     return _report(counts, mode, dtype, start, path, shard, None if exhaustive else seed)
@@ -152,7 +153,7 @@ def _verify_batched(task, domain, params, forward, path, shard, progress, max_fa
     indices = shard.indices(len(domain))
     dtype = str(params["tok_emb"].dtype)
     start = time.perf_counter()
-    counts = _Tally(max_failures, task.eos, SURE[dtype], task.causal, params)
+    counts = _Tally(max_failures, task, SURE[dtype], params)
     bar, step, at = _bar(progress, len(indices)), None, 0
     while at < len(indices):
         if step is None:  # the first input tells the lengths, hence the chunk size
@@ -165,7 +166,7 @@ def _verify_batched(task, domain, params, forward, path, shard, progress, max_fa
                                                    dtype=np.int64))
         at += len(part)
         rows = np.concatenate((prompts, expected), axis=1).astype(np.int64)
-        _check(forward, params, rows, prompts.shape[1], counts, task.causal)
+        _check(forward, params, rows, prompts.shape[1], counts)
         bar.update(len(rows))
     bar.close()
     return _report(counts, "exhaustive", dtype, start, path, shard, None)
@@ -207,13 +208,13 @@ def _report(counts, mode, dtype, start, path, shard, seed):
 
 
 class _Tally:
-    def __init__(self, max_failures, eos, sure, causal, params):
+    def __init__(self, max_failures, task, sure, params):
         self.n = self.passed = 0
         self.twin = np.unique(params["out_emb"], axis=0, return_inverse=True)[1].reshape(-1)
-        self.causal = causal
+        self.encoder, self.causal = task.encoder, task.causal
         self.margin = self.hardness = float("inf")
         self.failures, self.max_failures = [], max_failures
-        self.eos, self.sure = eos, sure
+        self.eos, self.sure = task.eos, sure
 
     def add(self, rows, n_prompt, logits, hardness, params):
         expected = rows[:, n_prompt:]
@@ -227,9 +228,9 @@ class _Tally:
         scale = np.maximum(np.abs(logits).max(axis=(1, 2)), 1.0)
         ok = np.all(np.stack(got) == expected, axis=1)
         unsure = np.flatnonzero(~ok | (margins <= self.sure * scale))
-        if unsure.size and not self.causal:  # the verdict is the plain forward pass's
+        if unsure.size and self.encoder:  # the verdict is the plain forward pass's
             for i in unsure:
-                got[i] = _encoder_outputs(rows[i, :n_prompt], params)
+                got[i] = encoder_outputs(params, rows[i, :n_prompt], self.causal)
                 ok[i] = np.array_equal(got[i], expected[i])
         elif unsure.size:  # the verdict is the real greedy decode's
             decoded = decode_batch(rows[unsure, :n_prompt], params,
@@ -248,16 +249,10 @@ class _Tally:
                                   np.asarray(got[i]).tolist()))
 
 
-def _encoder_outputs(prompt, params):
-    from taotp.model import transformer
-
-    return np.argmax(transformer(prompt, **params, causal=False)[1:], axis=-1)
-
-
 def _check_length(task, prompt, expected):
     """The reference must fill the decode exactly, or end in eos within the step budget
     (an encoder's: one id per prompt token after BOS)."""
-    if not task.causal:
+    if task.encoder:
         if len(expected) != len(prompt) - 1:
             raise ValueError(f"reference gives {len(expected)} tokens where the encoder "
                              f"outputs {len(prompt) - 1} for prompt {prompt.tolist()}")
@@ -269,13 +264,13 @@ def _check_length(task, prompt, expected):
                          f"decodes {steps} for prompt {prompt.tolist()}")
 
 
-def _check(forward, params, rows, n_prompt, tally, causal=True):
+def _check(forward, params, rows, n_prompt, tally):
     rows = np.stack(rows)
-    if causal:
-        logits, hardness = forward(rows[:, :-1], logits_from=n_prompt - 1, hardness=True)
-    else:  # one encoder pass over the prompt; outputs at positions 1..
+    if tally.encoder:  # one pass over the prompt, with the task's mask; outputs at 1..
         logits, hardness = forward(rows[:, :n_prompt], logits_from=1, hardness=True,
-                                   causal=False)
+                                   causal=tally.causal)
+    else:
+        logits, hardness = forward(rows[:, :-1], logits_from=n_prompt - 1, hardness=True)
     tally.add(rows, n_prompt, logits, hardness, params)
 
 

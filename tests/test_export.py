@@ -231,10 +231,22 @@ SMALLER = {"multiset-sort": {"vocab_size": 20, "block_size": 20},
            "multidigit-sort": {"digits": 2, "count": 3}}
 
 
+# Millions of parameters at every size (compiled RASP): exported in the slow run only.
+SLOW_TO_EXPORT = {"rasp-add", "rasp-dyck2"}
+
+
 @needs_extra
-@pytest.mark.parametrize("name", sorted(PROGRAMS))
+@pytest.mark.parametrize("name", [pytest.param(n, marks=[pytest.mark.slow] * (n in SLOW_TO_EXPORT))
+                                  for n in sorted(PROGRAMS)])
 def test_program(name, tmp_path):
     check_program(PROGRAMS[name].make(**SIZES.get(name, SMALLER.get(name, {}))), tmp_path)
+
+
+@needs_extra
+@pytest.mark.parametrize("name", ["rasp-sort"])
+def test_causal_encoder_program(name, tmp_path):
+    """A causal encoder (compiled RASP, causal=True) in both exports, fresh and reloaded."""
+    check_program(PROGRAMS[name].make(causal=True), tmp_path)
 
 
 @needs_extra
@@ -247,7 +259,7 @@ def test_program_at_its_default_size(name, tmp_path):
 def check_program(task, tmp_path):
     """Both exports give our logits at every output position and decode like us (an encoder
     task: TransformerLens, bidirectional, fresh and reloaded, gives its one pass's logits)."""
-    if not task.causal:
+    if task.encoder:
         return check_encoder(task, tmp_path)
     prompts = program_prompts(task)
     models = exported_models(task.params, task.eos, tmp_path, context(task, prompts))
@@ -264,20 +276,26 @@ def check_program(task, tmp_path):
 
 
 def check_encoder(task, tmp_path):
+    """An encoder's one pass: a bidirectional one in TransformerLens (GPT-2 refuses it), a
+    causal one in both exports (``exported_models``), fresh and reloaded."""
     from taotp.export import export, load_transformer_lens, to_transformer_lens
 
-    saved = export(task.params, "transformer-lens", tmp_path / "tl", causal=False)
-    models = {"TransformerLens": to_transformer_lens(task.params, causal=False),
-              "TransformerLens reloaded": load_transformer_lens(saved)}
+    if task.causal:
+        models = exported_models(task.params, task.eos, tmp_path)
+    else:
+        saved = export(task.params, "transformer-lens", tmp_path / "tl", causal=False)
+        models = {"TransformerLens": to_transformer_lens(task.params, causal=False),
+                  "TransformerLens reloaded": load_transformer_lens(saved)}
     for prompt in program_prompts(task):
-        ours = transformer(prompt, **task.params, causal=False)
+        ours = transformer(prompt, **task.params, causal=task.causal)
         np.testing.assert_array_equal(ours[1:].argmax(-1), task.reference(prompt))
         for label, model in models.items():
             theirs = logits_of(model, prompt[None])[0]
             assert relative_error(theirs, ours).max() < OUTPUT_TOL, (label, prompt)
             np.testing.assert_array_equal(theirs[1:].argmax(-1), task.reference(prompt))
-    with pytest.raises(ValueError, match="causal only"):
-        export(task.params, "gpt2", tmp_path / "gpt2", causal=False)
+    if not task.causal:
+        with pytest.raises(ValueError, match="causal only"):
+            export(task.params, "gpt2", tmp_path / "gpt2", causal=False)
 
 
 @pytest.mark.parametrize("n, check", [(25, lambda ulps: ulps >= 64), (28, lambda ulps: ulps <= 4)])
@@ -336,8 +354,8 @@ def check_float32_export(task):
     import torch
     from taotp.export import to_gpt2, to_transformer_lens
     prompts = [np.asarray(prompt) for prompt in task.sample(np.random.default_rng(1), 3)]
-    if not task.causal:  # an encoder: TransformerLens only, one bidirectional pass
-        model = to_transformer_lens(task.params, dtype="float32", causal=False)
+    if task.encoder:  # one pass, with the task's mask
+        model = to_transformer_lens(task.params, dtype="float32", causal=task.causal)
         assert next(model.parameters()).dtype == torch.float32
         for prompt in prompts:
             got = logits_of(model, prompt[None])[0][1:].argmax(-1)

@@ -110,10 +110,10 @@ def test_every_program_gives_the_dense_logits_with_sparse_attention(default_task
     task = default_task(name)
     rows, n_prompt = teacher_rows(task)
     fast = FastPath(task.params, sparse_from=0)
-    if task.causal:
+    if not task.encoder:
         args, kw = rows[:, :-1], dict(logits_from=n_prompt - 1)
     else:
-        args, kw = rows[:, :n_prompt], dict(logits_from=1, causal=False)
+        args, kw = rows[:, :n_prompt], dict(logits_from=1, causal=task.causal)
     spread = dense_spread(args, task.params, **kw)
     with pytest.MonkeyPatch.context() as patch:  # no head falls back to the dense pass
         patch.setattr(fast_attention, "DENSE_SHARE", np.inf)

@@ -15,7 +15,7 @@ NAMES = sorted(PROGRAMS)
 
 def _outputs(task, prompt, decoder=decode):
     """What the task emits for a prompt: its greedy decode, or an encoder's one pass."""
-    if not task.causal:
+    if task.encoder:
         return task.outputs(prompt)
     out = decoder(prompt, task.params, max_steps=task.steps(prompt), eos=task.eos)
     return out[len(prompt):]
@@ -49,7 +49,7 @@ def test_examples_decode_to_the_reference(default_task, name):
         prompt = task.encode(text)
         expected = task.reference(prompt)
         ends_in_eos = task.eos is not None and expected[-1] == task.eos
-        length = task.steps(prompt) if task.causal else len(prompt) - 1
+        length = len(prompt) - 1 if task.encoder else task.steps(prompt)
         assert len(expected) == length or (ends_in_eos and len(expected) <= length)
         np.testing.assert_array_equal(_outputs(task, prompt), expected)
         assert task.run(text) == task.answer(text)
@@ -100,13 +100,13 @@ def test_float32_claims_are_true(default_task, name):
     ok = True
     for prompt in prompts:
         expected = task.reference(prompt)
-        if task.causal:
+        if task.encoder:
+            logits = forward_batch(prompt[None], params32, logits_from=1, causal=task.causal)
+        else:
             rows = np.concatenate((prompt, expected[:-1]))[None]
             logits = forward_batch(rows, params32, logits_from=len(prompt) - 1)
             decoded = decode_cached(prompt, params32, max_steps=len(expected), eos=task.eos)
             ok &= bool(np.array_equal(decoded[len(prompt):], expected))
-        else:
-            logits = forward_batch(prompt[None], params32, logits_from=1, causal=False)
         assert logits.dtype == np.float32
         ok &= bool(np.array_equal(np.argmax(logits[0], axis=-1), expected))
     if not PROGRAMS[name].float32_note():

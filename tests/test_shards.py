@@ -211,8 +211,9 @@ SMALL = {"min": dict(vocab_size=4, block_size=4), "max": dict(vocab_size=4, bloc
          "multiplication": dict(n_digits=1), "unpadded-addition": dict(max_digits=1),
          "lookup-table-general": dict(entries=20, key_len=2, block_size=2),
          "multidigit-sort": dict(digits=1, count=3),
-         **{name: dict(vocab_size=3, max_seq_len=4) for name in PROGRAMS
-            if name.startswith("rasp-")}}
+         **{name: dict(max_seq_len=4) | ({"vocab_size": 3} if any(
+             o.name == "vocab_size" for o in PROGRAMS[name].options) else {})
+            for name in PROGRAMS if name.startswith("rasp-")}}
 
 
 @pytest.mark.parametrize("name", sorted(PROGRAMS))

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
-from taotp import base_params, decode, forward_batch, layer_norm, transformer
+from taotp import base_layer, base_params, decode, forward_batch, layer_norm, transformer
 from taotp.params import LAYER_ARRAYS, LAYER_NORMS, check_params
 from taotp.textformat import compile_TAOTP, load, load_npz, save, save_npz, to_TAOTP
 
@@ -339,6 +339,15 @@ def test_every_registered_program_round_trips(name, tmp_path):
         assert_same_bits(typed, compile_TAOTP(to_TAOTP(typed)))
         save(typed, tmp_path / "p.npz")
         assert_same_bits(typed, load(tmp_path / "p.npz"))
+
+
+def test_a_large_zero_row_inside_an_array_reads_back():
+    """A 10,000-wide zero row of a non-zero M1 stays a list (the reader takes
+    ``{"zeros": ...}`` only for a whole array); found on a compiled RASP program."""
+    params = base_params(vocab_size=3, block_size=4, d_model=2)
+    params["layers"].append(base_layer(1, 2, 10_000, 1))
+    params["layers"][0]["M1"][1, :] = 1.0
+    assert_same_bits(params, compile_TAOTP(to_TAOTP(params)))
 
 
 def test_a_large_zero_array_is_written_as_zeros_and_reads_back_exactly():

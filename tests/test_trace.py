@@ -142,6 +142,11 @@ def test_trace_mlp_unit_choices(rng):
 
 # Fifteen layers over a 200-token context: over a minute each to draw on a busy machine.
 SLOW_TO_DRAW = {"multiset-sort", "signed-sort", "multidigit-sort"}
+# The compiled RASP programs beyond the first nine are drawn in the slow run (seconds each);
+# tests/test_rasp_programs.py traces an encoder and a causal encoder in the default run.
+SLOW_TO_DRAW |= {name for name in PROGRAMS if name.startswith("rasp-")} - {
+    "rasp-reverse", "rasp-sort", "rasp-length", "rasp-hist", "rasp-sort-freq", "rasp-count",
+    "rasp-shift", "rasp-frac-prevs", "rasp-cumsum"}
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=[pytest.mark.slow] * (n in SLOW_TO_DRAW))
