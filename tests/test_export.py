@@ -25,6 +25,10 @@ from taotp.export.layout import extend, layout_of, padded_layers
 from conftest import random_params
 
 OUTPUT_TOL = 1e-8  # relative to the largest |logit| at that position
+# Compiled RASP programs: their staircase lookups are steep (slope 1 / gap), so the exports'
+# other layer norm and softmax formulas (README: "How exact the exports are"), a relative
+# 1e-10 apart, come out up to 4.2e-8 apart (rasp-count-less-freq, measured); tokens equal.
+ENCODER_TOL = 1e-6
 ROUNDING_TOL = 1e-12
 
 
@@ -291,7 +295,7 @@ def check_encoder(task, tmp_path):
         np.testing.assert_array_equal(ours[1:].argmax(-1), task.reference(prompt))
         for label, model in models.items():
             theirs = logits_of(model, prompt[None])[0]
-            assert relative_error(theirs, ours).max() < OUTPUT_TOL, (label, prompt)
+            assert relative_error(theirs, ours).max() < ENCODER_TOL, (label, prompt)
             np.testing.assert_array_equal(theirs[1:].argmax(-1), task.reference(prompt))
     if not task.causal:
         with pytest.raises(ValueError, match="causal only"):

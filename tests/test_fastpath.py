@@ -45,16 +45,8 @@ def teacher_rows(task, n=20):
     return np.stack([r for r in rows if len(r) == length]), len(prompts[0])
 
 
-# Measured (s18e): on rasp-shuffle-dyck2 (5 layers of steep numerical spike MLPs) the fast
-# path's logits differ from the dense pass's by 1.2e-9 of their scale (8.8e-9 compiled
-# causally), past this test's 1e-9, while the dense pass's own spread is 0; the tokens agree.
-# A known engine gap, not hidden: strict, so a fix turns this red.
-FAST_ROUNDING = {"rasp-shuffle-dyck2": "fast path rounding 1.2e-9 of the logit scale > 1e-9"}
 
-
-@pytest.mark.parametrize("name", [
-    pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=FAST_ROUNDING[n]))
-    if n in FAST_ROUNDING else n for n in NAMES])
+@pytest.mark.parametrize("name", NAMES)
 def test_every_program_gives_the_dense_logits(default_task, name):
     task = default_task(name)
     rows, n_prompt = teacher_rows(task)
