@@ -33,10 +33,7 @@ def test_compile_saves_params_that_run_exactly(capsys, tmp_path, suffix, dtype):
     out = tmp_path / f"flip{suffix}"
     code, text = _cli(capsys, "compile", str(source), "--vocab", "a,b,c", "--max-seq-len", "4",
                       "--out", str(out), "--dtype", dtype)
-    # float64 reads the query length - i - 1 from its parts; float32 matches positions as
-    # one-hots (its match scores are too large to round well), one layer more
-    layers = {"float64": 2, "float32": 3}[dtype]
-    assert code == 0 and f"layers {layers}" in text and f"wrote {out}" in text
+    assert code == 0 and "layers 3" in text and f"wrote {out}" in text
     params = load(out)
     assert params["tok_emb"].dtype == np.dtype(dtype)
     program = rasp.Aggregate(rasp.Select(rasp.indices, rasp.SelectorWidth(rasp.Select(

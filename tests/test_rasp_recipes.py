@@ -93,42 +93,6 @@ def test_plateau_lookup_in_a_transformer_mlp_is_exact_near_its_points():
     assert transformer_layer(np.zeros((2, 1)), **layer, mask=np.ones((2, 2), bool)).shape == (2, 1)
 
 
-@pytest.mark.parametrize("seed", range(20))
-def test_staircase_lookup_is_flat_a_quarter_gap_around_each_point(seed):
-    rng = np.random.default_rng(seed)
-    m = int(rng.integers(1, 40))
-    points = np.sort(rng.choice(10_000, m, replace=False) / float(rng.integers(1, 50)))
-    if seed % 3 == 0:  # a width's 1 / (w + 1): gaps from 1/2 down to 1/1,560
-        points = np.sort(1.0 / (np.arange(m) + 1.0))
-    # one-hot-like outputs (equal neighbours: steps without units) or arbitrary ones
-    outputs = (rng.integers(0, 2, (m, 2)).astype(float) if seed % 2
-               else rng.normal(size=(m, 3)))
-    order = rng.permutation(m)
-    M1, b1, M2, b2 = recipes.staircase_lookup(points[order], outputs[order])
-    steps = int(np.any(np.diff(outputs, axis=0) != 0, axis=1).sum())
-    assert M1.shape[1] == (4 if m == 1 else max(1, 2 * steps))
-    gaps = np.diff(points)
-    for i in range(m):
-        left = gaps[i - 1] / 4 if i else 0.25
-        right = gaps[i] / 4 if i < m - 1 else 0.25
-        x = (points[i] + np.linspace(-0.999 * left, 0.999 * right, 9))[:, None]
-        y = np.maximum(x @ M1 + b1, 0.0) @ M2 + b2
-        assert np.allclose(y, outputs[i], rtol=0, atol=1e-9)
-
-
-def test_pattern_basis_factors_selection_matrices_exactly():
-    rng = np.random.default_rng(0)
-    cases = [np.tril(np.ones((10, 10), bool), -1), np.eye(6, dtype=bool),
-             np.ones((5, 3), bool), np.zeros((2, 3), bool)]
-    cases += [rng.random((7, 9)) < 0.4 for _ in range(10)]
-    for pattern in cases:
-        A, B = recipes.pattern_basis(pattern)
-        assert np.array_equal(A @ B.T, pattern.astype(float))
-        rows = {tuple(r) for r in pattern if r.any()}
-        cols = {tuple(c) for c in pattern.T if c.any()}
-        assert A.shape[1] == min(len(rows), len(cols))
-
-
 def test_categorical_lookup_is_a_boolean_function_of_one_hots():
     table = {(a, b): a ^ b for a in range(2) for b in range(2)}
     M1, b1, M2, b2 = recipes.categorical_lookup([2, 2], table, lambda v: [float(v)])

@@ -115,9 +115,7 @@ def selector_error(op, errors: dict, gain: float) -> float:
     (``|d| >= 1``) at most ``gain (1 - (1 - delta)^2)``: the margin shrinks by ``2 gain delta``."""
     total = 0.0
     for term in op.terms:
-        delta = errors.get(term.keys.label, 0.0) + (
-            sum(abs(w) * errors.get(v.label, 0.0) for w, v in term.parts) if term.parts
-            else errors.get(term.queries.label, 0.0))
+        delta = errors.get(term.keys.label, 0.0) + errors.get(term.queries.label, 0.0)
         total += gain * delta if term.shift is None else 2 * gain * delta
     return total
 

@@ -3,13 +3,11 @@
 Sublayers are numbered ``2l`` (attention of layer l) and ``2l + 1`` (its MLP); the
 embeddings are sublayer -1. Each operation goes to the earliest sublayer after its inputs
 are ready. A head that averages numbers (mean, sum, width) writes them, scaled down, to
-scratch dims that its layer's MLP reads, turns into the head's output and erases: the
-output's own dims, still empty then, when it is wide enough. A Map of that output alone is
-written by the same cleanup (``Plan.folds``): no MLP, no layer of its own.
+scratch dims that its layer's MLP reads, turns into the head's output and erases.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from taotp.rasp.lower import Attend, Embed, Lookup, Var
 
@@ -25,11 +23,6 @@ class Plan:
     scratch: dict   # label of a scratch head's output -> its first scratch dim
     n_layers: int
     d_logical: int
-    folds: dict = field(default_factory=dict)  # scratch head's label -> Maps its cleanup writes
-
-    def folded(self, op) -> bool:
-        """A Map written by its input's cleanup (``folds``), so no MLP of its own."""
-        return any(op is m for maps in self.folds.values() for m in maps)
 
     def ops_in(self, layer: int, kind: type) -> list:
         """The operations of ``kind`` placed in ``layer``."""
@@ -68,26 +61,19 @@ def _inputs(op) -> list:
     return []
 
 
-def allocate(ops: list, isolate: bool = False, fold: bool = True) -> Plan:
+def allocate(ops: list, isolate: bool = False) -> Plan:
     """Greedy as-soon-as-possible placement in the given (topological) order.
 
     ``isolate`` gives each scratch head a layer whose MLP does nothing else, so its cleanup
-    can undo the exact layer-norm scale (float32 needs that when values are close).
-    ``fold``: a Map of one scratch head's output is written by that head's cleanup."""
+    can undo the exact layer-norm scale (float32 needs that when values are close)."""
     ready: dict = {}
     layers: list = []
     scratch_count: dict = {}
     mlp_layers: set = set()
-    heads: dict = {}  # label -> (scratch head, its layer)
-    folds: dict = {}
     for op in ops:
         after = max((ready[v.label] for v in _inputs(op)), default=-1)
-        source = _fold(op, heads) if fold else None
         if isinstance(op, Embed):
             layer = -1
-        elif source is not None:  # a Map of one scratch head's output: its cleanup writes it
-            layer = heads[source.out.label][1]
-            folds.setdefault(source.out.label, []).append(op)
         elif isinstance(op, Lookup):
             layer = (after + 1) // 2  # first MLP sublayer 2l + 1 > after
             while isolate and layer in scratch_count:
@@ -100,28 +86,15 @@ def allocate(ops: list, isolate: bool = False, fold: bool = True) -> Plan:
                 layer += 1
             if uses_scratch(op):
                 scratch_count[layer] = scratch_count.get(layer, 0) + 1
-                heads[op.out.label] = (op, layer)
         layers.append(layer)
         ready[op.out.label] = -1 if layer < 0 else _ready(op, layer)
     offset, scratch, d = {}, {}, FLAGS
     for op in ops:
         offset[op.out.label] = d
         d += op.out.width
-    for op in ops:  # the output's own dims are empty until the cleanup writes them
-        if uses_scratch(op) and op.out.width >= len(op.points[0][0]):
-            scratch[op.out.label] = offset[op.out.label]
-        elif uses_scratch(op):
+    for op in ops:
+        if uses_scratch(op):
             scratch[op.out.label] = d
             d += len(op.points[0][0])
     return Plan(tuple(ops), tuple(layers), offset, scratch,
-                max(layers, default=-1) + 1, d,
-                {label: tuple(maps) for label, maps in folds.items()})
-
-
-def _fold(op, heads: dict):
-    """The scratch head whose cleanup can also write ``op``: a table of its output alone
-    (the cleanup's points then carry the table's value too, at no extra units)."""
-    if isinstance(op, Lookup) and not op.weights and len(op.inputs) == 1:
-        found = heads.get(op.inputs[0].label)
-        return found[0] if found else None
-    return None
+                max(layers, default=-1) + 1, d)

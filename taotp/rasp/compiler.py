@@ -141,20 +141,11 @@ def compile(program, vocab, max_seq_len: int, causal: bool = False,  # noqa: A00
 
 def _build(program, vocab: tuple, max_seq_len: int, dtype, numbers: bool) -> tuple:
     ops, out = lower(program, vocab, max_seq_len, numbers)
-    isolate, fold = False, True
-    while True:
-        try:
-            params, notes = assemble(allocate(ops, isolate, fold), out, vocab, max_seq_len,
-                                     dtype)
-            return params, notes, out
-        except SharedScratchError:  # one layer per averaging head instead
-            if isolate:
-                raise
-            isolate = True
-        except emit.FoldError:  # the Maps of cleanups get their own MLPs
-            if not fold:
-                raise
-            fold = False
+    try:
+        params, notes = assemble(allocate(ops), out, vocab, max_seq_len, dtype)
+    except SharedScratchError:  # one layer per averaging head instead
+        params, notes = assemble(allocate(ops, isolate=True), out, vocab, max_seq_len, dtype)
+    return params, notes, out
 
 
 def assemble(plan: Plan, out: Var, vocab: tuple, max_seq_len: int, dtype) -> tuple:
@@ -171,7 +162,7 @@ def assemble(plan: Plan, out: Var, vocab: tuple, max_seq_len: int, dtype) -> tup
         mlp_scale = recipes.layer_norm_scale(mlp_norm, L + 1)
         written = _head_errors(heads, errors, eps, plan.norm_before(2 * layer), gap, dtype)
         mlps = [lookups.lookup_mlp(op, plan, mlp_scale, eps, errors)
-                for op in plan.ops_in(layer, Lookup) if not plan.folded(op)]
+                for op in plan.ops_in(layer, Lookup)]
         scratch = [op for op in heads if uses_scratch(op)]
         alone = mlp_norm if len(scratch) == 1 and not mlps else None
         shrink = {op.out.label: 1.0 for op in scratch} if alone else _shrink(
@@ -183,7 +174,7 @@ def assemble(plan: Plan, out: Var, vocab: tuple, max_seq_len: int, dtype) -> tup
         Q, K, V, P = (np.stack([b[i] for b in built]) if built else np.zeros((1, L, 1))
                       for i in range(4))
         mlps = [emit.cleanup_mlp(op, plan, mlp_scale, shrink[op.out.label], eps, alone,
-                                 errors, written[op.out.label], plan.folds.get(op.out.label, ()))
+                                 errors, written[op.out.label])
                 for op in scratch] + mlps
         notes += [(layer, f"mlp: {m[4]}") for m in mlps]
         if not mlps:

@@ -22,10 +22,6 @@ BOS, NOT_BOS = 0, 1
 RESIDUAL_NOISE = 1e6
 
 
-class FoldError(ValueError):
-    """A Map cannot be written by its input's cleanup (``compile`` then gives it an MLP)."""
-
-
 class MatchPrecisionError(ValueError):
     """A shift match's scores are too large for the dtype (``compile`` then uses one-hots)."""
 
@@ -53,29 +49,16 @@ def bos_row(plan: Plan, reads) -> np.ndarray:
 
 def term_blocks(term: Term, plan: Plan, gain: float) -> tuple:
     """``(Q, K)``, each ``(L, term.columns)``: score ``gain`` where the term selects, else at
-    most 0 (categorical: ``recipes.select_scores``; shift: ``recipes.match_scores``). A
-    linear shift term (``term.parts``) scores ``gain k^2`` where ``k == q + shift`` and at
-    least ``gain`` less elsewhere (the query-only column of ``match_scores`` dropped)."""
+    most 0 (categorical: ``recipes.select_scores``; shift: ``recipes.match_scores``)."""
     L, c = plan.d_logical, term.columns
     Q, K = np.zeros((L, c)), np.zeros((L, c))
-    kd = plan.offset[term.keys.label]
+    qd, kd = plan.offset[term.queries.label], plan.offset[term.keys.label]
     if term.shift is None:
-        qd = plan.offset[term.queries.label]
         pattern = np.array(term.pattern, dtype=np.float64).reshape(
             len(term.queries.values), len(term.keys.values))
         q, k, _, _ = recipes.select_scores(pattern, gain, 0.0)
         Q[qd:qd + len(q)], K[kd:kd + len(k)] = q[:, :c], k[:, :c]
         return Q, K
-    if term.parts:  # the query offset + sum w x, read from its parts: 1 and q (bound 1)
-        Wq, Wk = recipes.match_scores(term.keys.bound, 1.0, term.shift, gain)
-        Wq, Wk = Wq[:, [0, 2]], Wk[:, [0, 2]]
-        Q[[BOS, NOT_BOS]] = Wq[0] + term.offset * Wq[1]
-        for w, v in term.parts:
-            Q[plan.offset[v.label]] += w * v.unit * Wq[1]
-        K[[BOS, NOT_BOS]] = Wk[0]
-        K[kd:kd + 2] = Wk[1:]
-        return Q, K
-    qd = plan.offset[term.queries.label]
     Wq, Wk = recipes.match_scores(term.keys.bound, term.queries.bound, term.shift, gain)
     for W, M, d in ((Wq, Q, qd), (Wk, K, kd)):
         M[[BOS, NOT_BOS]] = W[0]     # the constant 1: the two flags add up to it
@@ -89,9 +72,7 @@ def match_error(term: Term, gain: float, eps: float) -> float:
     score multiplies by ``B^2``."""
     top = max(abs(float(v)) for v in term.keys.values) + max(
         abs(float(v) + term.shift) for v in term.queries.values)
-    squares = term.keys.bound ** 2 + (  # a linear query: its parts times 2 k
-        2 * term.keys.bound * sum(abs(w) * v.unit for w, v in term.parts) if term.parts
-        else term.queries.bound ** 2)
+    squares = term.keys.bound ** 2 + term.queries.bound ** 2
     return gain * eps * (16 * (1.0 + top * top) + RESIDUAL_NOISE * squares)
 
 
@@ -122,10 +103,6 @@ def head(op: Attend, plan: Plan, d_head: int, scale: float, gap: float,
         col += term.columns
     sink = (len(op.terms) * a - (a - 1)) * unit
     Q[[BOS, NOT_BOS], col] = sink
-    if any(t.parts for t in op.terms):
-        # open-ended (linear query): keys score >= 0, so the BOS key scores below them all,
-        # except for the BOS query (whose term scores are 0), which attends to BOS alone
-        Q[[BOS, NOT_BOS], col] = a * unit, -a * unit
     K[BOS, col] = 1.0
     values = op.values
     if op.kind == "copy":
@@ -149,8 +126,8 @@ def head(op: Attend, plan: Plan, d_head: int, scale: float, gap: float,
         for i in range(len(op.points[0][0])):
             P[s + i, i] = shrink
         recipe = f"{op.kind} to scratch"
-    how = " + ".join(("match_scores, linear query" if t.parts else "match_scores")
-                     if t.shift is not None else "select_scores" for t in op.terms)
+    how = " + ".join("match_scores" if t.shift is not None else "select_scores"
+                     for t in op.terms)
     return Q, K, V, P, f"{recipe} ({how}, BOS sink)"
 
 
@@ -172,15 +149,14 @@ def tolerance(ts: np.ndarray) -> float:
 
 def cleanup_mlp(op: Attend, plan: Plan, scale: float, shrink: float, eps: float,
                 alone: float | None = None, errors: dict | None = None,
-                scratch_error: tuple = (), maps: tuple = ()) -> tuple:
+                scratch_error: tuple = ()) -> tuple:
     """An MLP turning the (shrunk) scratch average into ``op.out`` and erasing the scratch.
 
     The scratch changes the residual's norm a little (``shrink`` keeps that below every
     reader's tolerance), so the layer norm scale ``scale`` is the one without scratch. When
     it is the layer's only MLP work, ``alone`` (the squared norm without scratch) lets it
     use each point's exact scale instead, unshrunk. ``scratch_error`` bounds each scratch
-    column's error (``accuracy.head_error``); the output's goes to ``errors``. ``maps``:
-    Lookups of ``op.out`` alone, written by the same points (``Plan.folds``)."""
+    column's error (``accuracy.head_error``); the output's goes to ``errors``."""
     L = plan.d_logical
     s = plan.scratch[op.out.label]
     ys, proj = scratch_points(op)
@@ -189,41 +165,16 @@ def cleanup_mlp(op: Attend, plan: Plan, scale: float, shrink: float, eps: float,
         factor = np.array([recipes.layer_norm_scale(alone + float(y @ y), L + 1) for y in ys])
     ts = (ys @ proj) * factor
     carried = float(factor.max()) * sum(abs(p) * e for p, e in zip(proj, scratch_error))
-    tables = [dict(m.table) for m in maps]
     rows = np.zeros((len(ys), L))
     for row, (y, o) in zip(rows, op.points):
         encode(op.out, o, plan, row)
-        for m, table in zip(maps, tables):
-            encode(m.out, table[(o,)], plan, row)
         row[s:s + len(y)] -= shrink * np.asarray(y)
-    relative = accuracy.staircase(op.out.label, ts, rows, eps, carried)
-    for var in (op.out,) + tuple(m.out for m in maps):
-        record_error(errors, var, relative)
-    if maps:
-        _check_fold(op.out, maps, errors, eps, plan.norm_before(2 * plan.n_layers))
+    record_error(errors, op.out, accuracy.staircase(op.out.label, ts, rows, eps, carried))
     M1, b1, M2, b2 = recipes.staircase_lookup(ts, rows)
     read = np.zeros((L, 1))
     read[s:s + len(proj), 0] = proj
-    also = "".join(f", {m.out.label}" for m in maps)
-    return (read @ M1, b1, M2, b2,
-            f"{op.out.label}{also}: staircase_lookup cleanup of {op.kind}", tolerance(ts))
-
-
-def _check_fold(out: Var, maps: tuple, errors: dict, eps: float, norm: float) -> None:
-    """A folded Map must be right wherever its own MLP would have been: the cleanup picks
-    one of its points, and a Map jumps between them, so ``out``'s error must stay within a
-    quarter of the gaps a lookup reading ``out`` would need (``accuracy.plateau``)."""
-    if errors is None:
-        return
-    try:
-        if out.numerical:
-            carried = accuracy.read_error(out, errors, eps, norm)
-            accuracy.plateau(out.label, np.array([float(v) for v in out.values]), eps, carried)
-        elif accuracy.read_error(out, errors, eps, norm, coefficients=[1.0]) > 0.2:
-            # (lookups.CATEGORICAL_TOLERANCE: what a categorical lookup's comparators take)
-            raise ValueError(f"{out.label}: its one-hot is too noisy to read")
-    except ValueError as exc:
-        raise FoldError(f"{', '.join(m.out.label for m in maps)}: {exc}") from exc
+    return (read @ M1, b1, M2, b2, f"{op.out.label}: staircase_lookup cleanup of {op.kind}",
+            tolerance(ts))
 
 
 def record_error(errors: dict | None, out: Var, relative: float) -> None:

@@ -6,14 +6,9 @@ from a value set, checked.
 """
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass
 from typing import Any
-
-import numpy as np
-
-from taotp.rasp.recipes import pattern_basis
 
 MAX_VALUES = 20_000  # a value set larger than this is refused (its MLP would be huge)
 
@@ -103,29 +98,18 @@ class Lookup:
 class Term:
     """One part of a head's selection: ``pattern[q][k]`` over one-hot ``queries``/``keys``,
     or, with ``shift`` set, ``key == query + shift`` over integer numbers stored with their
-    squares (quadratic maximisation: the width does not grow with the number of values).
-
-    With ``parts`` (``((w, Var), ...)``, a shift term of an open-ended copy only) the query is
-    never stored: it is ``offset + sum w x`` of the parts' numbers, read linearly, and the
-    score drops its query-only terms (``recipes.match_scores`` without its column 1)."""
+    squares (quadratic maximisation: the width does not grow with the number of values)."""
     keys: Var
     queries: Var
     pattern: tuple = ()
     shift: int | None = None
-    parts: tuple = ()
-    offset: float = 0.0
 
-    @functools.cached_property
+    @property
     def columns(self) -> int:
-        """Head dimensions the term's score needs (``recipes.pattern_basis``)."""
+        """Head dimensions the term's score needs."""
         if self.shift is not None:
-            return 2 if self.parts else 3
-        return pattern_basis(np.array(self.pattern, dtype=bool).reshape(
-            len(self.queries.values), len(self.keys.values)))[0].shape[1]
-
-    def query_vars(self) -> tuple:
-        """The Vars the query side reads: the parts, or ``queries``."""
-        return tuple(v for _, v in self.parts) if self.parts else (self.queries,)
+            return 3
+        return min(len(self.queries.values), len(self.keys.values))
 
 
 @dataclass(frozen=True)
@@ -144,7 +128,7 @@ class Attend:
 
     def reads(self) -> list:
         """The Vars the head reads."""
-        found = [v for t in self.terms for v in (t.keys,) + t.query_vars()] + [self.values]
+        found = [v for t in self.terms for v in (t.keys, t.queries)] + [self.values]
         return [v for i, v in enumerate(found) if v is not None and v not in found[:i]]
 
 

@@ -35,8 +35,7 @@ def lower(program: rx.SOp, vocab, max_seq_len: int, numbers: bool = True) -> tup
     ``numbers``: store position-like SOps as numbers where that helps (``positions``)."""
     if not isinstance(program, rx.SOp):
         raise TypeError(f"compile needs an SOp, got {type(program).__name__}")
-    state = _State(tuple(vocab), max_seq_len, positions.wishes(program) if numbers else {},
-                   program.label)
+    state = _State(tuple(vocab), max_seq_len, positions.wishes(program) if numbers else {})
     for node in nodes(program):
         if isinstance(node, rx.SOp):
             state.lower_sop(node)
@@ -70,7 +69,6 @@ class _State(Selectors):
     vocab: tuple
     max_seq_len: int
     wishes: dict
-    root: str = ""   # the output's label
 
     def __post_init__(self):
         self.ops: list = []
@@ -268,8 +266,7 @@ class _State(Selectors):
         n, default = self.max_seq_len, node.default
         numbers = all(isinstance(v, (int, float)) for v in values.values)
         copy = not numerical and (node.reduction == "mean" or not numbers)
-        terms = self.selector(node.selector, match=copy,
-                              open_end=copy and default is None and node.label == self.root)
+        terms = self.selector(node.selector, match=copy)
         if copy:
             # one selected value (or equal ones) is copied; a sum of one non-number is itself
             values = self.converted(values, False, node)

@@ -2,18 +2,14 @@
 
 A Select on categorical SOps becomes one ``pattern[q][k]`` term (composite selectors are
 flattened into one pattern over tuples of their SOps); a Select that is a shift match on
-numbers (``positions.shift_of``) becomes one match term (the program's output copy, None
-where unmatched, reads an affine query straight from its parts: ``linear_query``); and
-``key < key`` on a key that orders like a pair becomes two heads (``lex_split``), so no
-one-hot ever spans the key.
+numbers (``positions.shift_of``) becomes one match term; and ``key < key`` on a key that
+orders like a pair becomes two heads (``lex_split``), so no one-hot ever spans the key.
 """
 from __future__ import annotations
 
-from fractions import Fraction
-
 from taotp.rasp import expr as rx
 from taotp.rasp import positions
-from taotp.rasp.ir import Lookup, Term, Var
+from taotp.rasp.ir import Term, Var
 
 MAX_PATTERN = 1_000_000  # a Select's query-by-key matrix larger than this is refused
 
@@ -47,17 +43,12 @@ class Selectors:
                 Term(second, second, _pattern(second, second, sel.predicate)))
         return (before,), ties
 
-    def selector(self, sel, match: bool = False, open_end: bool = False) -> tuple:
+    def selector(self, sel, match: bool = False) -> tuple:
         """The terms of a head selecting ``sel``: one pattern[q][k], or (``match``: a copy
-        head, which tolerates the match's rounding) one shift match. ``open_end``: a copy
-        whose unmatched queries are None (its default) and read by nothing but the output
-        may read an affine query from its parts (``linear_query``), never stored."""
+        head, which tolerates the match's rounding) one shift match."""
         if match and isinstance(sel, rx.Select):
             keys, queries = self.vars[sel.keys.label], self.vars[sel.queries.label]
             shift = positions.shift_of(keys, queries, sel.predicate)
-            linear = self.linear_query(queries) if open_end and shift is not None else None
-            if linear is not None:
-                return (Term(keys, queries, shift=shift, parts=linear[0], offset=linear[1]),)
             if shift is not None:
                 return (Term(keys, queries, shift=shift),)
         key_vars, query_vars, pred = self.flatten(sel)
@@ -78,26 +69,6 @@ class Selectors:
                     row.append(False)
             pattern.append(tuple(row))
         return (Term(keys, queries, tuple(pattern)),)
-
-    def linear_query(self, var: Var) -> tuple | None:
-        """``(((w, part), ...), offset)`` if ``var`` is a projection Lookup's output equal to
-        ``offset + sum w part`` at every value of its sum (the BOS row aside: a head reads
-        the BOS position as None), else None."""
-        op = next((op for op in self.ops if isinstance(op, Lookup) and op.weights
-                   and op.out.label == var.label), None)
-        if op is None:
-            return None
-        t_bos = sum(Fraction(w) * Fraction(v.bos) for w, v in zip(op.weights, op.inputs))
-        points = [(Fraction(t), Fraction(out)) for (t,), out in op.table
-                  if Fraction(t) != t_bos]
-        if len(points) < 2:
-            return None
-        (t0, y0), (t1, y1) = points[0], points[1]
-        slope = (y1 - y0) / (t1 - t0)
-        if any(y != y0 + slope * (t - t0) for t, y in points):
-            return None
-        parts = tuple((float(slope * Fraction(w)), v) for w, v in zip(op.weights, op.inputs))
-        return parts, float(y0 - slope * t0)
 
     def flatten(self, sel) -> tuple:
         """(key Vars, query Vars, predicate on tuples of their values)."""

@@ -126,48 +126,23 @@ def select_scores(pattern: np.ndarray, gap: float, sink: float) -> tuple:
     dimension scores the BOS key ``sink`` for every query, so a query that selects nothing
     attends to BOS (the book's default sink, Section 6.4). Returns ``(q_block, k_block,
     q_sink, k_sink)``: rows are the one-hot slots, the sink rows are read from the query's
-    constant and the key's BOS flag. The head dimension is one per distinct non-zero row of
-    the pattern, or per distinct non-zero column if fewer (:func:`pattern_basis`), plus one.
+    constant and the key's BOS flag. The head dimension is ``min(n_queries, n_keys) + 1``.
 
     >>> q, k, qs, ks = select_scores(np.array([[1, 0], [1, 1]]), 10.0, 5.0)
     >>> (q @ k.T).tolist(), float(qs @ ks)
     ([[10.0, 0.0], [10.0, 10.0]], 5.0)
     """
-    rows, cols = pattern_basis(np.asarray(pattern, dtype=bool))
-    dim = rows.shape[1]
-    q_block, k_block = np.zeros((len(rows), dim + 1)), np.zeros((len(cols), dim + 1))
-    q_block[:, :dim], k_block[:, :dim] = gap * rows, cols
+    pattern = np.asarray(pattern, dtype=np.float64)
+    n_q, n_k = pattern.shape
+    dim = min(n_q, n_k)
+    q_block, k_block = np.zeros((n_q, dim + 1)), np.zeros((n_k, dim + 1))
+    if n_k <= n_q:
+        q_block[:, :n_k], k_block[:, :n_k] = gap * pattern, np.eye(n_k)
+    else:
+        q_block[:, :n_q], k_block[:, :n_q] = gap * np.eye(n_q), pattern.T
     q_sink, k_sink = np.zeros(dim + 1), np.zeros(dim + 1)
     q_sink[dim], k_sink[dim] = sink, 1.0
     return q_block, k_block, q_sink, k_sink
-
-
-def pattern_basis(pattern) -> tuple:
-    """``(A (n_q, r), B (n_k, r))`` of 0/1 entries with ``A @ B.T == pattern``.
-
-    A 0/1 selection matrix needs no more head dimensions than it has distinct non-zero rows
-    (a column per row: the key's column lists which keys that row selects, the query picks
-    its row's column) or distinct non-zero columns: ``r`` is the smaller. ``Select(.., TRUE)``
-    needs one dimension, ``k < q`` over n values n - 1.
-
-    >>> A, B = pattern_basis(np.ones((3, 4), bool))
-    >>> A.shape[1], bool((A @ B.T == 1).all())
-    (1, True)
-    """
-    p = np.asarray(pattern, dtype=bool)
-
-    def by_rows(m):
-        distinct, where = np.unique(m, axis=0, return_inverse=True)
-        keep = distinct.any(axis=1)
-        pick = np.zeros((len(m), len(distinct)))
-        pick[np.arange(len(m)), np.ravel(where)] = 1.0
-        return pick[:, keep], distinct[keep].T.astype(np.float64)
-
-    if p.size == 0:
-        return np.zeros((p.shape[0], 0)), np.zeros((p.shape[1], 0))
-    a, b = by_rows(p)
-    bt, at = by_rows(p.T)
-    return (a, b) if a.shape[1] <= bt.shape[1] else (at, bt)
 
 
 def plateau_lookup(points: Sequence[float], outputs, local: bool = False) -> tuple:
