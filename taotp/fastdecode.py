@@ -120,7 +120,7 @@ class FastDecoder:
             x = _layer(x, layer, i, cache, start, rows, None, True, self.mlps[i])
         if x is None:
             x = (p["tok_emb"][tokens] + p["pos_emb"][start:start + t])[:, keep]
-        return np.einsum("bd,vd->bv", _layer_norm(x[:, -1], **p["lnf"]), p["out_emb"])
+        return np.einsum("bd,vd->bv", layer_norm(x[:, -1], **p["lnf"]), p["out_emb"])
 
     def _layer0(self, tokens, start, cache, rows):
         """``_layer`` for layer 0, its embedding, queries, keys and values gathered."""
@@ -194,23 +194,11 @@ class _ConstantMLP:
         return self.out
 
 
-def _layer_norm(x, gamma=1.0, beta=0.0, epsilon=1e-10):
-    """``taotp.model.layer_norm`` over the last axis, bit for bit (the same ufuncs as numpy's
-    ``mean`` and ``var``, without their Python overhead: a decoding step runs two)."""
-    count = np.intp(x.shape[-1])
-    mean = np.add.reduce(x, axis=-1, keepdims=True)
-    np.true_divide(mean, count, out=mean, casting="unsafe")
-    centered = x - mean
-    var = np.add.reduce(np.square(centered), axis=-1, keepdims=True)
-    np.true_divide(var, count, out=var, casting="unsafe")
-    return beta + gamma * centered / (var ** 0.5 + epsilon)
-
-
 def _add_mlp(x, layer, mlp):
     """``x + mlp(layer_norm(x))``; a constant MLP needs no layer norm."""
     if isinstance(mlp, _ConstantMLP):
         return x + mlp.out
-    return x + mlp(_layer_norm(x, **layer["ln2"]), layer)
+    return x + mlp(layer_norm(x, **layer["ln2"]), layer)
 
 
 def _pick_mlp(layer):

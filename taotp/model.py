@@ -41,9 +41,21 @@ def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
 
 def layer_norm(x: np.ndarray, gamma: ArrayLike = 1.0, beta: ArrayLike = 0.0, axis: int = -1,
                epsilon: float = 1e-10) -> np.ndarray:
-    """Divides by ``std + epsilon`` (the book's formula), not by ``sqrt(var + epsilon)``."""
-    centered = x - x.mean(axis=axis, keepdims=True)
-    return beta + gamma * centered / (x.var(axis=axis, keepdims=True) ** 0.5 + epsilon)
+    """Divides by ``std + epsilon`` (the book's formula), not by ``sqrt(var + epsilon)``.
+
+    The mean and variance are numpy's ``mean`` and ``var`` done with the same ufuncs, bit
+    for bit, without their Python overhead (a cached decoding step runs this twice a layer).
+    """
+    x = np.asarray(x)
+    if not np.issubdtype(x.dtype, np.floating):  # numpy's mean of integers is float64
+        x = x.astype(np.float64)
+    count = np.intp(x.shape[axis])
+    mean = np.add.reduce(x, axis=axis, keepdims=True)
+    np.true_divide(mean, count, out=mean, casting="unsafe")
+    centered = x - mean
+    var = np.add.reduce(np.square(centered), axis=axis, keepdims=True)
+    np.true_divide(var, count, out=var, casting="unsafe")
+    return beta + gamma * centered / (var ** 0.5 + epsilon)
 
 
 def self_attn(x: np.ndarray, Q: np.ndarray, K: np.ndarray, V: np.ndarray, P: np.ndarray,
