@@ -1,6 +1,6 @@
 """Long addition's plan: token and carry-state codes, the position circles, and where each
 block of the residual stream sits (``Layout``) — the coordinates every layer recipe of
-``constructions.long_addition`` writes to.
+``constructions.long_addition_layers`` writes to.
 
 >>> Layout(k=1).target, Layout(k=1).width
 (slice(6, 8, None), 10)

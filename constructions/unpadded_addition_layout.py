@@ -1,6 +1,6 @@
 """Unpadded addition's plan: the token codes and where each block of the residual stream sits
 (``Layout``, for ``D`` = max_digits) — the coordinates every layer recipe of
-``constructions.unpadded_addition`` writes to.
+``constructions.unpadded_addition_layers`` writes to.
 
 >>> Layout(D=2).a_digit(1), Layout(D=2).width
 (slice(21, 23, None), 43)
