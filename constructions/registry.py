@@ -11,8 +11,9 @@ from constructions import (
 )
 from taotp.program import Program
 
-# One module per book program (and the beyond-the-book ones), in the book's order.
-MODULES = (
+# One module per book program (and the beyond-the-book ones), in the book's order. Their
+# tasks decode greedily (``Task.kind`` "decoder").
+DECODER_MODULES = (
     hello_world,
     lookup_table,
     search,
@@ -29,9 +30,11 @@ MODULES = (
     signed_sort,
     lookup_table_trained,
     multidigit_sort,
-    # RASP programs compiled by rasp.compile (encoders, or causal encoders with causal=True).
-    rasp_programs,
 )
+# RASP programs compiled by rasp.compile: encoders, or causal encoders with causal=True, run in
+# one pass (``Task.kind`` "encoder" or "causal-encoder"), never decoded.
+ENCODER_MODULES = (rasp_programs,)
+MODULES = DECODER_MODULES + ENCODER_MODULES
 
 
 def _collect(modules) -> dict[str, Program]:
@@ -46,6 +49,8 @@ def _collect(modules) -> dict[str, Program]:
 
 
 PROGRAMS: dict[str, Program] = _collect(MODULES)
+# The programs whose tasks are decoded (tests/test_registry.py checks every task's kind).
+DECODERS: tuple[str, ...] = tuple(p.name for module in DECODER_MODULES for p in module.PROGRAMS)
 
 
 def get_program(name: str) -> Program:

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from constructions import PROGRAMS, get_program
+from constructions.registry import DECODERS
 from taotp import astype, decode, decode_cached, forward_batch
 from taotp.program import Program
 from taotp.verify import verify
@@ -40,6 +41,12 @@ def test_entry_is_complete(name):
     assert program.examples, "the demo needs examples"
     for option in program.options:
         assert isinstance(option.default, option.type)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_registry_knows_which_programs_decode(default_task, name):
+    """``DECODERS`` (what tests of decoding iterate over) is exactly the decoder tasks."""
+    assert (name in DECODERS) == (default_task(name).kind == "decoder")
 
 
 @pytest.mark.parametrize("name", NAMES)
