@@ -122,6 +122,8 @@ def projection_for_steps(codes: np.ndarray, ids: np.ndarray, unit: Sequence[floa
     >>> len({c0 + lam * c1 for c0, c1 in codes})
     4
     """
+    if len(codes) < 2:  # one point: any weight separates it
+        return safe
     spread = [float(np.ptp(codes[:, i])) or 1.0 for i in range(2)]
     base = np.geomspace(1e-4, 1e4, 161) * spread[0] / spread[1]
     grid = np.concatenate(([safe], base, -base, [1.0, -1.0, 2.0, -2.0, 0.5, -0.5]))
