@@ -178,10 +178,18 @@ def main(argv=None) -> None:
           f"compile | tracr | tracr / ours | >= 10x |{' checked |' if args.check else ''}")
     print("|---|---|---|---|---|---|---|---|---|---|---|" + ("---|" if args.check else ""))
     tracr = load_tracr(Path(args.tracr))
+    verdicts: dict = {"yes": [], "no": []}
     for size in args.sizes.split(","):
         vocab_size, n = (int(x) for x in size.split("x"))
         for name in names:
-            print(measure(name, vocab_size, n, args.check, tracr), flush=True)
+            line = measure(name, vocab_size, n, args.check, tracr)
+            print(line, flush=True)
+            meets = line.split("|")[11].strip()
+            verdicts.get(meets, []).append(f"{name} {vocab_size}/{n}")
+    compared = len(verdicts["yes"]) + len(verdicts["no"])
+    if compared:
+        print(f"\n10x fewer parameters than tracr on {len(verdicts['yes'])} of {compared} "
+              f"compared rows; not on: {', '.join(verdicts['no']) or 'none'}.")
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ import numpy as np
 from taotp import rasp
 from taotp.checks import check_text
 from taotp.domains import Counted
+from taotp.params import is_tied
 from taotp.program import Task
 
 # The largest domain (before the precondition filters it) enumerated for exhaustive checks.
@@ -170,16 +171,18 @@ def _merge_twins(params: dict, outputs: tuple, first_out: int) -> dict:
     """Give each numerical output value the unembedding row of the first value within the
     resolution of it (``_close``; e.g. 2/3 computed as 0.6666666666666666 and as
     0.6666666666666667), so the two tie bit for bit and argmax takes the first: one answer,
-    one id, the one ``output_id`` gives."""
+    one id, the one ``output_id`` gives. Output ids are never fed in, so their ``tok_emb``
+    rows change alike and tied embeddings stay tied."""
     twins = {i: next(j for j in range(i) if _close(outputs[j], outputs[i]))
              for i in range(len(outputs))
              if any(_close(outputs[j], outputs[i]) for j in range(i))}
     if not twins:
         return params
+    tied = is_tied(params)
     out_emb = params["out_emb"].copy()
     for i, j in twins.items():
         out_emb[first_out + i] = out_emb[first_out + j]
-    return params | {"out_emb": out_emb}
+    return params | {"out_emb": out_emb, "tok_emb": out_emb if tied else params["tok_emb"]}
 
 
 def _nasty(alphabet: tuple, lengths: range, inputs: Inputs, integers: bool) -> list:

@@ -234,13 +234,36 @@ def test_large_numbers_with_tiny_gaps_are_exact_or_refused(kind, mag, gap, causa
 
 
 def test_numerical_outputs_the_unembedding_cannot_separate_are_refused():
-    # quadratic maximisation scores 2 v x - v^2: at 1e5 its logits round by ~1e-6, more
-    # than the 1e-4 margin between 100000.00 and 100000.01 (this compiled, 10 of 12 wrong)
+    # scored 2 v x - v^2, 100000.00 and 100000.01 rounded together (10 of 12 wrong, once);
+    # centred, (x - c)^2 - (x - v)^2, the terms are as small as the values' spread
     big = rasp.numerical(rasp.Map(lambda t: 1e5 + t * 1e-2, rasp.tokens)).named("big")
-    with pytest.raises(ValueError, match="big: its output values"):
-        rasp.compile(big, {0, 1, 2}, 2)
+    check_exhaustive(big, {0, 1, 2}, 2)
     small = rasp.numerical(rasp.Map(lambda t: 1e3 + t * 1e-3, rasp.tokens)).named("small")
     check_exhaustive(small, {0, 1, 2}, 2)
+    # 10^9, 10^9 + 1, 10^9 + 2: each within 10^-9 of the next, but the ends are not, and the
+    # logits at 10^9 cannot tell 2 apart (a check that took them as one value let 4 of 12
+    # come out wrong)
+    huge = rasp.numerical(rasp.Map(lambda t: 1e9 + t, rasp.tokens)).named("huge")
+    with pytest.raises(ValueError, match="huge: its output values"):
+        rasp.compile(huge, {0, 1, 2}, 2)
+
+
+def test_a_read_of_large_numbers_after_two_copies_is_exact_or_refused():
+    # found by hypothesis (test_many_large_numbers_with_tiny_gaps): outputs 0.11 apart at
+    # 10^5 compiled with 29 of 39 inputs one value off, the logits' rounding taken as if
+    # layer norm did not scale the residual (accuracy.check_output)
+    mag, gap = 1000.0, 0.01
+    x = rasp.numerical(rasp.Map(lambda t: mag + t * gap, rasp.tokens)).named("close")
+    by_index = rasp.Select(rasp.indices, rasp.indices, rasp.Comparison.EQ)
+    x = rasp.numerical(rasp.Aggregate(by_index, x, default=mag)).named("copy0")
+    x = rasp.numerical(rasp.Map(lambda v: v - mag, x)).named("less0")
+    x = rasp.numerical(rasp.Aggregate(by_index, x, default=mag)).named("copy1")
+    read = rasp.numerical(rasp.Map(lambda v: (v - mag) / gap, x)).named("read")
+    for causal in (False, True):
+        try:
+            check_exhaustive(read, {0, 1, 2}, 3, causal=causal)
+        except ValueError as error:
+            assert "read" in str(error)
 
 
 def test_non_numbers_in_a_numerical_sop_are_refused():

@@ -32,7 +32,7 @@ def programs(draw):
     comparisons = list(rasp.Comparison)
     for _ in range(draw(st.integers(1, 4))):
         kind = draw(st.sampled_from(["map", "seqmap", "width", "mean", "copy", "sum",
-                                     "nummap"]))
+                                     "nummap", "count", "pair"]))
         pick = lambda pool: pool[draw(st.integers(0, len(pool) - 1))]  # noqa: E731
         a, b, m = draw(st.integers(0, 3)), draw(st.integers(0, 3)), draw(st.integers(2, 4))
         keys_pool = cat + num
@@ -60,6 +60,15 @@ def programs(draw):
             sel = rasp.Select(pick(cat), pick(cat), draw(st.sampled_from(comparisons)))
             num.append(rasp.numerical(sel.value(rasp.numerical(rasp.Map(_lin(a, b, m),
                                                                          pick(cat))))))
+        elif kind == "count":  # RASPy's sum of ones: a width (positions.counts)
+            sel = rasp.Select(pick(keys_pool), pick(cat), draw(st.sampled_from(comparisons)))
+            count = sel.value(1)
+            (num.append(rasp.numerical(count)) if draw(st.booleans()) else cat.append(count))
+        elif kind == "pair":  # two means over one selector, combined (joint.combined_mean)
+            sel = rasp.Select(pick(cat), pick(cat), draw(st.sampled_from(comparisons)))
+            x, y = (rasp.numerical(rasp.Aggregate(sel, rasp.numerical(rasp.Map(
+                _lin(c, 1, m), pick(cat))), default=draw(st.integers(0, 2)))) for c in (a, b))
+            num.append(rasp.numerical(rasp.LinearSequenceMap(x, y, 1, -draw(st.integers(1, 2)))))
         elif num:
             num.append(rasp.numerical(rasp.Map(lambda x, s=a: x * x - s * x, pick(num))))
     pool = cat[2:] + num

@@ -11,6 +11,7 @@ import random
 import numpy as np
 import pytest
 
+from constructions.rasp_lib import blog
 from constructions.rasp_lib import tracr_lib as lib
 from taotp import rasp
 from taotp.params import count_params
@@ -22,7 +23,15 @@ POSITION_ONLY = {
     "shift": lambda: lib.shift_by(2, rasp.tokens),
     "length": lib.make_length,
     "index": lambda: rasp.Aggregate(rasp.Select(rasp.indices, rasp.indices, C.EQ), rasp.tokens),
+    # RASPy's spellings on letters: a sum of ones over a selector is its width
+    # (positions.counts), a sum of one selected letter is that letter
+    "blog-length": blog.length,
+    "blog-flip": blog.flip,
+    "blog-ralign": blog.ralign,
+    "blog-shift": lambda: blog.shift(2),
+    "blog-index": lambda: blog.index(3),
 }
+LETTERS = tuple("abcdefghi_")
 
 
 def check_random(program, compiled, vocab, lengths, rng, extra=()) -> int:
@@ -36,10 +45,11 @@ def check_random(program, compiled, vocab, lengths, rng, extra=()) -> int:
 @pytest.mark.parametrize("name", sorted(POSITION_ONLY))
 def test_position_only_selectors_keep_d_model_fixed(name):
     program = POSITION_ONLY[name]()
-    small, large = (rasp.compile(program, range(10), n) for n in (20, 200))
+    vocab = LETTERS if name.startswith("blog") else tuple(range(10))
+    small, large = (rasp.compile(program, vocab, n) for n in (20, 200))
     assert small.params["tok_emb"].shape[1] == large.params["tok_emb"].shape[1]
     assert count_params(large.params)["n_params"] <= 10 * count_params(small.params)["n_params"]
-    check_random(program, large, list(range(10)), [1, 2, 3, 50, 199, 200], random.Random(0))
+    check_random(program, large, list(vocab), [1, 2, 3, 50, 199, 200], random.Random(0))
 
 
 def test_matches_are_shifts_found_in_any_predicate():
@@ -105,3 +115,12 @@ def test_a_lookup_reading_a_projection_and_more_inputs():
     mixed = rasp.SequenceMap(lambda below, t: t if below else -1,
                              rasp.indices < width - 1, rasp.tokens).named("mixed")
     check_exhaustive(mixed, {0, 1}, 5)
+
+
+def test_a_selector_that_selects_everything_reads_only_the_flags():
+    # Select(tokens, tokens, TRUE): neither side matters, so tokens take no residual dims
+    program = lib.make_length()
+    small, large = (rasp.compile(program, range(v), 8) for v in (2, 60))
+    assert small.params["tok_emb"].shape[1] == large.params["tok_emb"].shape[1]
+    check_exhaustive(program, {0, 1, 2}, 6)
+    check_exhaustive(program, {0, 1}, 5, dtype=np.float32)

@@ -65,6 +65,23 @@ def test_select_scores_with_bos_sink_through_attention():
     assert np.allclose(out[2], [1, 0, 0, 0], rtol=0, atol=1e-9)      # nothing selected: the BOS sink
 
 
+@pytest.mark.parametrize("seed", range(20))
+def test_select_scores_spends_a_dimension_per_distinct_row_or_column(seed):
+    rng = np.random.default_rng(seed)
+    n_q, n_k = rng.integers(1, 12, size=2)
+    # few distinct rows (or columns), repeated: the factorisation must reuse them
+    base = rng.integers(0, 2, size=(rng.integers(1, 4), n_k))
+    pattern = base[rng.integers(0, len(base), size=n_q)]
+    if seed % 2:
+        pattern = pattern.T.copy()
+    q, k, q_sink, k_sink = recipes.select_scores(pattern, 7.0, 3.0)
+    assert np.array_equal(q @ k.T, 7.0 * pattern)
+    distinct = min(len({tuple(r) for r in pattern}), len({tuple(c) for c in pattern.T}))
+    assert q.shape[1] == k.shape[1] == len(q_sink) == recipes.select_dims(pattern) + 1
+    assert recipes.select_dims(pattern) == distinct
+    assert float(q_sink @ k_sink) == 3.0 and not (q[:, -1].any() or k[:, -1].any())
+
+
 def test_index_lookup_by_quadratic_maximisation_through_attention():
     n = 50
     for i in (0, 17, n - 1):

@@ -52,7 +52,9 @@ def test_staircase_accounting_needs_only_the_gaps_at_its_steps():
 
 
 def test_means_over_one_selector_share_their_denominator():
-    program = LIBRARY["tracr-pair-balance"].make()
+    opens = lib.make_frac_prevs(rasp.tokens == "(").named("opens")
+    closes = lib.make_frac_prevs(rasp.tokens == ")").named("closes")
+    program = rasp.numerical(rasp.SequenceMap(lambda x, y: x * y, opens, closes))
     ops, _ = lower(program, tuple("()a"), 6)
     means = [op.out for op in ops if getattr(op, "kind", None) == "mean"]
     reach = joint.reachable(tuple(means), ops, tuple("()a"), 6, MAX_COMBOS)

@@ -25,7 +25,10 @@ gap allows, ``n`` the residual's squared norm where it is read):
   side its ramp is active), summed over its steps (:func:`staircase`);
 - the unembedding picks the nearest output value: its error ``e`` must stay below half the
   smallest gap ``g`` between output values (a half for a one-hot), and a number's margin
-  ``g (g - 2 e)`` must beat the rounding of its logits ``NOISE eps 3 B^2``.
+  ``g (g - 2 e)`` must beat the rounding of its logits ``NOISE eps R sqrt(n)`` (``R`` the
+  largest output row's norm); read directly from an output head's scratch (``unembed``),
+  the same with the scratch points for values and the read's noise added to ``e``
+  (:func:`decoded`).
 """
 from __future__ import annotations
 
@@ -112,11 +115,15 @@ def selector_error(op, errors: dict, gain: float) -> float:
     A one-hot off by L1 mass ``e`` moves a score by ``gain e``. A shift term scores
     ``gain (1 - d^2)`` with ``d = k - q - shift``; off by ``delta`` (the key's error plus
     the query's), a selected key still scores ``gain (1 - delta^2)`` and an unselected one
-    (``|d| >= 1``) at most ``gain (1 - (1 - delta)^2)``: the margin shrinks by ``2 gain delta``."""
+    (``|d| >= 1``) at most ``gain (1 - (1 - delta)^2)``: the margin shrinks by ``2 gain delta``.
+    A circle term scales cosines by ``gain / (1 - cos(2 pi / m))``: that times ``delta``."""
     total = 0.0
     for term in op.terms:
         delta = errors.get(term.keys.label, 0.0) + errors.get(term.queries.label, 0.0)
-        total += gain * delta if term.shift is None else 2 * gain * delta
+        if term.keys.circle:  # points off by delta move the cosine by up to delta
+            total += gain * delta / (1.0 - np.cos(2 * np.pi / len(term.keys.values)))
+        else:
+            total += gain * delta if term.shift is None else 2 * gain * delta
     return total
 
 
@@ -148,29 +155,67 @@ def head_error(op, errors: dict, eps: float, norm: float, mass: float) -> tuple:
     return (average,) if op.kind == "mean" else (average, count)
 
 
-def check_output(out: Var, errors: dict, eps: float, resolution: float) -> None:
+class DecodeError(ValueError):
+    """The output head's scratch points are too close to decode directly in this dtype
+    (``compile`` then cleans them up with an MLP, as for any other head)."""
+
+
+def decoded(label: str, ys, written: float, eps: float, norm: float, reach: float,
+            share: float = 1.0) -> None:
+    """Check the unembedding reading an output head's scratch directly (``unembed``):
+    ``ys`` the numbers it decodes, ``written`` the error of what it reads in their units,
+    ``norm`` the final residual's squared norm, ``reach`` the largest output row's norm
+    (``unembed``), ``share`` the smallest factor the logits carry (a sum's ``1 / (w + 1)``).
+    Raises :class:`DecodeError` where the margin is too small (see :func:`check_output`)."""
+    ys = np.unique(np.asarray(ys, dtype=np.float64))
+    gap = recipes.min_gap(ys) if len(ys) > 1 else np.inf
+    e = written + NOISE * eps * norm ** 0.5 / share
+    if 2 * e >= gap or share * gap * (gap - 2 * e) <= NOISE * eps * reach * norm ** 0.5:
+        raise DecodeError(f"{label}: its {len(ys)} scratch points are {gap:.3g} apart, read "
+                          f"with error up to {e:.3g}: too close to decode directly (eps "
+                          f"{eps:.3g})")
+
+
+def _far_gap(values: list, resolution: float) -> float:
+    """The smallest distance from a value to one it must not be mistaken for: the nearest
+    beyond the resolution from it (not merely its neighbour: 10^9, 10^9 + 1, 10^9 + 2 are
+    each within 10^-9 of the next, but the ends are not)."""
+    gap = np.inf
+    for i, a in enumerate(values):
+        for b in values[i + 1:]:
+            if b - a > resolution * max(1.0, abs(a), abs(b)):
+                gap = min(gap, b - a)
+                break
+    return gap
+
+
+def check_output(out: Var, errors: dict, eps: float, resolution: float, reach: float,
+                 norm: float) -> None:
     """The unembedding picks the nearest value: the output's error ``e`` must stay below half
     the gap ``g`` between its values (half a one-hot), and for numbers (scored by quadratic
-    maximisation, ``2 v x - v^2``, logits of size ``3 B^2``) the margin ``g (g - 2 e)``
-    between the nearest value and the next must beat the logits' rounding ``NOISE eps 3 B^2``.
-    Numbers within ``resolution`` (relative, at least 1) of each other count as one value:
-    the compiled model promises numbers to that precision (1e-9 in float64), so where some
-    do, the error must stay below half of it."""
+    maximisation, ``(x - c)^2 - (x - v)^2``) the margin ``g (g - 2 e)`` between the nearest
+    value and the next must beat the logits' rounding ``NOISE eps reach sqrt(norm)``: layer
+    norm brings the residual (squared norm ``norm``) to a fixed size before its products
+    with the output rows (norm at most ``reach``, ``unembed``) are rounded. (Rounding taken
+    as ``3 B^2`` instead, a read of ``(v - 1000) / 0.01``, outputs 0.11 apart at 10^5, came
+    out one value off in float64.) Numbers within ``resolution`` (relative, at least 1) of
+    each other count as one value: the compiled model promises numbers to that precision
+    (1e-9 in float64), so where some do, the error must stay below half of it."""
     e = errors.get(out.label, 0.0)
     if not out.numerical:
-        if e >= 0.5:
-            raise ValueError(f"{out.label}: the output one-hot may be off by {e:.3g} (>= 0.5)")
+        if e >= 0.5 or 1 - 2 * e <= NOISE * eps * reach * norm ** 0.5:
+            raise ValueError(f"{out.label}: the output one-hot may be off by {e:.3g}, or "
+                             f"its logits round by more than their margin (eps {eps:.3g})")
         return
     values = sorted(float(v) for v in out.values)
-    gaps = [b - a for a, b in zip(values, values[1:])
-            if b - a > resolution * max(1.0, abs(a), abs(b))]
-    gap = min(gaps, default=np.inf)  # one value (to the resolution): nothing to tell apart
-    if len(gaps) < len(values) - 1 and 2 * e > resolution * max(1.0, out.bound):
+    close = [b - a <= resolution * max(1.0, abs(a), abs(b)) for a, b in zip(values, values[1:])]
+    gap = _far_gap(values, resolution)  # inf: all one value (to the resolution)
+    if any(close) and 2 * e > resolution * max(1.0, out.bound):
         raise ValueError(f"{out.label}: some output values are closer than the promised "
                          f"resolution ({resolution:g} relative at magnitude {out.bound:.3g}) "
                          f"and computed with error up to {e:.3g}: the nearest may be off by "
                          f"more than that resolution")
-    rounding = NOISE * eps * 3 * out.bound ** 2
+    rounding = NOISE * eps * reach * norm ** 0.5
     if 2 * e >= gap or gap * (gap - 2 * e) <= rounding:
         raise ValueError(f"{out.label}: its output values are {gap:.3g} apart at magnitude "
                          f"{out.bound:.3g}, computed with error up to {e:.3g}: the "

@@ -33,7 +33,7 @@ class Plan:
         total = 1.0
         for op, l in zip(self.ops, self.layer):
             ready = -1 if isinstance(op, Embed) else _ready(op, l)
-            if ready < sublayer:
+            if ready < sublayer and not _direct(op):
                 total += op.out.squared_norm
         return total
 
@@ -45,6 +45,11 @@ class Plan:
 def uses_scratch(op) -> bool:
     """Heads whose output is an average of numbers, cleaned up by their layer's MLP."""
     return isinstance(op, Attend) and op.kind != "copy"
+
+
+def _direct(op) -> bool:
+    """A head whose output is never written (the unembedding reads its scratch)."""
+    return isinstance(op, Attend) and op.direct
 
 
 def _ready(op, layer: int) -> int:
@@ -91,7 +96,7 @@ def allocate(ops: list, isolate: bool = False) -> Plan:
     offset, scratch, d = {}, {}, FLAGS
     for op in ops:
         offset[op.out.label] = d
-        d += op.out.width
+        d += 0 if _direct(op) else op.out.width
     for op in ops:
         if uses_scratch(op):
             scratch[op.out.label] = d

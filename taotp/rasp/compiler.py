@@ -1,8 +1,10 @@
 """Compile a RASP program to the book's transformer: pre-LN, layer norm everywhere, exact.
 
-Stages, each its own module: ``lower`` (finite value sets, one operation per node),
-``allocate`` (layers, residual layout), ``emit`` and ``lookups`` (weights from ``recipes``), and ``assemble``
-below (embeddings, unembedding, the mean-free basis). The result is an ordinary params dict.
+Stages, each its own module: ``lower`` (finite value sets, one operation per node) and
+``quotient`` (one-hots over what their readers tell apart), ``allocate`` (layers, residual
+layout), ``emit`` and ``lookups`` (weights from ``recipes``), ``unembed`` (the output's
+decoding), and ``assemble`` below (embeddings, the mean-free basis). The result is an
+ordinary params dict.
 
 >>> from taotp import rasp
 >>> length = rasp.SelectorWidth(rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.TRUE))
@@ -22,11 +24,12 @@ from taotp.circuits import mean_free
 from taotp.decoding import KVCache, feed
 from taotp.model import transformer
 from taotp.params import astype, count_params
-from taotp.rasp import accuracy, emit, lookups, recipes
+from taotp.rasp import accuracy, emit, lookups, recipes, unembed
 from taotp.rasp import expr as rx
 from taotp.rasp.allocate import Plan, allocate, uses_scratch
 from taotp.rasp.evaluate import check_input
 from taotp.rasp.lower import Attend, Embed, Lookup, Var, lower
+from taotp.rasp.quotient import circles, quotient
 
 # Softmax leakage allowed per key (recipes.hardening_gap): underflow in float64, below
 # float32's resolution in float32.
@@ -141,11 +144,18 @@ def compile(program, vocab, max_seq_len: int, causal: bool = False,  # noqa: A00
 
 def _build(program, vocab: tuple, max_seq_len: int, dtype, numbers: bool) -> tuple:
     ops, out = lower(program, vocab, max_seq_len, numbers)
+    ops = circles(quotient(ops, out, vocab, max_seq_len), out)
+    try:  # an output head decoded from its scratch, where the dtype can tell its points apart
+        return (*_place(unembed.direct(ops, out), out, vocab, max_seq_len, dtype), out)
+    except accuracy.DecodeError:
+        return (*_place(ops, out, vocab, max_seq_len, dtype), out)
+
+
+def _place(ops: list, out: Var, vocab: tuple, max_seq_len: int, dtype) -> tuple:
     try:
-        params, notes = assemble(allocate(ops), out, vocab, max_seq_len, dtype)
+        return assemble(allocate(ops), out, vocab, max_seq_len, dtype)
     except SharedScratchError:  # one layer per averaging head instead
-        params, notes = assemble(allocate(ops, isolate=True), out, vocab, max_seq_len, dtype)
-    return params, notes, out
+        return assemble(allocate(ops, isolate=True), out, vocab, max_seq_len, dtype)
 
 
 def assemble(plan: Plan, out: Var, vocab: tuple, max_seq_len: int, dtype) -> tuple:
@@ -154,6 +164,7 @@ def assemble(plan: Plan, out: Var, vocab: tuple, max_seq_len: int, dtype) -> tup
     gap = recipes.hardening_gap(max_seq_len + 1, TOLERANCE[dtype])
     layers, notes = [], []
     errors: dict = {}  # label -> error bound (taotp.rasp.accuracy)
+    decoded = None     # the output head, when the unembedding reads its scratch
     for layer in range(plan.n_layers):
         heads = plan.ops_in(layer, Attend)
         scale = recipes.layer_norm_scale(plan.norm_before(2 * layer), L + 1)
@@ -163,7 +174,11 @@ def assemble(plan: Plan, out: Var, vocab: tuple, max_seq_len: int, dtype) -> tup
         written = _head_errors(heads, errors, eps, plan.norm_before(2 * layer), gap, dtype)
         mlps = [lookups.lookup_mlp(op, plan, mlp_scale, eps, errors)
                 for op in plan.ops_in(layer, Lookup)]
-        scratch = [op for op in heads if uses_scratch(op)]
+        scratch = [op for op in heads if uses_scratch(op) and not op.direct]
+        for op in heads:
+            if op.direct:  # its error in the points' units
+                decoded, errors[op.out.label] = op, unembed.error(op, written[op.out.label],
+                                                                  max_seq_len)
         alone = mlp_norm if len(scratch) == 1 and not mlps else None
         shrink = {op.out.label: 1.0 for op in scratch} if alone else _shrink(
             scratch, mlps, mlp_norm, eps)
@@ -186,12 +201,26 @@ def assemble(plan: Plan, out: Var, vocab: tuple, max_seq_len: int, dtype) -> tup
             "M2": np.concatenate([m[2] for m in mlps], axis=0),
             "b2": sum(m[3] for m in mlps),
             "ln1": {"gamma": 1.0, "beta": 0.0}, "ln2": {"gamma": 1.0, "beta": 0.0}})
-    accuracy.check_output(out, errors, eps, RESOLUTION[dtype])
+    error = errors.get(out.label, 0.0)
     tok_emb, pos_emb = _embeddings(plan, vocab, max_seq_len, len(out.domain()))
-    out_emb = _unembedding(plan, out, len(vocab))
+    tok_emb, out_emb, reach = unembed.unembedding(plan, out, tok_emb, len(vocab), decoded,
+                                                  error)
+    final = plan.norm_before(2 * plan.n_layers)  # the residual's squared norm at the end
+    if decoded is None:
+        accuracy.check_output(out, errors, eps, RESOLUTION[dtype], reach, final)
+    else:
+        ys = list(unembed.points(decoded).values())
+        share = 1.0 / (max_seq_len + 1) if decoded.kind == "sum" else 1.0
+        accuracy.decoded(out.label, ys, error, eps, final + _scratch_norm(decoded), reach,
+                         share)
     logical = {"tok_emb": tok_emb, "pos_emb": pos_emb, "out_emb": out_emb, "layers": layers,
                "lnf": {"gamma": 1.0, "beta": 0.0}}
     return mean_free(logical), notes
+
+
+def _scratch_norm(op: Attend) -> float:
+    """The largest squared norm a head's scratch adds to the residual."""
+    return max(sum(y * y for y in ys) for ys, _ in op.points)
 
 
 def _shrink(scratch: list, lookups: list, norm: float, eps: float) -> dict:
@@ -266,18 +295,3 @@ def _embeddings(plan: Plan, vocab: tuple, max_seq_len: int, n_outputs: int) -> t
             for row in tok[1:]:
                 emit.encode(v, op.value(None), plan, row)
     return tok, pos
-
-
-def _unembedding(plan: Plan, out: Var, n_inputs: int) -> np.ndarray:
-    """Output ids score their value; input ids score -1 (never chosen)."""
-    L = plan.d_logical
-    rows = np.zeros((1 + n_inputs + len(out.domain()), L))
-    rows[:1 + n_inputs, [emit.BOS, emit.NOT_BOS]] = -1.0
-    d = plan.offset[out.label]
-    for row, value in zip(rows[1 + n_inputs:], out.domain()):
-        if out.numerical:  # quadratic maximisation: 2 v x - v^2 peaks at the value x = v
-            row[d] = 2.0 * float(value) * out.unit
-            row[[emit.BOS, emit.NOT_BOS]] = -float(value) ** 2
-        else:
-            row[d + out.slot(value)] = 1.0
-    return rows

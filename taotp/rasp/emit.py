@@ -28,7 +28,13 @@ class MatchPrecisionError(ValueError):
 
 def encode(var: Var, value, plan: Plan, out: np.ndarray) -> None:
     """Add ``value``'s encoding in ``var``'s dims to the logical row ``out``."""
+    if var.constant:  # the flags say it
+        return
     dims = plan.dims(var)
+    if var.circle:  # (None, at BOS, where no head reads it: any point keeps the norm)
+        angle = 2 * np.pi * var.slot(var.values[0] if value is None else value) / len(var.values)
+        out[dims.start:dims.stop] += (np.cos(angle), np.sin(angle))
+        return
     if var.numerical:
         out[dims.start:dims.stop] += (
             recipes.scaled_number(float(value), var.bound, var.squares)
@@ -53,6 +59,13 @@ def term_blocks(term: Term, plan: Plan, gain: float) -> tuple:
     L, c = plan.d_logical, term.columns
     Q, K = np.zeros((L, c)), np.zeros((L, c))
     qd, kd = plan.offset[term.queries.label], plan.offset[term.keys.label]
+    if term.keys.constant:  # selects every key but BOS, for every query but BOS
+        Q[NOT_BOS, 0], K[NOT_BOS, 0] = gain, 1.0
+        return Q, K
+    if term.keys.circle:  # equal points: the cosine of their angle is 1, else at most cos d
+        q, k, _, _ = recipes.circle_scores(len(term.keys.values), gain)  # (constant: head)
+        Q[qd:qd + 2], K[kd:kd + 2] = q, k
+        return Q, K
     if term.shift is None:
         pattern = np.array(term.pattern, dtype=np.float64).reshape(
             len(term.queries.values), len(term.keys.values))
@@ -89,8 +102,10 @@ def head(op: Attend, plan: Plan, d_head: int, scale: float, gap: float,
     norm = d_head ** 0.5 / scale ** 2
     a = 2 if op.kind in ("copy", "mean") else 1
     unit = gap * norm
-    bos, col = bos_row(plan, op.reads()), 0
+    bos, col, constant = bos_row(plan, op.reads()), 0, 0.0
     for term in op.terms:
+        if term.keys.circle:  # its constant score rides on the sink's dimension, below
+            constant += recipes.circle_scores(len(term.keys.values), a * unit)[2]
         q, k = term_blocks(term, plan, a * unit)
         if term.shift is not None and match_error(term, a * unit, eps) > (
                 unit / 4 if op.kind == "copy" else 1e-9):
@@ -104,6 +119,7 @@ def head(op: Attend, plan: Plan, d_head: int, scale: float, gap: float,
     sink = (len(op.terms) * a - (a - 1)) * unit
     Q[[BOS, NOT_BOS], col] = sink
     K[BOS, col] = 1.0
+    K[NOT_BOS, col] = constant / sink  # every other key: the circle terms' constant
     values = op.values
     if op.kind == "copy":
         vd, od = plan.offset[values.label], plan.offset[op.out.label]

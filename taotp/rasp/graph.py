@@ -80,3 +80,12 @@ def layers(program: RASPExpr) -> Layers:
         if is_attention(node):
             heads[layer[node.label] - 1] += 1
     return Layers(depth, tuple(heads))
+
+
+def consumers(program: RASPExpr) -> dict:
+    """``label -> [nodes reading it]`` over the graph of ``program``."""
+    readers: dict = {}
+    for node in nodes(program):
+        for child in node.children:
+            readers.setdefault(child.label, []).append(node)
+    return readers

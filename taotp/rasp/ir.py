@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
+
+from taotp.rasp.scores import select_dims
 
 MAX_VALUES = 20_000  # a value set larger than this is refused (its MLP would be huge)
 
@@ -20,17 +23,26 @@ class Var:
     A number ``x`` is stored as ``[x, sqrt(B^2 - x^2)]`` (``B`` its bound); ``scaled`` as
     ``[x / B, sqrt(1 - (x / B)^2)]`` (positions: norm 1 however long the input); with
     ``squares`` as ``[x / B, (x / B)^2, sqrt(2 - (x / B)^2 - (x / B)^4)]``, which is what a
-    head matching it by quadratic maximisation reads (``recipes.match_scores``)."""
+    head matching it by quadratic maximisation reads (``recipes.match_scores``). A
+    ``constant`` Var (True everywhere, None at BOS) is read from the BOS flags: no dims. A
+    ``circle`` Var (only compared for equality) stores value ``i`` of ``m`` as the point of
+    the unit circle at angle ``2 pi i / m`` (``recipes.circle_scores``): two dims."""
     label: str
     numerical: bool
     values: tuple
     bos: Any = None
     squares: bool = False
     scaled: bool = False
+    constant: bool = False
+    circle: bool = False
 
     @property
     def width(self) -> int:
         """Residual dimensions: one per value plus None, or the number (its square) and partner."""
+        if self.constant:
+            return 0
+        if self.circle:
+            return 2
         if self.numerical:
             return 3 if self.squares else 2
         return len(self.values) + 1
@@ -43,6 +55,8 @@ class Var:
     @property
     def squared_norm(self) -> float:
         """What the Var adds to the residual's squared norm, the same at every position."""
+        if self.constant:
+            return 0.0
         if self.numerical:
             return 2.0 if self.squares else 1.0 if self.scaled else self.bound ** 2
         return 1.0
@@ -104,12 +118,14 @@ class Term:
     pattern: tuple = ()
     shift: int | None = None
 
-    @property
+    @cached_property
     def columns(self) -> int:
         """Head dimensions the term's score needs."""
         if self.shift is not None:
             return 3
-        return min(len(self.queries.values), len(self.keys.values))
+        if self.keys.circle:  # (its constant shares the head's sink dimension)
+            return 2
+        return select_dims(self.pattern)
 
 
 @dataclass(frozen=True)
@@ -118,13 +134,15 @@ class Attend:
 
     ``kind`` is copy (categorical aggregate, written directly), mean, sum or width (written
     to scratch, then turned into ``out`` by a cleanup MLP using ``points``:
-    ``((y...), output value)``)."""
+    ``((y...), output value)``). A ``direct`` head (the program's output, one scratch
+    column) has no cleanup: the unembedding reads its scratch (``compiler.decoded``)."""
     out: Var
     kind: str
     terms: tuple
     values: Var | None = None
     default: Any = None
     points: tuple = ()
+    direct: bool = False  # the program's output, decoded from scratch by the unembedding
 
     def reads(self) -> list:
         """The Vars the head reads."""

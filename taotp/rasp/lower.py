@@ -20,7 +20,7 @@ from typing import Callable
 
 from taotp.rasp import expr as rx
 from taotp.rasp import joint, positions
-from taotp.rasp.graph import nodes
+from taotp.rasp.graph import consumers, nodes
 from taotp.rasp.ir import MAX_VALUES, Attend, Embed, Lookup, Var, new_var, table_var
 from taotp.rasp.lower_select import MAX_PATTERN, Selectors  # noqa: F401 (a limit of lower)
 from taotp.rasp.recipes import mean_values, sums_by_count
@@ -35,7 +35,8 @@ def lower(program: rx.SOp, vocab, max_seq_len: int, numbers: bool = True) -> tup
     ``numbers``: store position-like SOps as numbers where that helps (``positions``)."""
     if not isinstance(program, rx.SOp):
         raise TypeError(f"compile needs an SOp, got {type(program).__name__}")
-    state = _State(tuple(vocab), max_seq_len, positions.wishes(program) if numbers else {})
+    state = _State(tuple(vocab), max_seq_len, positions.wishes(program) if numbers else {},
+                   consumers(program))
     for node in nodes(program):
         if isinstance(node, rx.SOp):
             state.lower_sop(node)
@@ -69,6 +70,7 @@ class _State(Selectors):
     vocab: tuple
     max_seq_len: int
     wishes: dict
+    consumers: dict
 
     def __post_init__(self):
         self.ops: list = []
@@ -95,7 +97,7 @@ class _State(Selectors):
         if isinstance(node, (rx.Map, rx.SequenceMap)):
             inputs = tuple(self.vars[c.label] for c in node.children)
             return self.lookup(node, label, numerical, inputs, node.f)
-        if isinstance(node, rx.SelectorWidth):
+        if isinstance(node, rx.SelectorWidth) or positions.counts(node):
             return self.width(node, numerical)
         if isinstance(node, rx.Aggregate):
             return self.aggregate(node, numerical)
@@ -118,6 +120,11 @@ class _State(Selectors):
         return self.lookup(node, node.label, numerical, tuple(parts), lambda x, y: x + y)
 
     def lookup(self, node, label, numerical, inputs, f: Callable):
+        if isinstance(node, rx.LinearSequenceMap) and label == node.label:
+            combined = joint.combined_mean(self, node, numerical, inputs,
+                                           self.consumers.get(label, []))
+            if combined is not None:
+                return combined
         wish = self.wishes.get(label)
         producer = self.producer(inputs)
         if producer is not None:  # a Map of a projection: the same projection

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from taotp.rasp import expr as rx
 from taotp.rasp import positions
-from taotp.rasp.ir import Term, Var
+from taotp.rasp.ir import Embed, Term, Var
 
 MAX_PATTERN = 1_000_000  # a Select's query-by-key matrix larger than this is refused
 
@@ -68,7 +68,17 @@ class Selectors:
                 except Exception:
                     row.append(False)
             pattern.append(tuple(row))
+        if all(all(row) for row in pattern):  # reads neither side: a constant selects all
+            keys = queries = self.constant()
+            pattern = ((True,),)
         return (Term(keys, queries, tuple(pattern)),)
+
+    def constant(self) -> Var:
+        """A Var that is True at every position (None at BOS, like any input): the flags."""
+        label = "full:True"
+        if label not in self.vars:
+            self.add(Embed(Var(label, False, (True,), constant=True), "full", True))
+        return self.vars[label]
 
     def flatten(self, sel) -> tuple:
         """(key Vars, query Vars, predicate on tuples of their values)."""

@@ -3,6 +3,8 @@
 A one-hot index needs ``max_seq_len`` residual dims; a number needs two (three with its
 square). These functions decide where that is possible and exact:
 
+- :func:`counts`: whether an Aggregate is a count in disguise (RASPy's ``.value(1)``: the
+  sum of ones over a selector is its width), lowered like a SelectorWidth;
 - :func:`wishes`: which SOps to store as numbers (keys and queries of a categorical
   Aggregate's Select that may be a shift match, the SelectorWidths and Maps that feed them,
   SelectorWidths nothing reads as a one-hot);
@@ -49,13 +51,24 @@ def wishes(program: rx.SOp) -> dict:
     for node in reversed(order):
         if isinstance(node, (rx.Map, rx.SequenceMap)) and node.label in wish:
             for child in node.children:
-                if isinstance(child, (rx.IndicesType, rx.SelectorWidth, rx.Map,
-                                      rx.SequenceMap)) and child.label not in one_hot:
+                if (isinstance(child, (rx.IndicesType, rx.SelectorWidth, rx.Map, rx.SequenceMap))
+                        or counts(child)) and child.label not in one_hot:
                     wish.setdefault(child.label, "plain")
     for node in order:
-        if isinstance(node, rx.SelectorWidth) and node.label not in one_hot:
+        if (isinstance(node, rx.SelectorWidth) or counts(node)) and node.label not in one_hot:
             wish.setdefault(node.label, "plain")
     return wish
+
+
+def counts(node) -> bool:
+    """``node`` is a sum of the constant 1 (or True) over a selector, with default 0 or None:
+    the selector's width, which the evaluator returns as an int."""
+    if not (isinstance(node, rx.Aggregate) and node.reduction == "sum"
+            and isinstance(node.sop, rx.Full)):
+        return False
+    one, default = node.sop.fill, node.default
+    return ((one is True or (type(one) is int and one == 1))
+            and (default is None or (type(default) is int and default == 0)))
 
 
 def _may_shift(predicate) -> bool:

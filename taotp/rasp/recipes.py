@@ -20,6 +20,8 @@ from typing import Sequence
 
 import numpy as np
 
+from taotp.rasp.scores import (  # noqa: F401 (the cookbook's attention scores)
+    circle_scores, hardening_gap, match_scores, select_dims, select_scores)
 from taotp.rasp.staircase import (  # noqa: F401 (the cookbook's ReLU staircases)
     gated_staircase, projection_for_steps, staircase_lookup, staircase_steps)
 
@@ -77,72 +79,6 @@ def scaled_number(x: float, bound: float, squares: bool = False) -> np.ndarray:
     if squares:
         return np.array([u, u * u, max(2.0 - u * u - u ** 4, 0.0) ** 0.5])
     return np.array([u, max(1.0 - u * u, 0.0) ** 0.5])
-
-
-def match_scores(key_bound: float, query_bound: float, shift: int, gain: float) -> tuple:
-    """``(Wq (3, 3), Wk (3, 3))``: head scores ``gain (1 - (k - q - shift)^2)``.
-
-    Transformer Cookbook, "index lookup by quadratic maximisation" (:func:`index_lookup`),
-    read from integers stored by :func:`scaled_number` with squares: the rows of ``Wq`` and
-    ``Wk`` read ``(1, x / B, (x / B)^2)`` of the query and the key. The score is ``gain``
-    where ``k == q + shift`` and at most 0 elsewhere, with three head dimensions for any
-    number of positions.
-
-    >>> Wq, Wk = match_scores(10.0, 10.0, 1, 5.0)
-    >>> feats = lambda x: np.array([1.0, x / 10, (x / 10) ** 2])
-    >>> [round(float(feats(3) @ Wq @ (feats(k) @ Wk)), 9) for k in (3, 4, 5)]
-    [0.0, 5.0, 0.0]
-    """
-    s, bq, bk = float(shift), float(query_bound), float(key_bound)
-    Wq = gain * np.array([[2 * s, 1 - s * s, -1.0],
-                          [2 * bq, -2 * s * bq, 0.0],
-                          [0.0, -bq * bq, 0.0]])
-    Wk = np.array([[0.0, 1.0, 0.0], [bk, 0.0, 0.0], [0.0, 0.0, bk * bk]])
-    return Wq, Wk
-
-
-def hardening_gap(n_keys: int, tolerance: float) -> float:
-    """The score gap gamma that makes softmax as good as hardmax to ``tolerance``.
-
-    Book, Section 3.1, and the Transformer Cookbook's bound
-    ``||hardmax - softmax||_1 <= 2 n e^(-gamma)`` when every unselected key scores at least
-    gamma below the selected ones. A tolerance below float64's smallest number makes the
-    unselected weights underflow to exactly 0.
-
-    >>> round(hardening_gap(10, 1e-6), 3)
-    16.811
-    """
-    if n_keys < 1 or not 0 < tolerance < 1:
-        raise ValueError(f"hardening_gap needs n_keys >= 1 and 0 < tolerance < 1, got "
-                         f"{n_keys}, {tolerance}")
-    return math.log(2 * n_keys) - math.log(tolerance)
-
-
-def select_scores(pattern: np.ndarray, gap: float, sink: float) -> tuple:
-    """Query and key blocks of a head whose score is ``gap`` where ``pattern[q, k]``, else 0.
-
-    Categorical Select (Transformer Cookbook, "attention as a lookup"): the query's one-hot
-    picks a row of the selection matrix, the key's one-hot picks a column. One extra head
-    dimension scores the BOS key ``sink`` for every query, so a query that selects nothing
-    attends to BOS (the book's default sink, Section 6.4). Returns ``(q_block, k_block,
-    q_sink, k_sink)``: rows are the one-hot slots, the sink rows are read from the query's
-    constant and the key's BOS flag. The head dimension is ``min(n_queries, n_keys) + 1``.
-
-    >>> q, k, qs, ks = select_scores(np.array([[1, 0], [1, 1]]), 10.0, 5.0)
-    >>> (q @ k.T).tolist(), float(qs @ ks)
-    ([[10.0, 0.0], [10.0, 10.0]], 5.0)
-    """
-    pattern = np.asarray(pattern, dtype=np.float64)
-    n_q, n_k = pattern.shape
-    dim = min(n_q, n_k)
-    q_block, k_block = np.zeros((n_q, dim + 1)), np.zeros((n_k, dim + 1))
-    if n_k <= n_q:
-        q_block[:, :n_k], k_block[:, :n_k] = gap * pattern, np.eye(n_k)
-    else:
-        q_block[:, :n_q], k_block[:, :n_q] = gap * np.eye(n_q), pattern.T
-    q_sink, k_sink = np.zeros(dim + 1), np.zeros(dim + 1)
-    q_sink[dim], k_sink[dim] = sink, 1.0
-    return q_block, k_block, q_sink, k_sink
 
 
 def plateau_lookup(points: Sequence[float], outputs, local: bool = False) -> tuple:

@@ -1,0 +1,138 @@
+"""Compiler stage 1, last: one-hots over the classes their readers can tell apart.
+
+A categorical Var read only by selectors (as keys or queries of ``pattern`` terms) needs no
+slot per value: two values whose columns (as keys) and rows (as queries) agree in every
+pattern that reads it are never told apart, so one slot serves both. ``count_less_freq``
+compares ``hist <= n`` on its keys only: ``max_seq_len + 1`` counts become two classes, its
+cleanup one step instead of ``n``. The Var keeps the first value of each class; its producer
+(an embedding, a lookup's table or an averaging head's points) writes that value instead.
+A Var only equality selectors read goes further: two dims on a circle (:func:`circles`).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+from taotp.rasp.ir import Attend, Embed, Lookup, Term, Var
+
+
+def quotient(ops: list, out: Var, vocab: tuple, max_seq_len: int) -> list:
+    """``ops`` with every Var that selectors alone read stored by its classes."""
+    roles = _roles(ops)
+    merged = {}
+    for var in _stored(ops, out):
+        rep = _classes(var, roles.get(var.label, []))
+        if rep is not None:
+            merged[var.label] = (rep, replace(var, values=tuple(dict.fromkeys(rep.values())),
+                                              bos=rep.get(var.bos, var.bos)))
+    if not merged:
+        return ops
+    return [_rewrite(op, merged, vocab, max_seq_len) for op in ops]
+
+
+def _stored(ops: list, out: Var) -> list:
+    """The one-hot Vars whose encoding is free to change: not the output (the unembedding
+    reads its slots), not a copy's (its head writes the copied slots)."""
+    return [op.out for op in ops
+            if not (op.out.numerical or op.out.constant or op.out.label == out.label
+                    or (isinstance(op, Attend) and op.kind == "copy"))]
+
+
+def _roles(ops: list) -> dict:
+    """``label -> [(role, term)]``: ``role`` is keys or queries of a pattern term, or other."""
+    roles: dict = {}
+    for op in ops:
+        if isinstance(op, Lookup):
+            for v in op.inputs:
+                roles.setdefault(v.label, []).append(("other", None))
+        elif isinstance(op, Attend):
+            if op.values is not None:
+                roles.setdefault(op.values.label, []).append(("other", None))
+            for term in op.terms:
+                shift = term.shift is not None
+                roles.setdefault(term.keys.label, []).append(("other" if shift else "keys", term))
+                roles.setdefault(term.queries.label, []).append(
+                    ("other" if shift else "queries", term))
+    return roles
+
+
+def _classes(var: Var, roles: list) -> dict | None:
+    """``value -> the first value of its class``, when selectors alone read ``var`` and
+    some values share a class; else None."""
+    if not roles or any(role == "other" for role, _ in roles):
+        return None
+    first: dict = {}
+    rep = {}
+    for i, value in enumerate(var.values):
+        signature = tuple(tuple(row[i] for row in term.pattern) if role == "keys"
+                          else term.pattern[i] for role, term in roles)
+        rep[value] = first.setdefault(signature, value)
+    return rep if len(first) < len(var.values) else None
+
+
+def _rewrite(op, merged: dict, vocab: tuple, max_seq_len: int):
+    """``op`` reading and writing the merged Vars."""
+    if op.out.label in merged:
+        rep, var = merged[op.out.label]
+        if isinstance(op, Embed):
+            xs = {"tokens": vocab, "indices": range(max_seq_len), "full": (None,)}[op.source]
+            op = replace(op, out=var, table=tuple((x, rep[op.value(x)]) for x in xs))
+        elif isinstance(op, Lookup):
+            op = replace(op, out=var, table=tuple(
+                (args, None if o is None else rep[o]) for args, o in op.table))
+        else:  # a width or mean written as a one-hot
+            op = replace(op, out=var, points=tuple((y, rep[o]) for y, o in op.points),
+                         default=rep.get(op.default, op.default))
+    if isinstance(op, Attend):
+        op = replace(op, terms=tuple(_term(t, merged) for t in op.terms))
+    return op
+
+
+def _term(term: Term, merged: dict) -> Term:
+    """``term`` over the merged Vars: the pattern's rows and columns of their kept values."""
+    if term.shift is not None:
+        return term
+    keys, queries, pattern = term.keys, term.queries, term.pattern
+    if queries.label in merged:
+        old, queries = queries, merged[queries.label][1]
+        pattern = tuple(pattern[old.values.index(v)] for v in queries.values)
+    if keys.label in merged:
+        old, keys = keys, merged[keys.label][1]
+        cols = [old.values.index(v) for v in keys.values]
+        pattern = tuple(tuple(row[c] for c in cols) for row in pattern)
+    return replace(term, keys=keys, queries=queries, pattern=pattern)
+
+
+MAX_CIRCLE = 50.0  # the largest score scale 1 / (1 - cos(2 pi / m)) a circle may take
+
+
+def circles(ops: list, out: Var) -> list:
+    """``ops`` with every Var that only equality selectors read (the same Var as keys and
+    queries) stored as points of a circle (``recipes.circle_scores``): two dims, not a slot
+    per value."""
+    roles = _roles(ops)
+    found = {}
+    for var in _stored(ops, out):
+        uses = roles.get(var.label, [])
+        m = len(var.values)
+        if (uses and m >= 2 and 1.0 / (1.0 - math.cos(2 * math.pi / m)) <= MAX_CIRCLE
+                and all(role != "other" and term.keys.label == term.queries.label == var.label
+                        and _identity(term.pattern) for role, term in uses)):
+            found[var.label] = replace(var, circle=True)
+    if not found:
+        return ops
+    rewritten = []
+    for op in ops:
+        if op.out.label in found:
+            op = replace(op, out=found[op.out.label])
+        if isinstance(op, Attend):
+            op = replace(op, terms=tuple(
+                replace(t, keys=found[t.keys.label], queries=found[t.keys.label])
+                if t.keys.label in found else t for t in op.terms))
+        rewritten.append(op)
+    return rewritten
+
+
+def _identity(pattern: tuple) -> bool:
+    """Each value selects itself alone."""
+    return all(bool(x) == (i == j) for i, row in enumerate(pattern) for j, x in enumerate(row))

@@ -1,0 +1,55 @@
+"""One-hots over the classes their readers tell apart (``taotp.rasp.quotient``)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from constructions.rasp_lib import tracr_lib as lib
+from taotp import rasp
+from tests.test_rasp_compile import check_exhaustive
+
+
+def d_model(compiled) -> int:
+    return compiled.params["tok_emb"].shape[1]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("causal", [False, True])
+def test_counts_compared_with_a_constant_are_two_classes(dtype, causal):
+    program = lib.make_count_less_freq(2)  # hist <= 2 on the keys only
+    compiled = check_exhaustive(program, {0, 1, 2}, 5, causal=causal, dtype=dtype)
+    longer = rasp.compile(program, [0, 1, 2], 30, causal=causal, dtype=dtype)
+    assert d_model(longer) < 20  # not a slot per count (hist takes 31 values)
+
+
+def test_tokens_a_selector_only_tests_for_one_value_are_two_classes():
+    program = lib.make_count(rasp.tokens, 0)
+    small = check_exhaustive(program, {0, 1, 2}, 5)
+    assert d_model(rasp.compile(program, range(40), 5)) == d_model(small)
+
+
+def test_a_var_another_reader_needs_whole_keeps_every_slot():
+    hist = lib.make_hist()
+    less = rasp.SelectorWidth(rasp.Select(hist, hist, lambda k, q: k <= 2))
+    both = rasp.SequenceMap(lambda c, h: c + h, less, hist)  # reads hist's every value
+    small = check_exhaustive(both, {0, 1}, 5)
+    assert d_model(rasp.compile(both, [0, 1], 9)) > d_model(small)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("causal", [False, True])
+def test_values_only_compared_for_equality_sit_on_a_circle(dtype, causal):
+    compiled = check_exhaustive(lib.make_hist(), {0, 1, 2, 3}, 5, causal=causal, dtype=dtype)
+    wide = rasp.compile(lib.make_hist(), range(30), 5, causal=causal, dtype=dtype)
+    assert d_model(wide) == d_model(compiled)  # two dims for 4 tokens or 30
+
+
+def test_too_many_values_for_a_circle_keep_their_one_hot():
+    # 40 points: cosines 1 - cos(2 pi / 40) apart, past quotient.MAX_CIRCLE; one-hots instead
+    program = lib.make_hist()
+    compiled = rasp.compile(program, range(40), 6)
+    assert d_model(compiled) > 40
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        xs = [int(x) for x in rng.integers(0, 40, size=rng.integers(1, 7))]
+        assert compiled.run(xs) == rasp.evaluate(program, xs)
