@@ -3,8 +3,8 @@
 tracr's names and fields, so a tracr program ports by changing its import. Every node has a
 ``label`` that is unique per distinct node without any global counter: an explicit
 ``.named(name)``, else the node kind plus a digest of what the node computes (its children's
-labels, its function's identity, its parameters, its annotations). The SOps live in
-``sop.py``, the selectors and attention ops in ``selector.py``.
+labels, its function's identity, its parameters, its annotations). The base is in
+``node.py``, the SOps in ``sop.py``, the selectors and attention ops in ``selector.py``.
 
 >>> from taotp.rasp.expr import tokens, indices, Map, Select, Comparison, Aggregate
 >>> flip = Aggregate(Select(indices, Map(lambda i: 2 - i, indices), Comparison.EQ), tokens)
@@ -13,13 +13,14 @@ labels, its function's identity, its parameters, its annotations). The SOps live
 """
 from __future__ import annotations
 
+from taotp.rasp.node import CATEGORICAL, NUMERICAL, RASPExpr
 from taotp.rasp.selector import (
     REDUCTIONS, Aggregate, Comparison, Select, Selector, SelectorAnd, SelectorNot, SelectorOr,
     SelectorWidth,
 )
 from taotp.rasp.sop import (
-    CATEGORICAL, NUMERICAL, ConstantSOp, Full, IndicesType, LinearSequenceMap, Map, RASPExpr,
-    SequenceMap, SOp, TokensType, indices, lift, tokens,
+    ConstantSOp, Full, IndicesType, LinearSequenceMap, Map, SequenceMap, SOp, TokensType,
+    indices, lift, tokens,
 )
 
 __all__ = [

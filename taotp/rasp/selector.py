@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Callable
 
-from taotp.rasp.sop import RASPExpr, SOp, _check_sop, _token, lift
+from taotp.rasp.node import RASPExpr, _token
+from taotp.rasp.sop import SOp, _check_sop, lift
 
 
 class Comparison(enum.Enum):
