@@ -70,3 +70,21 @@ def test_two_constant_means_from_different_sources_compile():
     y = rasp.numerical(rasp.Aggregate(sel, rasp.numerical(rasp.Map(one, rasp.indices)),
                                       default=1))
     check_exhaustive(rasp.numerical(rasp.LinearSequenceMap(x, y, 1, -1)), {0, 1, 2}, 3)
+
+
+def test_combined_means_too_fine_for_float32_fall_back_to_separate_heads():
+    # shuffle_dyck2 at length 10: a SequenceMap reads both balances jointly; combined, their
+    # 4,225 pairs project to steps 0.1 apart at magnitude 182, past float32's resolution.
+    # The compiler then keeps the four means apart (as it did before combining) and is exact.
+    program = lib.make_shuffle_dyck2()
+    vocab = tuple("(){}a")
+    combined = rasp.compile(program, vocab, 10)
+    apart = rasp.compile(program, vocab, 10, dtype=np.float32)
+    assert "balance_()" in combined.report() and "balance_()" not in apart.report()
+    assert heads(apart) > heads(combined)
+    rng = np.random.default_rng(0)
+    inputs = [list(rng.choice(list(vocab), size=rng.integers(1, 11))) for _ in range(300)]
+    inputs += [list("({" * 5), list("({})" * 2 + "()"), list(")" * 10), list("(" * 10)]
+    for xs in inputs:
+        want = rasp.evaluate(program, xs)
+        assert all(w is None or g == w for g, w in zip(apart.run(xs), want)), xs

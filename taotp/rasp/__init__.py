@@ -10,7 +10,8 @@ and RASPy's sugar on the same objects. Programs are immutable graphs; ``evaluate
 """
 from __future__ import annotations
 
-from taotp.rasp.compiler import CompiledProgram, compile  # noqa: A004 - rasp.compile
+from taotp.rasp.compiled import CompiledProgram
+from taotp.rasp.compiler import compile  # noqa: A004 - rasp.compile
 from taotp.rasp.annotations import (
     categorical, get_encoding, is_categorical, is_numerical, numerical,
 )

@@ -29,14 +29,16 @@ MAX_COMBOS = 100_000   # likewise the table of a Lookup
 MAX_INLINE = 5_000     # a Lookup reads through the Lookups feeding it up to this table size
 
 
-def lower(program: rx.SOp, vocab, max_seq_len: int, numbers: bool = True) -> tuple[list, Var]:
+def lower(program: rx.SOp, vocab, max_seq_len: int, numbers: bool = True,
+          combine: bool = True) -> tuple[list, Var]:
     """The operations (in an order where inputs come first) and the output Var.
 
-    ``numbers``: store position-like SOps as numbers where that helps (``positions``)."""
+    ``numbers``: position-like SOps as numbers where that helps (``positions``); ``combine``:
+    ``a x + b y`` of two means over one selector as one head (``joint.combined_mean``)."""
     if not isinstance(program, rx.SOp):
         raise TypeError(f"compile needs an SOp, got {type(program).__name__}")
     state = _State(tuple(vocab), max_seq_len, positions.wishes(program) if numbers else {},
-                   consumers(program))
+                   consumers(program), combine)
     for node in nodes(program):
         if isinstance(node, rx.SOp):
             state.lower_sop(node)
@@ -71,6 +73,7 @@ class _State(Selectors):
     max_seq_len: int
     wishes: dict
     consumers: dict
+    combine: bool = True
 
     def __post_init__(self):
         self.ops: list = []
@@ -120,7 +123,7 @@ class _State(Selectors):
         return self.lookup(node, node.label, numerical, tuple(parts), lambda x, y: x + y)
 
     def lookup(self, node, label, numerical, inputs, f: Callable):
-        if isinstance(node, rx.LinearSequenceMap) and label == node.label:
+        if self.combine and isinstance(node, rx.LinearSequenceMap) and label == node.label:
             combined = joint.combined_mean(self, node, numerical, inputs,
                                            self.consumers.get(label, []))
             if combined is not None:
