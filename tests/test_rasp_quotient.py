@@ -1,6 +1,8 @@
 """One-hots over the classes their readers tell apart (``taotp.rasp.quotient``)."""
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -50,6 +52,30 @@ def test_too_many_values_for_a_circle_keep_their_one_hot():
     compiled = rasp.compile(program, range(40), 6)
     assert d_model(compiled) > 40
     rng = np.random.default_rng(0)
+    for _ in range(50):
+        xs = [int(x) for x in rng.integers(0, 40, size=rng.integers(1, 7))]
+        assert compiled.run(xs) == rasp.evaluate(program, xs)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("causal", [False, True])
+def test_a_copied_output_sits_on_a_circle_with_none_a_point_of_its_own(dtype, causal):
+    program = lib.shift_by(2, rasp.tokens)  # None at the first two positions
+    letters = tuple("abcdef")
+    compiled = rasp.compile(program, letters, 5, causal=causal, dtype=dtype)
+    for n in range(1, 6):
+        for xs in itertools.product(letters, repeat=n):
+            assert compiled.run(list(xs)) == rasp.evaluate(program, list(xs), causal=causal)
+    wider = rasp.compile(program, tuple("abcdefghijklmnop"), 5, causal=causal, dtype=dtype)
+    # only the input tokens' one-hot grows (10 more letters); the output stays two dims
+    assert d_model(wider) - d_model(compiled) == 10
+
+
+def test_too_many_output_values_for_a_circle_keep_their_one_hot():
+    program = lib.shift_by(1, rasp.tokens)
+    compiled = rasp.compile(program, range(40), 6)  # 41 points with None: one-hots
+    assert d_model(compiled) > 80
+    rng = np.random.default_rng(1)
     for _ in range(50):
         xs = [int(x) for x in rng.integers(0, 40, size=rng.integers(1, 7))]
         assert compiled.run(xs) == rasp.evaluate(program, xs)

@@ -32,6 +32,8 @@ gap allows, ``n`` the residual's squared norm where it is read):
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from taotp.rasp import recipes
@@ -203,9 +205,15 @@ def check_output(out: Var, errors: dict, eps: float, resolution: float, reach: f
     (1e-9 in float64), so where some do, the error must stay below half of it."""
     e = errors.get(out.label, 0.0)
     if not out.numerical:
-        if e >= 0.5 or 1 - 2 * e <= NOISE * eps * reach * norm ** 0.5:
-            raise ValueError(f"{out.label}: the output one-hot may be off by {e:.3g}, or "
-                             f"its logits round by more than their margin (eps {eps:.3g})")
+        # A one-hot's slot scores 1 - e, any other at most e. On a circle of m points (the
+        # copied one-hot's error, up to e a slot, moves the point by up to m e) the nearest
+        # scores 1 - m e, any other at most cos(2 pi / m) + m e.
+        m = len(out.domain())
+        margin, e = ((1 - math.cos(2 * math.pi / m), m * e) if out.circle else (1.0, e))
+        if margin - 2 * e <= NOISE * eps * reach * norm ** 0.5:
+            raise ValueError(f"{out.label}: the output {'circle' if out.circle else 'one-hot'}"
+                             f" may be off by {e:.3g}, or its logits round by more than "
+                             f"their margin (eps {eps:.3g})")
         return
     values = sorted(float(v) for v in out.values)
     close = [b - a <= resolution * max(1.0, abs(a), abs(b)) for a, b in zip(values, values[1:])]

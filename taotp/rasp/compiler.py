@@ -26,7 +26,7 @@ from taotp.rasp.allocate import Plan, allocate, uses_scratch
 from taotp.rasp.compiled import CompiledProgram
 from taotp.rasp.evaluate import check_input
 from taotp.rasp.lower import Attend, Embed, Lookup, Var, lower
-from taotp.rasp.quotient import circles, quotient
+from taotp.rasp.quotient import circle_output, circles, quotient
 
 # Softmax leakage allowed per key (recipes.hardening_gap): underflow in float64, below
 # float32's resolution in float32.
@@ -81,7 +81,7 @@ def _build(program, vocab: tuple, max_seq_len: int, dtype, numbers: bool) -> tup
 
 
 def _build_ops(ops: list, out: Var, vocab: tuple, max_seq_len: int, dtype) -> tuple:
-    ops = circles(quotient(ops, out, vocab, max_seq_len), out)
+    ops, out = circle_output(circles(quotient(ops, out, vocab, max_seq_len), out), out)
     try:  # an output head decoded from its scratch, where the dtype can tell its points apart
         return (*_place(unembed.direct(ops, out), out, vocab, max_seq_len, dtype), out)
     except accuracy.DecodeError:

@@ -31,9 +31,8 @@ def encode(var: Var, value, plan: Plan, out: np.ndarray) -> None:
     if var.constant:  # the flags say it
         return
     dims = plan.dims(var)
-    if var.circle:  # (None, at BOS, where no head reads it: any point keeps the norm)
-        angle = 2 * np.pi * var.slot(var.values[0] if value is None else value) / len(var.values)
-        out[dims.start:dims.stop] += (np.cos(angle), np.sin(angle))
+    if var.circle:
+        out[dims.start:dims.stop] += var.point(value)
         return
     if var.numerical:
         out[dims.start:dims.stop] += (
@@ -125,7 +124,11 @@ def head(op: Attend, plan: Plan, d_head: int, scale: float, gap: float,
         vd, od = plan.offset[values.label], plan.offset[op.out.label]
         for i, value in enumerate(values.domain()):
             V[vd + i, i] = 1.0 / scale
-            P[od + op.out.slot(op.default if value is None else value), i] = 1.0
+            target = op.default if value is None else value
+            if op.out.circle:  # the output's point (``quotient.circle_output``)
+                P[od:od + 2, i] = op.out.point(target)
+            else:
+                P[od + op.out.slot(target), i] = 1.0
         if values.bos is not None:
             V[BOS, values.slot(values.bos)] -= 1.0 / scale
             V[BOS, values.slot(None)] += 1.0 / scale

@@ -25,8 +25,9 @@ class Var:
     ``squares`` as ``[x / B, (x / B)^2, sqrt(2 - (x / B)^2 - (x / B)^4)]``, which is what a
     head matching it by quadratic maximisation reads (``recipes.match_scores``). A
     ``constant`` Var (True everywhere, None at BOS) is read from the BOS flags: no dims. A
-    ``circle`` Var (only compared for equality) stores value ``i`` of ``m`` as the point of
-    the unit circle at angle ``2 pi i / m`` (``recipes.circle_scores``): two dims."""
+    ``circle`` Var (only compared for equality, or the output a copy head writes) stores
+    value ``i`` of ``m`` as the point of the unit circle at angle ``2 pi i / m``
+    (``recipes.circle_scores``, :meth:`point`): two dims."""
     label: str
     numerical: bool
     values: tuple
@@ -35,6 +36,7 @@ class Var:
     scaled: bool = False
     constant: bool = False
     circle: bool = False
+    circle_none: bool = False  # the output's circle: None (no value there) is a point too
 
     @property
     def width(self) -> int:
@@ -65,6 +67,16 @@ class Var:
     def unit(self) -> float:
         """What the first stored coordinate of a number is multiplied by to give it."""
         return self.bound if self.squares or self.scaled else 1.0
+
+    def point(self, value) -> tuple:
+        """A ``circle`` Var's point for ``value``: the ``i``-th of ``m`` at angle
+        ``2 pi i / m``. On the output's circle (``circle_none``) None is a point of its own;
+        elsewhere it shares the first value's (no head reads the BOS position's value)."""
+        points = self.domain() if self.circle_none else self.values
+        if value is None and not self.circle_none:
+            value = self.values[0]
+        angle = 2 * math.pi * points.index(value) / len(points)
+        return math.cos(angle), math.sin(angle)
 
     def slot(self, value) -> int:
         """The one-hot slot of a categorical value (None is the last slot)."""

@@ -6,7 +6,8 @@ pattern that reads it are never told apart, so one slot serves both. ``count_les
 compares ``hist <= n`` on its keys only: ``max_seq_len + 1`` counts become two classes, its
 cleanup one step instead of ``n``. The Var keeps the first value of each class; its producer
 (an embedding, a lookup's table or an averaging head's points) writes that value instead.
-A Var only equality selectors read goes further: two dims on a circle (:func:`circles`).
+A Var only equality selectors read goes further: two dims on a circle (:func:`circles`); so
+does the output a copy head writes (:func:`circle_output`).
 """
 from __future__ import annotations
 
@@ -136,3 +137,19 @@ def circles(ops: list, out: Var) -> list:
 def _identity(pattern: tuple) -> bool:
     """Each value selects itself alone."""
     return all(bool(x) == (i == j) for i, row in enumerate(pattern) for j, x in enumerate(row))
+
+
+def circle_output(ops: list, out: Var) -> tuple:
+    """``(ops, out)`` with the program's output on a circle when a copy head writes it: two
+    dims instead of a slot per value and None, its values (None among them) points of the
+    circle; each output id scores its point (``unembed.decoding``), and the margin between
+    neighbours, ``1 - cos(2 pi / m)``, is checked against the copy's error
+    (``accuracy.check_output``)."""
+    op = ops[-1] if ops else None
+    m = len(out.domain())
+    if not (isinstance(op, Attend) and op.kind == "copy" and op.out is out and not out.numerical
+            and out.width > 2 and 1.0 / (1.0 - math.cos(2 * math.pi / m)) <= MAX_CIRCLE):
+        return ops, out
+    circled = replace(out, circle=True, circle_none=True)
+    return ops[:-1] + [replace(op, out=circled)], circled
+

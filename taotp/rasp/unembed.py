@@ -109,7 +109,10 @@ def decoding(plan: Plan, out: Var, head: Attend | None = None) -> np.ndarray:
         ys = {v: float(v) for v in out.domain()} if out.numerical else None
     if ys is None:
         for row, value in zip(rows, out.domain()):  # (None too: a position with no value)
-            row[d + out.slot(value)] = 1.0
+            if out.circle:  # its point: the cosine with the nearest point wins
+                row[d:d + 2] = out.point(value)
+            else:
+                row[d + out.slot(value)] = 1.0
         return rows
     c = (max(ys.values()) + min(ys.values())) / 2
     for row, value in zip(rows, out.domain()):
