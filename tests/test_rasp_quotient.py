@@ -67,8 +67,25 @@ def test_a_copied_output_sits_on_a_circle_with_none_a_point_of_its_own(dtype, ca
         for xs in itertools.product(letters, repeat=n):
             assert compiled.run(list(xs)) == rasp.evaluate(program, list(xs), causal=causal)
     wider = rasp.compile(program, tuple("abcdefghijklmnop"), 5, causal=causal, dtype=dtype)
-    # only the input tokens' one-hot grows (10 more letters); the output stays two dims
-    assert d_model(wider) - d_model(compiled) == 10
+    # the tokens (copied, read by nothing else) sit on the output's circle too
+    assert d_model(wider) == d_model(compiled)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_copy_with_a_default_holds_the_default_at_bos(dtype):
+    # RASPy's sum of one selected letter: default 0 where nothing is selected (index 3 of a
+    # shorter input)
+    index = rasp.Select(rasp.indices, rasp.Full(3), rasp.Comparison.EQ).value(rasp.tokens)
+    compiled = check_exhaustive(index, set("abc"), 5, dtype=dtype)
+    assert compiled.run("ab") == [0, 0]
+    assert d_model(rasp.compile(index, tuple("abcdefghijkl"), 5, dtype=dtype)) == d_model(compiled)
+
+
+def test_tokens_another_reader_needs_keep_their_one_hot_under_a_circle_output():
+    program = lib.make_sort_unique(rasp.tokens, rasp.tokens)  # tokens compared, then copied
+    small = check_exhaustive(program, {0, 1, 2}, 4)
+    # the tokens' one-hot grows with the vocabulary (7 more values); the output does not
+    assert d_model(rasp.compile(program, range(10), 4)) - d_model(small) == 7
 
 
 def test_too_many_output_values_for_a_circle_keep_their_one_hot():

@@ -122,14 +122,17 @@ def head(op: Attend, plan: Plan, d_head: int, scale: float, gap: float,
     values = op.values
     if op.kind == "copy":
         vd, od = plan.offset[values.label], plan.offset[op.out.label]
-        for i, value in enumerate(values.domain()):
+        if values.circle:  # on the output's own circle (``quotient.circle_output``): as is
+            V[vd:vd + 2, :2] = np.eye(2) / scale
+            P[od:od + 2, :2] = np.eye(2)
+        for i, value in enumerate(values.domain() if not values.circle else ()):
             V[vd + i, i] = 1.0 / scale
             target = op.default if value is None else value
             if op.out.circle:  # the output's point (``quotient.circle_output``)
                 P[od:od + 2, i] = op.out.point(target)
             else:
                 P[od + op.out.slot(target), i] = 1.0
-        if values.bos is not None:
+        if values.bos is not None and not values.circle:  # BOS reads as None: the default
             V[BOS, values.slot(values.bos)] -= 1.0 / scale
             V[BOS, values.slot(None)] += 1.0 / scale
         recipe = "categorical copy"

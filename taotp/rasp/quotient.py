@@ -151,5 +151,28 @@ def circle_output(ops: list, out: Var) -> tuple:
             and out.width > 2 and 1.0 / (1.0 - math.cos(2 * math.pi / m)) <= MAX_CIRCLE):
         return ops, out
     circled = replace(out, circle=True, circle_none=True)
-    return ops[:-1] + [replace(op, out=circled)], circled
+    op = replace(op, out=circled)
+    values = op.values
+    if (values.bos is None and not (values.circle or values.constant)
+            and set(values.values) | ({op.default} - {None}) == set(out.values)
+            and _only_copied(ops, values, ops[-1])):
+        # What it copies, read by nothing else, on the same circle: copied as is. At BOS it
+        # holds the default's point (a head reads BOS as nothing selected: the default).
+        on_circle = replace(values, values=out.values, bos=op.default, circle=True,
+                            circle_none=True)
+        ops = [replace(o, out=on_circle) if o.out.label == values.label else o for o in ops]
+        op = replace(op, values=on_circle)
+    return ops[:-1] + [op], circled
+
+
+def _only_copied(ops: list, var: Var, head: Attend) -> bool:
+    """``var`` is read by ``head``'s values alone."""
+    for op in ops:
+        terms = op.terms if isinstance(op, Attend) else ()
+        if (isinstance(op, Lookup) and var in op.inputs
+                or any(var.label in (t.keys.label, t.queries.label) for t in terms)
+                or isinstance(op, Attend) and op is not head and op.values is not None
+                and op.values.label == var.label):
+            return False
+    return True
 
