@@ -96,3 +96,12 @@ def test_too_many_output_values_for_a_circle_keep_their_one_hot():
     for _ in range(50):
         xs = [int(x) for x in rng.integers(0, 40, size=rng.integers(1, 7))]
         assert compiled.run(xs) == rasp.evaluate(program, xs)
+
+
+def test_a_copy_of_a_copy_with_a_default_keeps_its_one_hot():
+    # x is written by a head, not the embeddings: its BOS position holds what that head
+    # writes there, not the outer copy's default, so it may not sit on the output's circle
+    # (it did once, and every input of length 1 came out None where evaluate gives 0)
+    previous = rasp.Select(rasp.indices, rasp.indices - 1, rasp.Comparison.EQ)
+    x = rasp.Aggregate(previous, rasp.tokens).named("x")
+    check_exhaustive(previous.value(x), set("abc"), 5)

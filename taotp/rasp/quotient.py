@@ -153,11 +153,13 @@ def circle_output(ops: list, out: Var) -> tuple:
     circled = replace(out, circle=True, circle_none=True)
     op = replace(op, out=circled)
     values = op.values
-    if (values.bos is None and not (values.circle or values.constant)
+    embedded = any(isinstance(o, Embed) and o.out.label == values.label for o in ops)
+    if (embedded and values.bos is None and not (values.circle or values.constant)
             and set(values.values) | ({op.default} - {None}) == set(out.values)
             and _only_copied(ops, values, ops[-1])):
-        # What it copies, read by nothing else, on the same circle: copied as is. At BOS it
-        # holds the default's point (a head reads BOS as nothing selected: the default).
+        # What it copies (written by the embeddings, read by nothing else), on the same
+        # circle: copied as is. The BOS row holds the default's point (a head reads the BOS
+        # position as nothing selected: the default).
         on_circle = replace(values, values=out.values, bos=op.default, circle=True,
                             circle_none=True)
         ops = [replace(o, out=on_circle) if o.out.label == values.label else o for o in ops]
