@@ -55,7 +55,8 @@ def programs(draw):
         elif kind == "copy":  # at most one key selected: categorical aggregation is exact
             shifted = rasp.Map(lambda i, s=a: i - s, rasp.indices)
             sel = rasp.Select(rasp.indices, shifted, rasp.Comparison.EQ)
-            cat.append(rasp.Aggregate(sel, pick(cat), default=None))
+            default = draw(st.sampled_from([None, 0, 1]))  # (not None: BOS holds it)
+            cat.append(rasp.Aggregate(sel, pick(cat), default=default))
         elif kind == "sum":
             sel = rasp.Select(pick(cat), pick(cat), draw(st.sampled_from(comparisons)))
             num.append(rasp.numerical(sel.value(rasp.numerical(rasp.Map(_lin(a, b, m),
