@@ -21,12 +21,12 @@ from typing import Callable
 from taotp.rasp import expr as rx
 from taotp.rasp import joint, positions
 from taotp.rasp.graph import consumers, nodes
+from taotp.rasp.inline import read_through
 from taotp.rasp.ir import MAX_VALUES, Attend, Embed, Lookup, Var, new_var, table_var
 from taotp.rasp.lower_select import MAX_PATTERN, Selectors  # noqa: F401 (a limit of lower)
 from taotp.rasp.recipes import mean_values, sums_by_count
 
 MAX_COMBOS = 100_000   # likewise the table of a Lookup
-MAX_INLINE = 5_000     # a Lookup reads through the Lookups feeding it up to this table size
 
 
 def lower(program: rx.SOp, vocab, max_seq_len: int, numbers: bool = True,
@@ -145,7 +145,7 @@ class _State(Selectors):
             weights, groups = found
             return self.project(node, label, numerical, wish, inputs, weights,
                                 [((t,), out) for t, out in sorted(groups.items())])
-        inputs, f = self.inline(inputs, f)
+        inputs, f = read_through(self.ops, inputs, f)
         # categorical tables, or numbers every dtype stores exactly (0 and +-B: indicator
         # Maps); other numerical outputs stay Lookups, whose error accuracy.py accounts for
         # (folding them let rounding through unrefused in the stress tests)
@@ -221,40 +221,6 @@ class _State(Selectors):
         t_bos = sum(w * v.bos for w, v in zip(weights, inputs))
         var, table = table_var(node, label, numerical, table, dict(table).get((t_bos,)), wish)
         return self.add(Lookup(var, inputs, table, tuple(weights)))
-
-    def inline(self, inputs: tuple, f: Callable) -> tuple:
-        """Read through Lookups feeding this one (one MLP instead of a chain) when the
-        combined table stays small."""
-        producers = {op.out.label: op for op in self.ops  # (a projection table is keyed by t)
-                     if isinstance(op, Lookup) and not op.weights}
-        parts = [producers.get(v.label) for v in inputs]
-        while True:  # read through as many producers as keep the table small, largest last;
-            # partly only for categorical tables (numerical ones lose float32 precision)
-            flat = []
-            for v, op in zip(inputs, parts):
-                for u in (op.inputs if op else (v,)):
-                    if u not in flat:
-                        flat.append(u)
-            if math.prod(len(u.domain()) for u in flat) <= MAX_INLINE or not any(parts):
-                break
-            if any(u.numerical for u in flat):
-                parts = [None] * len(parts)
-                continue
-            sizes = [math.prod(len(u.domain()) for u in op.inputs) if op else 0 for op in parts]
-            parts[sizes.index(max(sizes))] = None
-        if flat == list(inputs) or math.prod(len(u.domain()) for u in flat) > MAX_INLINE:
-            return inputs, f
-        tables = [dict(op.table) if op else None for op in parts]
-        where = [[flat.index(u) for u in (op.inputs if op else (v,))]
-                 for v, op in zip(inputs, parts)]
-
-        def composed(*args):
-            xs = [t[tuple(args[j] for j in w)] if t is not None else args[w[0]]
-                  for t, w in zip(tables, where)]
-            if any(x is None for x in xs):
-                raise ValueError("None")
-            return f(*xs)
-        return tuple(flat), composed
 
     def converted(self, var: Var, numerical: bool, owner) -> Var:
         """``var`` itself, or a copy in the other encoding (an extra Embed or Lookup)."""
