@@ -32,8 +32,6 @@ gap allows, ``n`` the residual's squared norm where it is read):
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from taotp.rasp import recipes
@@ -123,7 +121,7 @@ def selector_error(op, errors: dict, gain: float) -> float:
     for term in op.terms:
         delta = errors.get(term.keys.label, 0.0) + errors.get(term.queries.label, 0.0)
         if term.keys.circle:  # points off by delta move the cosine by up to delta
-            total += gain * delta / (1.0 - np.cos(2 * np.pi / len(term.keys.values)))
+            total += gain * delta / recipes.circle_margin(term.keys.circle_size)
         else:
             total += gain * delta if term.shift is None else 2 * gain * delta
     return total
@@ -208,8 +206,8 @@ def check_output(out: Var, errors: dict, eps: float, resolution: float, reach: f
         # A one-hot's slot scores 1 - e, any other at most e. On a circle of m points (the
         # copied one-hot's error, up to e a slot, moves the point by up to m e) the nearest
         # scores 1 - m e, any other at most cos(2 pi / m) + m e.
-        m = len(out.domain())
-        margin, e = ((1 - math.cos(2 * math.pi / m), m * e) if out.circle else (1.0, e))
+        m = out.circle_size
+        margin, e = (recipes.circle_margin(m), m * e) if out.circle else (1.0, e)
         if margin - 2 * e <= NOISE * eps * reach * norm ** 0.5:
             raise ValueError(f"{out.label}: the output {'circle' if out.circle else 'one-hot'}"
                              f" may be off by {e:.3g}, or its logits round by more than "

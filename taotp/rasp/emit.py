@@ -62,7 +62,7 @@ def term_blocks(term: Term, plan: Plan, gain: float) -> tuple:
         Q[NOT_BOS, 0], K[NOT_BOS, 0] = gain, 1.0
         return Q, K
     if term.keys.circle:  # equal points: the cosine of their angle is 1, else at most cos d
-        q, k, _, _ = recipes.circle_scores(len(term.keys.values), gain)  # (constant: head)
+        q, k, _, _ = recipes.circle_scores(term.keys.circle_size, gain)  # (constant: head)
         Q[qd:qd + 2], K[kd:kd + 2] = q, k
         return Q, K
     if term.shift is None:
@@ -104,7 +104,7 @@ def head(op: Attend, plan: Plan, d_head: int, scale: float, gap: float,
     bos, col, constant = bos_row(plan, op.reads()), 0, 0.0
     for term in op.terms:
         if term.keys.circle:  # its constant score rides on the sink's dimension, below
-            constant += recipes.circle_scores(len(term.keys.values), a * unit)[2]
+            constant += recipes.circle_scores(term.keys.circle_size, a * unit)[2]
         q, k = term_blocks(term, plan, a * unit)
         if term.shift is not None and match_error(term, a * unit, eps) > (
                 unit / 4 if op.kind == "copy" else 1e-9):
@@ -125,16 +125,17 @@ def head(op: Attend, plan: Plan, d_head: int, scale: float, gap: float,
         if values.circle:  # on the output's own circle (``quotient.circle_output``): as is
             V[vd:vd + 2, :2] = np.eye(2) / scale
             P[od:od + 2, :2] = np.eye(2)
-        for i, value in enumerate(values.domain() if not values.circle else ()):
-            V[vd + i, i] = 1.0 / scale
-            target = op.default if value is None else value
-            if op.out.circle:  # the output's point (``quotient.circle_output``)
-                P[od:od + 2, i] = op.out.point(target)
-            else:
-                P[od + op.out.slot(target), i] = 1.0
-        if values.bos is not None and not values.circle:  # BOS reads as None: the default
-            V[BOS, values.slot(values.bos)] -= 1.0 / scale
-            V[BOS, values.slot(None)] += 1.0 / scale
+        else:
+            for i, value in enumerate(values.domain()):
+                V[vd + i, i] = 1.0 / scale
+                target = op.default if value is None else value
+                if op.out.circle:  # the output's point (``quotient.circle_output``)
+                    P[od:od + 2, i] = op.out.point(target)
+                else:
+                    P[od + op.out.slot(target), i] = 1.0
+            if values.bos is not None:  # BOS reads as None: the default
+                V[BOS, values.slot(values.bos)] -= 1.0 / scale
+                V[BOS, values.slot(None)] += 1.0 / scale
         recipe = "categorical copy"
     else:
         s = plan.scratch[op.out.label]

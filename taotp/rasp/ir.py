@@ -68,6 +68,11 @@ class Var:
         """What the first stored coordinate of a number is multiplied by to give it."""
         return self.bound if self.squares or self.scaled else 1.0
 
+    @property
+    def circle_size(self) -> int:
+        """``m``, the points of a ``circle`` Var: its values, and None on the output's."""
+        return len(self.domain()) if self.circle_none else len(self.values)
+
     def point(self, value) -> tuple:
         """A ``circle`` Var's point for ``value``: the ``i``-th of ``m`` at angle
         ``2 pi i / m``. On the output's circle (``circle_none``) None is a point of its own;
@@ -75,7 +80,7 @@ class Var:
         points = self.domain() if self.circle_none else self.values
         if value is None and not self.circle_none:
             value = self.values[0]
-        angle = 2 * math.pi * points.index(value) / len(points)
+        angle = 2 * math.pi * points.index(value) / self.circle_size
         return math.cos(angle), math.sin(angle)
 
     def slot(self, value) -> int:

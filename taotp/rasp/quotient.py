@@ -11,10 +11,10 @@ does the output a copy head writes (:func:`circle_output`).
 """
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 
 from taotp.rasp.ir import Attend, Embed, Lookup, Term, Var
+from taotp.rasp.scores import circle_margin
 
 
 def quotient(ops: list, out: Var, vocab: tuple, max_seq_len: int) -> list:
@@ -107,6 +107,11 @@ def _term(term: Term, merged: dict) -> Term:
 MAX_CIRCLE = 50.0  # the largest score scale 1 / (1 - cos(2 pi / m)) a circle may take
 
 
+def _fits_circle(m: int) -> bool:
+    """``m`` points (at least two) whose circle scores stay within ``MAX_CIRCLE``."""
+    return m >= 2 and 1.0 / circle_margin(m) <= MAX_CIRCLE
+
+
 def circles(ops: list, out: Var) -> list:
     """``ops`` with every Var that only equality selectors read (the same Var as keys and
     queries) stored as points of a circle (``recipes.circle_scores``): two dims, not a slot
@@ -115,8 +120,7 @@ def circles(ops: list, out: Var) -> list:
     found = {}
     for var in _stored(ops, out):
         uses = roles.get(var.label, [])
-        m = len(var.values)
-        if (uses and m >= 2 and 1.0 / (1.0 - math.cos(2 * math.pi / m)) <= MAX_CIRCLE
+        if (uses and _fits_circle(len(var.values))
                 and all(role != "other" and term.keys.label == term.queries.label == var.label
                         and _identity(term.pattern) for role, term in uses)):
             found[var.label] = replace(var, circle=True)
@@ -146,9 +150,8 @@ def circle_output(ops: list, out: Var) -> tuple:
     neighbours, ``1 - cos(2 pi / m)``, is checked against the copy's error
     (``accuracy.check_output``)."""
     op = ops[-1] if ops else None
-    m = len(out.domain())
     if not (isinstance(op, Attend) and op.kind == "copy" and op.out is out and not out.numerical
-            and out.width > 2 and 1.0 / (1.0 - math.cos(2 * math.pi / m)) <= MAX_CIRCLE):
+            and out.width > 2 and _fits_circle(len(out.domain()))):
         return ops, out
     circled = replace(out, circle=True, circle_none=True)
     op = replace(op, out=circled)

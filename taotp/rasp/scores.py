@@ -88,6 +88,16 @@ def select_scores(pattern: np.ndarray, gap: float, sink: float) -> tuple:
     return q_block, k_block, q_sink, k_sink
 
 
+def circle_margin(m: int) -> float:
+    """``1 - cos(2 pi / m)``: how far below an equal pair's cosine (1) the cosine of any two
+    distinct points of ``m`` on the unit circle lies.
+
+    >>> round(circle_margin(4), 12)
+    1.0
+    """
+    return 1.0 - math.cos(2 * math.pi / m)
+
+
 def circle_scores(m: int, gap: float) -> tuple:
     """``(q, k, q_const, k_const)``: an equality Select on ``m`` values stored as points of
     the unit circle (value ``i`` at angle ``2 pi i / m``), scoring ``gap`` where the query's
@@ -104,7 +114,7 @@ def circle_scores(m: int, gap: float) -> tuple:
     >>> float(scores[2, 2].round(12)), bool((scores - 10.0 * np.eye(5) <= 1e-12).all())
     (10.0, True)
     """
-    alpha = gap / (1.0 - math.cos(2 * math.pi / m))
+    alpha = gap / circle_margin(m)
     return alpha * np.eye(2), np.eye(2), gap - alpha, 1.0
 
 
