@@ -51,6 +51,48 @@ def test_staircase_accounting_needs_only_the_gaps_at_its_steps():
         accuracy.staircase("x", ts, np.arange(4.0)[:, None], eps)
 
 
+def test_piecewise_linear_is_exact_at_its_points_with_one_unit_per_change_of_slope():
+    rng = np.random.default_rng(2)
+    points = np.sort(rng.choice(np.arange(-60, 60), 30, replace=False) / 9.0)
+    outputs = rng.normal(size=(30, 2))
+    order = rng.permutation(30)  # the points in any order
+    M1, b1, M2, b2 = recipes.piecewise_linear(points[order], outputs[order])
+    got = mlp(M1, b1, M2, b2, points)
+    assert M1.shape == (1, 29) and np.allclose(got, outputs, rtol=0, atol=1e-12)
+    middle = (points[1:] + points[:-1]) / 2  # linear in between
+    assert np.allclose(mlp(M1, b1, M2, b2, middle), (outputs[1:] + outputs[:-1]) / 2,
+                       rtol=0, atol=1e-12)
+    line = recipes.piecewise_linear(points, 3 * points[:, None] - 1)  # one line: one unit
+    assert line[0].shape == (1, 1)
+    assert np.allclose(mlp(*line, points).ravel(), 3 * points - 1, rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match="distinct"):
+        recipes.piecewise_linear([0.0, 0.0], [[1.0], [2.0]])
+
+
+def test_erase_accounting_refuses_a_residue_that_would_move_the_layer_norm():
+    ts = np.array([0.1, 0.2, 0.4, 0.5])
+    rows = -np.array([[1.0], [0.5], [0.3], [0.25]])
+    lookup = recipes.piecewise_linear(ts, rows)
+    eps = float(np.finfo(np.float64).eps)
+    assert accuracy.erase(ts, rows, lookup, 0.0, eps, 1.0)
+    assert not accuracy.erase(ts, rows, lookup, 1e-6, eps, 1.0)  # slope 5 x 1e-6 is too much
+
+
+@pytest.mark.parametrize("dtype, causal", [(np.float64, False), (np.float32, False),
+                                           (np.float64, True)],
+                         ids=["float64", "float32", "float64-causal"])
+def test_a_quotiented_width_erases_its_scratch_piecewise_linearly(dtype, causal):
+    """hist is only read as "at most 2": one step of its cleanup changes the class, so its
+    scratch is erased by a line through the points, not by two ReLUs at each of them."""
+    program = lib.make_count_less_freq(2)
+    compiled = check_exhaustive(program, set("abc"), 6, causal, dtype)
+    assert "hist: staircase_lookup cleanup of width + piecewise_linear erase" in (
+        compiled.report())
+    tracr = 9_110  # measured at vocab 5, length 10 (bench/results/tracr_sizes.json)
+    small = rasp.compile(program, tuple("abcde"), 10, causal, dtype)
+    assert 10 * count_params(small.params)["n_params"] <= tracr
+
+
 def test_means_over_one_selector_share_their_denominator():
     opens = lib.make_frac_prevs(rasp.tokens == "(").named("opens")
     closes = lib.make_frac_prevs(rasp.tokens == ")").named("closes")

@@ -104,6 +104,32 @@ def staircase(label: str, ts: np.ndarray, outputs, eps: float, carried: float = 
     return loss + NOISE * eps
 
 
+def erase(ts: np.ndarray, rows: np.ndarray, lookup: tuple, carried: float, eps: float,
+          norm: float, share: float = 1.0) -> bool:
+    """Whether a piecewise-linear erase (``recipes.piecewise_linear``) of a head's scratch
+    leaves a negligible residue beyond the scratch's own error (which any erase leaves).
+
+    At ``t_i + delta`` it is off by ``fit + slope delta + rounding``: ``fit`` its miss at the
+    points (slopes within 1e-12 are merged), ``slope`` the steepest segment's, ``delta`` the
+    input's error ``carried + NOISE eps T``, and each ReLU rounds by ``NOISE eps`` of its
+    output. That residue stays in the scratch dims, where nothing reads it: it only adds its
+    square to the residual's squared norm (``norm`` here, more later), so every later layer
+    norm scale moves by a relative ``residue^2 / 2 norm``. Each erase keeps ``residue^2``
+    under ``share eps norm``, with ``share`` one over the number of scratch heads: all of
+    them together move a scale by under ``eps / 2``, 1/200 of the ``NOISE eps`` of the
+    residual every read already allows."""
+    M1, b1, M2, b2 = lookup
+    hidden = np.maximum(ts[:, None] @ M1 + b1, 0.0)
+    fit = float(np.abs(hidden @ M2 + b2 - rows).sum(axis=1).max())
+    slope = float(np.abs(np.cumsum(M2, axis=0)).sum(axis=1).max())
+    top = float(np.abs(ts).max())
+    delta = carried + NOISE * eps * top
+    rounding = NOISE * eps * (float((np.abs(M2).sum(axis=1) * (top + delta + np.abs(b1))).sum())
+                              + float(np.abs(b2).sum()))
+    residue = fit + slope * delta + rounding
+    return residue * residue <= share * eps * norm
+
+
 def size(var: Var) -> float:
     """The largest output row of ``var``'s encoding, in the value's units (1: one-hot)."""
     return var.bound if var.numerical else 1.0

@@ -102,6 +102,7 @@ def assemble(plan: Plan, out: Var, vocab: tuple, max_seq_len: int, dtype) -> tup
     layers, notes = [], []
     errors: dict = {}  # label -> error bound (taotp.rasp.accuracy)
     decoded = None     # the output head, when the unembedding reads its scratch
+    share = 1.0 / max(1, sum(uses_scratch(op) for op in plan.ops))  # of an erase's residue
     for layer in range(plan.n_layers):
         heads = plan.ops_in(layer, Attend)
         scale = recipes.layer_norm_scale(plan.norm_before(2 * layer), L + 1)
@@ -126,7 +127,7 @@ def assemble(plan: Plan, out: Var, vocab: tuple, max_seq_len: int, dtype) -> tup
         Q, K, V, P = (np.stack([b[i] for b in built]) if built else np.zeros((1, L, 1))
                       for i in range(4))
         mlps = [emit.cleanup_mlp(op, plan, mlp_scale, shrink[op.out.label], eps, alone,
-                                 errors, written[op.out.label])
+                                 errors, written[op.out.label], mlp_norm, share)
                 for op in scratch] + mlps
         notes += [(layer, f"mlp: {m[4]}") for m in mlps]
         if not mlps:

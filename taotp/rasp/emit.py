@@ -172,14 +172,16 @@ def tolerance(ts: np.ndarray) -> float:
 
 def cleanup_mlp(op: Attend, plan: Plan, scale: float, shrink: float, eps: float,
                 alone: float | None = None, errors: dict | None = None,
-                scratch_error: tuple = ()) -> tuple:
+                scratch_error: tuple = (), norm: float = 1.0, share: float = 1.0) -> tuple:
     """An MLP turning the (shrunk) scratch average into ``op.out`` and erasing the scratch.
 
     The scratch changes the residual's norm a little (``shrink`` keeps that below every
     reader's tolerance), so the layer norm scale ``scale`` is the one without scratch. When
     it is the layer's only MLP work, ``alone`` (the squared norm without scratch) lets it
     use each point's exact scale instead, unshrunk. ``scratch_error`` bounds each scratch
-    column's error (``accuracy.head_error``); the output's goes to ``errors``."""
+    column's error (``accuracy.head_error``); the output's goes to ``errors``. ``norm``: the
+    squared norm of the residual without scratch, ``share`` the part of it an erase's
+    residue may add (``accuracy.erase``)."""
     L = plan.d_logical
     s = plan.scratch[op.out.label]
     ys, proj = scratch_points(op)
@@ -188,16 +190,39 @@ def cleanup_mlp(op: Attend, plan: Plan, scale: float, shrink: float, eps: float,
         factor = np.array([recipes.layer_norm_scale(alone + float(y @ y), L + 1) for y in ys])
     ts = (ys @ proj) * factor
     carried = float(factor.max()) * sum(abs(p) * e for p, e in zip(proj, scratch_error))
-    rows = np.zeros((len(ys), L))
-    for row, (y, o) in zip(rows, op.points):
+    values, erase = np.zeros((len(ys), L)), np.zeros((len(ys), L))
+    for row, wipe, (y, o) in zip(values, erase, op.points):
         encode(op.out, o, plan, row)
-        row[s:s + len(y)] -= shrink * np.asarray(y)
+        wipe[s:s + len(y)] = -shrink * np.asarray(y)
+    apart = _erase_apart(ts, values, erase, carried, eps, norm, share)
+    rows = values if apart else values + erase
     record_error(errors, op.out, accuracy.staircase(op.out.label, ts, rows, eps, carried))
     M1, b1, M2, b2 = recipes.staircase_lookup(ts, rows)
+    how = f"{op.out.label}: staircase_lookup cleanup of {op.kind}"
+    if apart:
+        M1, b1, M2, b2 = (np.concatenate([M1, apart[0]], axis=1), np.concatenate([b1, apart[1]]),
+                          np.concatenate([M2, apart[2]]), b2 + apart[3])
+        how += f" + piecewise_linear erase ({apart[0].shape[1]} units)"
     read = np.zeros((L, 1))
     read[s:s + len(proj), 0] = proj
-    return (read @ M1, b1, M2, b2, f"{op.out.label}: staircase_lookup cleanup of {op.kind}",
-            tolerance(ts))
+    return read @ M1, b1, M2, b2, how, tolerance(ts)
+
+
+def _erase_apart(ts: np.ndarray, values: np.ndarray, erase: np.ndarray, carried: float,
+                 eps: float, norm: float, share: float) -> tuple | None:
+    """A ``recipes.piecewise_linear`` erase of the scratch, when it and a staircase of the
+    values alone take fewer units than one staircase of both (whose every point is a step:
+    the scratch differs at each), and what it leaves behind is negligible (``accuracy.erase``);
+    else None."""
+    if len(np.unique(ts)) != len(ts):  # the staircase's check says why
+        return None
+    together = len(recipes.staircase_steps(ts, values + erase))
+    lookup = recipes.piecewise_linear(ts, erase)
+    units = 2 * len(recipes.staircase_steps(ts, values)) + lookup[0].shape[1]
+    if units >= 2 * together or not accuracy.erase(ts, erase, lookup, carried, eps, norm,
+                                                   share):
+        return None
+    return lookup
 
 
 def record_error(errors: dict | None, out: Var, relative: float) -> None:

@@ -23,7 +23,8 @@ import numpy as np
 from taotp.rasp.scores import (  # noqa: F401 (the cookbook's attention scores)
     circle_margin, circle_scores, hardening_gap, match_scores, select_dims, select_scores)
 from taotp.rasp.staircase import (  # noqa: F401 (the cookbook's ReLU staircases)
-    gated_staircase, projection_for_steps, staircase_lookup, staircase_steps)
+    gated_staircase, piecewise_linear, projection_for_steps, staircase_lookup,
+    staircase_steps)
 
 LN_EPSILON = 1e-10  # taotp.model.layer_norm divides by std + 1e-10
 

@@ -66,6 +66,47 @@ def staircase_lookup(points: Sequence[float], outputs) -> tuple:
     return M1, b1, M2, b2
 
 
+def piecewise_linear(points: Sequence[float], outputs) -> tuple:
+    """``M1 (1, k), b1, M2, b2``: the ReLU MLP through ``(points[i], outputs[i])``, linear
+    between neighbouring points and flat a gap beyond the ends, one ReLU per change of slope
+    (``k <= m``; rows on one line cost one).
+
+    The Transformer Cookbook's piecewise-linear functions: ``f(t) = f(t_0 - g) + sum_k
+    c_k ReLU(t - t_k)`` with a kink at each point where the slope changes. Unlike a staircase
+    it is exact at its points only, and off by ``slope * delta`` at ``t_i + delta``; the
+    compiler uses it where that is harmless (erasing a head's scratch, ``emit.cleanup_mlp``).
+
+    >>> M1, b1, M2, b2 = piecewise_linear([0.0, 1.0, 3.0], [[0.0], [2.0], [2.0]])
+    >>> M1.shape
+    (1, 2)
+    >>> x = np.array([[0.0], [0.5], [1.0], [3.0]])
+    >>> (np.maximum(x @ M1 + b1, 0.0) @ M2 + b2).ravel().round(9).tolist()
+    [0.0, 1.0, 2.0, 2.0]
+    """
+    x = np.asarray(points, dtype=np.float64)
+    a = np.asarray(outputs, dtype=np.float64)
+    if x.ndim != 1 or a.ndim != 2 or len(x) != len(a) or len(x) == 0:
+        raise ValueError("piecewise_linear needs m points and an (m, d) array of outputs")
+    order = np.argsort(x)
+    x, a = x[order], a[order]
+    if not np.all(np.diff(x) > 0):
+        raise ValueError("piecewise_linear needs distinct points")
+    if len(x) == 1:
+        return np.zeros((1, 1)), np.zeros(1), np.zeros((1, a.shape[1])), a[0].copy()
+    slopes = np.diff(a, axis=0) / np.diff(x)[:, None]
+    knots, changes, previous = [x[0] - (x[1] - x[0])], [slopes[0]], slopes[0]
+    for k in range(1, len(slopes)):  # a kink where the slope changes
+        if not np.allclose(slopes[k], previous, rtol=1e-12, atol=0.0):
+            knots.append(x[k])
+            changes.append(slopes[k] - previous)
+            previous = slopes[k]
+    M1 = np.ones((1, len(knots)))
+    b1 = -np.array(knots)
+    M2 = np.array(changes)
+    b2 = a[0] - slopes[0] * (x[1] - x[0])
+    return M1, b1, M2, b2
+
+
 def gated_staircase(by_slot: dict, n_slots: int, reach: float) -> tuple:
     """``M1 (n_slots + 1, h), b1, M2, b2``: a function of a one-hot (rows ``0..n_slots-1``)
     and a number ``x`` (the last row), one :func:`staircase_lookup` over ``x`` per slot.
