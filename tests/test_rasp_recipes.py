@@ -118,6 +118,19 @@ def test_categorical_lookup_is_a_boolean_function_of_one_hots():
         assert (np.maximum(x @ M1 + b1, 0.0) @ M2 + b2).tolist() == [float(want)]
 
 
+def test_categorical_lookup_spends_units_only_on_answers_other_than_the_commonest():
+    """A pattern detector over three one-hots of 3 slots: 26 combinations answer 0 (the
+    bias), one answers 1, so two ReLUs; every combination exact on noisy one-hots."""
+    table = {combo: float(combo == (2, 0, 1)) for combo in itertools.product(range(3),
+                                                                             repeat=3)}
+    M1, b1, M2, b2 = recipes.categorical_lookup([3, 3, 3], table, lambda v: [v, 1 - v])
+    assert M1.shape == (9, 2) and b2.tolist() == [0.0, 1.0]
+    rng = np.random.default_rng(3)
+    for combo, want in table.items():
+        x = np.concatenate([np.eye(3)[c] for c in combo]) + rng.uniform(-0.07, 0.07, 9)
+        assert (np.maximum(x @ M1 + b1, 0.0) @ M2 + b2).tolist() == [want, 1 - want]
+
+
 def test_relu_comparators_min_max_and():
     assert recipes.relu_max(3.0, -1.0) == 3.0 and recipes.relu_min(3.0, -1.0) == -1.0
     assert [recipes.relu_step(x, 2.0, 0.5) for x in (1.0, 1.5, 2.0, 7.0)] == [0, 0, 1, 1]

@@ -159,28 +159,37 @@ def categorical_lookup(n_slots: Sequence[int], table: dict, encode) -> tuple:
     combination, the clipped ramp ``ReLU(4 (s - k + 1/2)) - ReLU(4 (s - k + 1/2) - 1)`` of
     the sum ``s`` of its k one-hot slots is exactly 1 when ``s >= k - 1/4`` and exactly 0
     when ``s <= k - 1/2`` (a ReLU comparator): noise below a quarter is erased, not passed
-    on. Its output row is the encoded answer. ``table`` maps slot tuples to answers,
+    on. The answer most combinations share is the bias ``b2``; every other combination's
+    ramp adds its answer's difference from it, so at most one ramp is ever on and a pattern
+    detector (one true combination) costs two units. ``table`` maps slot tuples to answers,
     ``encode`` an answer to its output vector.
 
     >>> M1, b1, M2, b2 = categorical_lookup([2, 2], {(0, 0): 0, (0, 1): 1, (1, 0): 1,
     ...                                              (1, 1): 0}, lambda v: [float(v)])
+    >>> M1.shape
+    (4, 4)
     >>> x = np.array([[1.0, 0.0, 0.1, 0.9], [0.05, 0.95, 0.0, 1.0]])   # noisy one-hots
     >>> (np.maximum(x @ M1 + b1, 0.0) @ M2 + b2).ravel().tolist()
     [1.0, 0.0]
     """
     k = len(n_slots)
     offsets = np.concatenate(([0], np.cumsum(n_slots)))
-    combos = list(table)
+    answers = {combo: np.asarray(encode(a), dtype=np.float64) for combo, a in table.items()}
+    counts: dict = {}
+    for answer in answers.values():
+        counts[answer.tobytes()] = counts.get(answer.tobytes(), 0) + 1
+    common = max(counts, key=counts.get) if counts else b""
+    default = next((a for a in answers.values() if a.tobytes() == common), np.zeros(1))
+    combos = [c for c, a in answers.items() if a.tobytes() != common]
     M1 = np.zeros((int(offsets[-1]), 2 * len(combos)))
-    rows = []
+    M2 = np.zeros((2 * len(combos), len(default)))
     for h, combo in enumerate(combos):
         for i, slot in enumerate(combo):
             M1[offsets[i] + slot, 2 * h:2 * h + 2] = 4.0
-        answer = np.asarray(encode(table[combo]), dtype=np.float64)
-        rows += [answer, -answer]
-    M2 = np.array(rows, dtype=np.float64).reshape(2 * len(combos), -1)
+        M2[2 * h] = answers[combo] - default
+        M2[2 * h + 1] = default - answers[combo]
     b1 = np.tile([-4.0 * (k - 0.5), -4.0 * (k - 0.5) - 1.0], len(combos))
-    return M1, b1, M2, np.zeros(M2.shape[1])
+    return M1, b1, M2, default.copy()
 
 
 def index_lookup(i: int, positions: int) -> tuple:
