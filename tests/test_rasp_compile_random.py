@@ -32,7 +32,7 @@ def programs(draw):
     comparisons = list(rasp.Comparison)
     for _ in range(draw(st.integers(1, 4))):
         kind = draw(st.sampled_from(["map", "seqmap", "width", "mean", "copy", "sum",
-                                     "nummap", "count", "pair"]))
+                                     "nummap", "count", "pair", "threshold"]))
         pick = lambda pool: pool[draw(st.integers(0, len(pool) - 1))]  # noqa: E731
         a, b, m = draw(st.integers(0, 3)), draw(st.integers(0, 3)), draw(st.integers(2, 4))
         keys_pool = cat + num
@@ -70,6 +70,11 @@ def programs(draw):
             x, y = (rasp.numerical(rasp.Aggregate(sel, rasp.numerical(rasp.Map(
                 _lin(c, 1, m), pick(cat))), default=draw(st.integers(0, 2)))) for c in (a, b))
             num.append(rasp.numerical(rasp.LinearSequenceMap(x, y, 1, -draw(st.integers(1, 2)))))
+        elif kind == "threshold":  # a width read only as "at most a" (emit._erase_apart)
+            width = rasp.SelectorWidth(rasp.Select(pick(cat), pick(cat),
+                                                   draw(st.sampled_from(comparisons))))
+            cat.append(rasp.SelectorWidth(rasp.Select(width, pick(cat),
+                                                      lambda k, q, t=a: k <= t)))
         elif num:
             num.append(rasp.numerical(rasp.Map(lambda x, s=a: x * x - s * x, pick(num))))
     pool = cat[2:] + num
