@@ -56,13 +56,14 @@ def select_scores(pattern: np.ndarray, gap: float, sink: float) -> tuple:
 
     Categorical Select (Transformer Cookbook, "attention as a lookup"): the query's one-hot
     picks a row of the selection matrix, the key's one-hot picks a column. Queries with the
-    same row share a head dimension (or keys with the same column, whichever are fewer), so
-    a selector that ignores one side (``Comparison.TRUE``, ``key == "x"``) costs one. One
-    extra head dimension scores the BOS key ``sink`` for every query, so a query that
-    selects nothing attends to BOS (the book's default sink, Section 6.4). Returns
-    ``(q_block, k_block, q_sink, k_sink)``: rows are the one-hot slots, the sink rows are
-    read from the query's constant and the key's BOS flag. The head dimension is
-    :func:`select_dims` ``+ 1``.
+    same row share a head dimension (or keys with the same column, whichever are fewer), and
+    queries that select nothing (keys that nobody selects) need none, so a selector that
+    ignores one side (``Comparison.TRUE``, ``key == "x"``) costs one and ``key < query`` on
+    ``n`` values ``n - 1``. One extra head dimension scores the BOS key ``sink`` for every
+    query, so a query that selects nothing attends to BOS (the book's default sink, Section
+    6.4). Returns ``(q_block, k_block, q_sink, k_sink)``: rows are the one-hot slots, the
+    sink rows are read from the query's constant and the key's BOS flag. The head dimension
+    is :func:`select_dims` ``+ 1``.
 
     >>> q, k, qs, ks = select_scores(np.array([[1, 0], [1, 1]]), 10.0, 5.0)
     >>> (q @ k.T).tolist(), float(qs @ ks)
@@ -70,22 +71,43 @@ def select_scores(pattern: np.ndarray, gap: float, sink: float) -> tuple:
     >>> q, k, _, _ = select_scores(np.ones((3, 4)), 10.0, 0.0)   # one distinct row
     >>> q.shape, (q @ k.T).tolist()[0]
     ((3, 2), [10.0, 10.0, 10.0, 10.0])
+    >>> q, k, _, _ = select_scores(np.tril(np.ones((4, 4)), -1), 1.0, 0.0)   # key < query
+    >>> q.shape, (q @ k.T).tolist() == np.tril(np.ones((4, 4)), -1).tolist()
+    ((4, 4), True)
     """
     pattern = np.asarray(pattern, dtype=np.float64)
-    rows, row_of = np.unique(pattern, axis=0, return_inverse=True)
-    cols, col_of = np.unique(pattern.T, axis=0, return_inverse=True)
+    rows, row_of = _classes(pattern)
+    cols, col_of = _classes(pattern.T)
     dim = min(len(rows), len(cols))
     if len(rows) <= len(cols):   # a query picks its row class; a key lists its column there
-        q_block = gap * np.eye(dim)[row_of.ravel()]
+        q_block = gap * _one_hots(row_of, dim)
         k_block = rows.T
     else:
         q_block = gap * cols.T
-        k_block = np.eye(dim)[col_of.ravel()]
+        k_block = _one_hots(col_of, dim)
     q_block = np.hstack([q_block, np.zeros((len(q_block), 1))])
     k_block = np.hstack([k_block, np.zeros((len(k_block), 1))])
     q_sink, k_sink = np.zeros(dim + 1), np.zeros(dim + 1)
     q_sink[dim], k_sink[dim] = sink, 1.0
     return q_block, k_block, q_sink, k_sink
+
+
+def _classes(pattern: np.ndarray) -> tuple:
+    """The distinct nonzero rows of ``pattern`` and each row's index among them (-1: zero)."""
+    rows, row_of = np.unique(pattern, axis=0, return_inverse=True)
+    row_of = row_of.ravel()
+    zero = [i for i, row in enumerate(rows) if not row.any()]
+    if zero:
+        rows = np.delete(rows, zero[0], axis=0)
+        row_of = np.where(row_of == zero[0], -1, row_of - (row_of > zero[0]))
+    return rows, row_of
+
+
+def _one_hots(index: np.ndarray, dim: int) -> np.ndarray:
+    """Row ``i`` is the one-hot of ``index[i]`` over ``dim`` slots (zero where it is -1)."""
+    out = np.zeros((len(index), dim))
+    out[index >= 0, index[index >= 0]] = 1.0
+    return out
 
 
 def circle_margin(m: int) -> float:
@@ -120,6 +142,6 @@ def circle_scores(m: int, gap: float) -> tuple:
 
 def select_dims(pattern) -> int:
     """Head dimensions :func:`select_scores` spends on ``pattern`` (without the sink): the
-    fewer of its distinct rows and distinct columns."""
+    fewer of its distinct nonzero rows and distinct nonzero columns."""
     pattern = np.asarray(pattern, dtype=np.float64)
-    return min(len(np.unique(pattern, axis=0)), len(np.unique(pattern.T, axis=0)))
+    return min(len(_classes(pattern)[0]), len(_classes(pattern.T)[0]))
