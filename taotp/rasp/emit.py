@@ -124,18 +124,17 @@ def head(op: Attend, plan: Plan, d_head: int, scale: float, gap: float,
         vd, od = plan.offset[values.label], plan.offset[op.out.label]
         if values.circle:  # on the output's own circle (``quotient.circle_output``): as is
             V[vd:vd + 2, :2] = np.eye(2) / scale
-            P[od:od + 2, :2] = np.eye(2)
-        else:
+        else:  # each slot to its value's point on the output's circle, or its own slot
             for i, value in enumerate(values.domain()):
-                V[vd + i, i] = 1.0 / scale
                 target = op.default if value is None else value
-                if op.out.circle:  # the output's point (``quotient.circle_output``)
-                    P[od:od + 2, i] = op.out.point(target)
+                if op.out.circle:
+                    V[vd + i, :2] = np.asarray(op.out.point(target)) / scale
                 else:
-                    P[od + op.out.slot(target), i] = 1.0
+                    V[vd + i, i], P[od + op.out.slot(target), i] = 1.0 / scale, 1.0
             if values.bos is not None:  # BOS reads as None: the default
-                V[BOS, values.slot(values.bos)] -= 1.0 / scale
-                V[BOS, values.slot(None)] += 1.0 / scale
+                V[BOS] += (V[vd + values.slot(None)] - V[vd + values.slot(values.bos)])
+        if op.out.circle:
+            P[od:od + 2, :2] = np.eye(2)
         recipe = "categorical copy"
     else:
         s = plan.scratch[op.out.label]
