@@ -71,7 +71,7 @@ def test_float32_uses_one_hots_where_a_match_would_round():
 def test_sort_compares_ties_in_one_two_term_head():
     program = lib.make_sort(rasp.tokens, rasp.tokens, max_seq_len=6, min_key=1)
     compiled = check_exhaustive(program, {0, 1, 2}, 6)
-    assert "select_scores + select_scores" in compiled.report()
+    assert "circle_scores + select_scores" in compiled.report()
     descending = lib.make_sort(rasp.tokens, -1 * rasp.tokens, max_seq_len=5, min_key=1)
     check_exhaustive(descending, {0, 1, 2}, 5)
 

@@ -47,7 +47,7 @@ def test_values_only_compared_for_equality_sit_on_a_circle(dtype, causal):
 
 
 def test_too_many_values_for_a_circle_keep_their_one_hot():
-    # 40 points: cosines 1 - cos(2 pi / 40) apart, past quotient.MAX_CIRCLE; one-hots instead
+    # 40 points: cosines 1 - cos(2 pi / 40) apart, past scores.MAX_CIRCLE; one-hots instead
     program = lib.make_hist()
     compiled = rasp.compile(program, range(40), 6)
     assert d_model(compiled) > 40
@@ -105,3 +105,21 @@ def test_a_copy_of_a_copy_with_a_default_keeps_its_one_hot():
     previous = rasp.Select(rasp.indices, rasp.indices - 1, rasp.Comparison.EQ)
     x = rasp.Aggregate(previous, rasp.tokens).named("x")
     check_exhaustive(previous.value(x), set("abc"), 5)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("causal", [False, True])
+def test_a_matching_on_one_hots_is_scored_on_a_circle(dtype, causal):
+    """tokens stay one-hot (a < selector reads them), yet their equality test and a
+    many-to-one match (index i selects token i mod 4) cost two head dims each, not four."""
+    same = rasp.SelectorWidth(rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.EQ))
+    before = rasp.SelectorWidth(rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.LT))
+    both = rasp.SequenceMap(lambda a, b: 10 * a + b, same.named("same"),
+                            before.named("before")).named("both")
+    compiled = check_exhaustive(both, set(range(5)), 5, causal, dtype)
+    assert "same: width to scratch (circle_scores" in compiled.report()
+    mod = rasp.Select(rasp.tokens, rasp.indices, lambda k, q: k == q % 4)
+    compiled = check_exhaustive(rasp.SelectorWidth(mod).named("mod"), set(range(5)), 5,
+                                causal, dtype)
+    assert "mod: width to scratch (circle_scores" in compiled.report()
+    assert compiled.params["layers"][0]["Q"].shape[2] == 3  # two for the circle, one sink

@@ -146,8 +146,8 @@ def selector_error(op, errors: dict, gain: float) -> float:
     total = 0.0
     for term in op.terms:
         delta = errors.get(term.keys.label, 0.0) + errors.get(term.queries.label, 0.0)
-        if term.keys.circle:  # points off by delta move the cosine by up to delta
-            total += gain * delta / recipes.circle_margin(term.keys.circle_size)
+        if term.circle:  # points off by delta move the cosine by up to delta
+            total += gain * delta / recipes.circle_margin(term.circle_size)
         else:
             total += gain * delta if term.shift is None else 2 * gain * delta
     return total

@@ -65,6 +65,14 @@ def term_blocks(term: Term, plan: Plan, gain: float) -> tuple:
         q, k, _, _ = recipes.circle_scores(term.keys.circle_size, gain)  # (constant: head)
         Q[qd:qd + 2], K[kd:kd + 2] = q, k
         return Q, K
+    if term.matched is not None:  # each one-hot slot to its point: the same scores
+        rows, cols, m = term.matched
+        q, k, _, _ = recipes.circle_scores(m, gain)
+        for i, point in enumerate(rows):
+            Q[qd + i] = recipes.circle_point(point, m) @ q
+        for j, point in enumerate(cols):
+            K[kd + j] = recipes.circle_point(point, m) @ k
+        return Q, K
     if term.shift is None:
         pattern = np.array(term.pattern, dtype=np.float64).reshape(
             len(term.queries.values), len(term.keys.values))
@@ -103,8 +111,8 @@ def head(op: Attend, plan: Plan, d_head: int, scale: float, gap: float,
     unit = gap * norm
     bos, col, constant = bos_row(plan, op.reads()), 0, 0.0
     for term in op.terms:
-        if term.keys.circle:  # its constant score rides on the sink's dimension, below
-            constant += recipes.circle_scores(term.keys.circle_size, a * unit)[2]
+        if term.circle:  # its constant score rides on the sink's dimension, below
+            constant += recipes.circle_scores(term.circle_size, a * unit)[2]
         q, k = term_blocks(term, plan, a * unit)
         if term.shift is not None and match_error(term, a * unit, eps) > (
                 unit / 4 if op.kind == "copy" else 1e-9):
@@ -148,8 +156,8 @@ def head(op: Attend, plan: Plan, d_head: int, scale: float, gap: float,
         for i in range(len(op.points[0][0])):
             P[s + i, i] = shrink
         recipe = f"{op.kind} to scratch"
-    how = " + ".join("match_scores" if t.shift is not None else "select_scores"
-                     for t in op.terms)
+    how = " + ".join("match_scores" if t.shift is not None else
+                     "circle_scores" if t.circle else "select_scores" for t in op.terms)
     return Q, K, V, P, f"{recipe} ({how}, BOS sink)"
 
 

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from taotp.rasp.scores import select_dims
+import numpy as np
+
+from taotp.rasp.scores import circle_fits, matching, select_dims
 
 MAX_VALUES = 20_000  # a value set larger than this is refused (its MLP would be huge)
 
@@ -140,9 +142,32 @@ class Term:
         """Head dimensions the term's score needs."""
         if self.shift is not None:
             return 3
-        if self.keys.circle:  # (its constant shares the head's sink dimension)
+        if self.circle:  # (its constant shares the head's sink dimension)
             return 2
         return select_dims(self.pattern)
+
+    @cached_property
+    def matched(self) -> tuple | None:
+        """``scores.matching`` of a one-hot pattern that is cheaper scored on a circle (two
+        dims, where one-hots need more), with few enough points (``scores.circle_fits``)."""
+        if self.shift is not None or self.keys.circle or not self.pattern:
+            return None
+        pattern = np.array(self.pattern, dtype=bool).reshape(len(self.queries.values),
+                                                             len(self.keys.values))
+        found = matching(pattern)
+        if found is None or select_dims(pattern) <= 2 or not circle_fits(found[2]):
+            return None
+        return found
+
+    @property
+    def circle(self) -> bool:
+        """Scored on a circle (``recipes.circle_scores``): stored there, or a matching."""
+        return self.keys.circle or self.matched is not None
+
+    @property
+    def circle_size(self) -> int:
+        """The points of the term's circle."""
+        return self.keys.circle_size if self.keys.circle else self.matched[2]
 
 
 @dataclass(frozen=True)

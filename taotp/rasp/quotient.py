@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from taotp.rasp.ir import Attend, Embed, Lookup, Term, Var
-from taotp.rasp.scores import circle_margin
+from taotp.rasp.scores import circle_fits
 
 
 def quotient(ops: list, out: Var, vocab: tuple, max_seq_len: int) -> list:
@@ -104,14 +104,6 @@ def _term(term: Term, merged: dict) -> Term:
     return replace(term, keys=keys, queries=queries, pattern=pattern)
 
 
-MAX_CIRCLE = 50.0  # the largest score scale 1 / (1 - cos(2 pi / m)) a circle may take
-
-
-def _fits_circle(m: int) -> bool:
-    """``m`` points (at least two) whose circle scores stay within ``MAX_CIRCLE``."""
-    return m >= 2 and 1.0 / circle_margin(m) <= MAX_CIRCLE
-
-
 def circles(ops: list, out: Var) -> list:
     """``ops`` with every Var that only equality selectors read (the same Var as keys and
     queries) stored as points of a circle (``recipes.circle_scores``): two dims, not a slot
@@ -120,7 +112,7 @@ def circles(ops: list, out: Var) -> list:
     found = {}
     for var in _stored(ops, out):
         uses = roles.get(var.label, [])
-        if (uses and _fits_circle(len(var.values))
+        if (uses and circle_fits(len(var.values))
                 and all(role != "other" and term.keys.label == term.queries.label == var.label
                         and _identity(term.pattern) for role, term in uses)):
             found[var.label] = replace(var, circle=True)
@@ -151,7 +143,7 @@ def circle_output(ops: list, out: Var) -> tuple:
     (``accuracy.check_output``)."""
     op = ops[-1] if ops else None
     if not (isinstance(op, Attend) and op.kind == "copy" and op.out is out and not out.numerical
-            and out.width > 2 and _fits_circle(len(out.domain()))):
+            and out.width > 2 and circle_fits(len(out.domain()))):
         return ops, out
     circled = replace(out, circle=True, circle_none=True)
     op = replace(op, out=circled)

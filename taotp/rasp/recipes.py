@@ -21,7 +21,8 @@ from typing import Sequence
 import numpy as np
 
 from taotp.rasp.scores import (  # noqa: F401 (the cookbook's attention scores)
-    circle_margin, circle_scores, hardening_gap, match_scores, select_dims, select_scores)
+    circle_margin, circle_point, circle_scores, hardening_gap, match_scores, matching,
+    select_dims, select_scores)
 from taotp.rasp.staircase import (  # noqa: F401 (the cookbook's ReLU staircases)
     gated_staircase, piecewise_linear, projection_for_steps, staircase_lookup,
     staircase_steps)

@@ -110,6 +110,48 @@ def _one_hots(index: np.ndarray, dim: int) -> np.ndarray:
     return out
 
 
+MAX_CIRCLE = 50.0  # the largest score scale 1 / (1 - cos(2 pi / m)) a circle may take
+
+
+def circle_fits(m: int) -> bool:
+    """``m`` points (at least two) whose circle scores stay within ``MAX_CIRCLE``."""
+    return m >= 2 and 1.0 / circle_margin(m) <= MAX_CIRCLE
+
+
+def matching(pattern) -> tuple | None:
+    """``(query points, key points, m)`` when ``pattern`` can be scored on a circle of ``m``
+    points (:func:`circle_scores`, read from one-hots): every query selects at most one key
+    (the keys selected get a point each, a query takes its key's) or every key is selected by
+    at most one query (the other way round). -1 marks a query that selects nothing or a key
+    nobody selects: its vector is 0, so it scores the constant, at most 0. None otherwise.
+
+    >>> matching(np.eye(3, dtype=bool))
+    ([0, 1, 2], [0, 1, 2], 3)
+    >>> matching(np.array([[1, 0, 0], [1, 0, 0], [0, 0, 0]]))   # two queries, one key
+    ([0, 0, -1], [0, -1, -1], 1)
+    >>> matching(np.array([[1, 1], [0, 1]])) is None
+    True
+    """
+    pattern = np.asarray(pattern, dtype=bool)
+    for flip in (False, True):
+        p = pattern.T if flip else pattern
+        if (p.sum(axis=1) <= 1).all():  # each row picks at most one column
+            chosen = sorted({int(np.argmax(row)) for row in p if row.any()})
+            point = {c: i for i, c in enumerate(chosen)}
+            rows = [point[int(np.argmax(row))] if row.any() else -1 for row in p]
+            cols = [point.get(c, -1) for c in range(p.shape[1])]
+            return (cols, rows, len(chosen)) if flip else (rows, cols, len(chosen))
+    return None
+
+
+def circle_point(i: int, m: int) -> np.ndarray:
+    """The ``i``-th of ``m`` points of the unit circle (angle ``2 pi i / m``); 0 for -1."""
+    if i < 0:
+        return np.zeros(2)
+    angle = 2 * math.pi * i / m
+    return np.array([math.cos(angle), math.sin(angle)])
+
+
 def circle_margin(m: int) -> float:
     """``1 - cos(2 pi / m)``: how far below an equal pair's cosine (1) the cosine of any two
     distinct points of ``m`` on the unit circle lies.
