@@ -72,6 +72,8 @@ def test_sort_compares_ties_in_one_two_term_head():
     program = lib.make_sort(rasp.tokens, rasp.tokens, max_seq_len=6, min_key=1)
     compiled = check_exhaustive(program, {0, 1, 2}, 6)
     assert "circle_scores + select_scores" in compiled.report()
+    # a strict order never counts the query itself: the sum of the halves is 0..5
+    assert "1 target_pos:ties (5 steps over 6 points)" in compiled.report()
     descending = lib.make_sort(rasp.tokens, -1 * rasp.tokens, max_seq_len=5, min_key=1)
     check_exhaustive(descending, {0, 1, 2}, 5)
 

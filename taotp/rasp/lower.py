@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
+from functools import partial
 from typing import Callable
 
 from taotp.rasp import expr as rx
@@ -115,12 +116,16 @@ class _State(Selectors):
             out = new_var(node, numerical or wish is not None, tuple(range(n + 1)), 0,
                        squares=wish == "squares", scaled=wish is not None)
             return self.add(Attend(out, "width", self.selector(node.selector), points=points))
+        # The halves select disjoint keys, and "before" never the query itself: it counts at
+        # most n - 1, as do "ties" and the sum when the order is strict (else n; larger
+        # sums are unreachable, left out of the table).
+        most = n - 1 if node.selector.predicate in (rx.Comparison.LT, rx.Comparison.GT) else n
         parts = []
-        for suffix, terms in zip(("before", "ties"), split):
-            out = new_var(node, True, tuple(range(n + 1)), 0, f"{node.label}:{suffix}",
+        for suffix, terms, top in zip(("before", "ties"), split, (n - 1, most)):
+            out = new_var(node, True, tuple(range(top + 1)), 0, f"{node.label}:{suffix}",
                        scaled=True)
-            parts.append(self.add(Attend(out, "width", terms, points=points)))
-        return self.lookup(node, node.label, numerical, tuple(parts), lambda x, y: x + y)
+            parts.append(self.add(Attend(out, "width", terms, points=points[:top + 1])))
+        return self.lookup(node, node.label, numerical, tuple(parts), partial(_at_most, most))
 
     def lookup(self, node, label, numerical, inputs, f: Callable):
         if self.combine and isinstance(node, rx.LinearSequenceMap) and label == node.label:
@@ -266,3 +271,10 @@ class _State(Selectors):
         kind = "mean" if node.reduction == "mean" else "sum"
         return self.add(Attend(out, kind, terms, values, stand_in,
                                tuple(dict(points).items())))
+
+
+def _at_most(limit: int, x: int, y: int) -> int:
+    """``x + y``, which must not exceed ``limit`` (raises: an unreachable combination)."""
+    if x + y > limit:
+        raise ValueError(f"{x} + {y} is more than {limit}")
+    return x + y
