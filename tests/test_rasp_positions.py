@@ -15,6 +15,8 @@ from constructions.rasp_lib import blog
 from constructions.rasp_lib import tracr_lib as lib
 from taotp import rasp
 from taotp.params import count_params
+from taotp.rasp.ir import Embed
+from taotp.rasp.lower import lower
 from tests.test_rasp_compile import agree, check_exhaustive
 
 C = rasp.Comparison
@@ -76,6 +78,24 @@ def test_sort_compares_ties_in_one_two_term_head():
     assert "1 target_pos:ties (5 steps over 6 points)" in compiled.report()
     descending = lib.make_sort(rasp.tokens, -1 * rasp.tokens, max_seq_len=5, min_key=1)
     check_exhaustive(descending, {0, 1, 2}, 5)
+
+
+@pytest.mark.parametrize("dtype, causal", [(np.float64, False), (np.float32, False),
+                                           (np.float64, True)],
+                         ids=["float64", "float32", "float64-causal"])
+def test_a_match_reads_the_one_hot_indices_another_selector_embedded(dtype, causal):
+    """sort's tie-break embeds the indices as a one-hot; its copy's match then reads that
+    one-hot as its query instead of the indices as a number, whose three dims go."""
+    program = lib.make_sort(rasp.tokens, rasp.tokens, max_seq_len=6, min_key=1)
+    ops, _ = lower(program, (0, 1, 2), 6)
+    embedded = [op.out.label for op in ops if isinstance(op, Embed)]
+    assert "indices:categorical" in embedded and "indices" not in embedded
+    check_exhaustive(program, {0, 1, 2}, 6, causal, dtype)
+    if dtype == np.float64:  # (float32 keeps its positions as one-hots: 9,727 params)
+        tracr = 81_198  # measured at vocab 5, length 10 (bench/results/tracr_sizes.json)
+        small = rasp.compile(lib.make_sort(rasp.tokens, rasp.tokens, max_seq_len=10,
+                                           min_key=1), range(5), 10, causal, dtype)
+        assert 10 * count_params(small.params)["n_params"] <= tracr
 
 
 def test_lexicographic_keys_in_either_order_and_other_comparisons():

@@ -80,9 +80,14 @@ def term_blocks(term: Term, plan: Plan, gain: float) -> tuple:
         Q[qd:qd + len(q)], K[kd:kd + len(k)] = q[:, :c], k[:, :c]
         return Q, K
     Wq, Wk = recipes.match_scores(term.keys.bound, term.queries.bound, term.shift, gain)
-    for W, M, d in ((Wq, Q, qd), (Wk, K, kd)):
+    sides = ((Wq, Q, qd), (Wk, K, kd)) if term.queries.numerical else ((Wk, K, kd),)
+    for W, M, d in sides:
         M[[BOS, NOT_BOS]] = W[0]     # the constant 1: the two flags add up to it
         M[d:d + 2] = W[1:]
+    if not term.queries.numerical:  # a one-hot query (``lower_select.one_hot_queries``)
+        B = term.queries.bound
+        for v in term.queries.values:
+            Q[qd + term.queries.slot(v)] = np.array([1.0, v / B, (v / B) ** 2]) @ Wq
     return Q, K
 
 

@@ -24,7 +24,8 @@ from taotp.rasp import joint, positions
 from taotp.rasp.graph import consumers, nodes
 from taotp.rasp.inline import read_through
 from taotp.rasp.ir import MAX_VALUES, Attend, Embed, Lookup, Var, new_var, table_var
-from taotp.rasp.lower_select import MAX_PATTERN, Selectors  # noqa: F401 (a limit of lower)
+from taotp.rasp.lower_select import (  # noqa: F401 (MAX_PATTERN: a limit of lower)
+    MAX_PATTERN, Selectors, one_hot_queries)
 from taotp.rasp.recipes import mean_values, sums_by_count
 
 MAX_COMBOS = 100_000   # likewise the table of a Lookup
@@ -45,7 +46,7 @@ def lower(program: rx.SOp, vocab, max_seq_len: int, numbers: bool = True,
             state.lower_sop(node)
     ops = state.ops[:-1] + [joint.merge_close_outputs(state.ops[-1])]  # the output's
     out = ops[-1].out if ops[-1].out.label == program.label else state.vars[program.label]
-    return _prune(ops, out), out
+    return _prune(one_hot_queries(ops), out), out
 
 
 def _exact_levels(var: Var) -> bool:

@@ -7,9 +7,11 @@ orders like a pair becomes two heads (``lex_split``), so no one-hot ever spans t
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 from taotp.rasp import expr as rx
 from taotp.rasp import positions
-from taotp.rasp.ir import Embed, Term, Var
+from taotp.rasp.ir import Attend, Embed, Term, Var
 
 MAX_PATTERN = 1_000_000  # a Select's query-by-key matrix larger than this is refused
 
@@ -112,6 +114,26 @@ class Selectors:
         if label in self.vars:
             return self.vars[label]
         return self.lookup(owner, label, False, parts, lambda *xs: tuple(xs))
+
+
+def one_hot_queries(ops: list) -> list:
+    """``ops`` with each shift match whose query is an embedded number with a one-hot twin
+    (the same source as ``label:categorical``, which another selector needed) reading the
+    twin: any function of a one-hot is linear in it, so ``recipes.match_scores``'s query
+    features ``(1, x / B, (x / B)^2)`` become its rows, and the number itself, with its
+    three dims, is dropped when nothing else reads it. The twin is embedded, hence exact;
+    only a twin placed before the head is used (the order stays topological)."""
+    embeds, out = {}, []
+    for op in ops:
+        if isinstance(op, Embed):
+            embeds[op.out.label] = op.out
+        elif isinstance(op, Attend):
+            op = replace(op, terms=tuple(
+                replace(t, queries=embeds[f"{t.queries.label}:categorical"])
+                if t.shift is not None and t.queries.label in embeds
+                and f"{t.queries.label}:categorical" in embeds else t for t in op.terms))
+        out.append(op)
+    return out
 
 
 def _merge(a: tuple, b: tuple) -> tuple:
