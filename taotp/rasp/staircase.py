@@ -28,6 +28,15 @@ def staircase_steps(points: Sequence[float], outputs) -> list:
             for k in range(len(s) - 1) if np.any(a[k + 1] != a[k])]
 
 
+def _table(points, outputs, name: str) -> tuple:
+    """``points`` (m,) and ``outputs`` (m, d) as float64 arrays, checked for ``name``."""
+    x = np.asarray(points, dtype=np.float64)
+    a = np.asarray(outputs, dtype=np.float64)
+    if x.ndim != 1 or a.ndim != 2 or len(x) != len(a) or len(x) == 0:
+        raise ValueError(f"{name} needs m points and an (m, d) array of outputs")
+    return x, a
+
+
 def staircase_lookup(points: Sequence[float], outputs) -> tuple:
     """``M1 (1, 2s), b1, M2, b2``: equal to ``outputs[i]`` within a quarter gap of
     ``points[i]``, with two ReLUs per step (``s`` places where neighbouring outputs differ).
@@ -46,10 +55,7 @@ def staircase_lookup(points: Sequence[float], outputs) -> tuple:
     >>> (np.maximum(x @ M1 + b1, 0.0) @ M2 + b2).ravel().round(9).tolist()
     [1.0, 1.0, 0.0, 0.0]
     """
-    x = np.asarray(points, dtype=np.float64)
-    a = np.asarray(outputs, dtype=np.float64)
-    if x.ndim != 1 or a.ndim != 2 or len(x) != len(a) or len(x) == 0:
-        raise ValueError("staircase_lookup needs m points and an (m, d) array of outputs")
+    x, a = _table(points, outputs, "staircase_lookup")
     steps = staircase_steps(x, a)
     M1, b1 = np.zeros((1, 2 * len(steps))), np.zeros(2 * len(steps))
     M2, b2 = np.zeros((2 * len(steps), a.shape[1])), a[np.argmin(x)].copy()
@@ -83,10 +89,7 @@ def piecewise_linear(points: Sequence[float], outputs) -> tuple:
     >>> (np.maximum(x @ M1 + b1, 0.0) @ M2 + b2).ravel().round(9).tolist()
     [0.0, 1.0, 2.0, 2.0]
     """
-    x = np.asarray(points, dtype=np.float64)
-    a = np.asarray(outputs, dtype=np.float64)
-    if x.ndim != 1 or a.ndim != 2 or len(x) != len(a) or len(x) == 0:
-        raise ValueError("piecewise_linear needs m points and an (m, d) array of outputs")
+    x, a = _table(points, outputs, "piecewise_linear")
     order = np.argsort(x)
     x, a = x[order], a[order]
     if not np.all(np.diff(x) > 0):
