@@ -132,6 +132,22 @@ def test_categorical_lookup_spends_units_only_on_answers_other_than_the_commones
         assert (np.maximum(x @ M1 + b1, 0.0) @ M2 + b2).tolist() == [want, 1 - want]
 
 
+def test_categorical_lookup_answers_none_with_one_ramp_when_none_propagates():
+    """Three inputs of 3 slots (False, True, None): None wherever an input is None (19 of 27
+    combinations), True at one: one ramp for "any None", one for True, False the bias."""
+    table = {c: (None if 2 in c else c == (1, 1, 1)) for c in itertools.product(range(3),
+                                                                             repeat=3)}
+    encode = {False: [1.0, 0.0, 0.0], True: [0.0, 1.0, 0.0], None: [0.0, 0.0, 1.0]}.get
+    M1, b1, M2, b2 = recipes.categorical_lookup([3, 3, 3], table, encode, [2, 2, 2])
+    assert M1.shape == (9, 4)
+    rng = np.random.default_rng(4)
+    for combo, want in table.items():
+        x = np.concatenate([np.eye(3)[c] for c in combo]) + rng.uniform(-0.06, 0.06, 9)
+        assert (np.maximum(x @ M1 + b1, 0.0) @ M2 + b2).tolist() == encode(want)
+    table[(0, 2, 0)] = False  # None no longer propagates: a ramp per combination again
+    assert recipes.categorical_lookup([3, 3, 3], table, encode, [2, 2, 2])[0].shape[1] > 4
+
+
 def test_relu_comparators_min_max_and():
     assert recipes.relu_max(3.0, -1.0) == 3.0 and recipes.relu_min(3.0, -1.0) == -1.0
     assert [recipes.relu_step(x, 2.0, 0.5) for x in (1.0, 1.5, 2.0, 7.0)] == [0, 0, 1, 1]

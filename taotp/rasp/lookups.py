@@ -55,7 +55,8 @@ def lookup_mlp(op: Lookup, plan: Plan, scale: float, eps: float,
         errors[op.out.label] = NOISE * eps
         table = {tuple(v.slot(a) for v, a in zip(op.inputs, args)): out
                  for args, out in op.table}
-        m1, b1, M2, b2 = recipes.categorical_lookup([v.width for v in op.inputs], table, enc)
+        m1, b1, M2, b2 = recipes.categorical_lookup([v.width for v in op.inputs], table, enc,
+                                                    [v.slot(None) for v in op.inputs])
         M1 = np.zeros((L, m1.shape[1]))
         np.add.at(M1, sum(rows_of, []), m1 / scale)
         return M1, b1, M2, b2, f"{op.out.label}: categorical_lookup", CATEGORICAL_TOLERANCE

@@ -153,7 +153,8 @@ def injective_weights(code_sets: Sequence[Sequence[float]]) -> list:
     return weights
 
 
-def categorical_lookup(n_slots: Sequence[int], table: dict, encode) -> tuple:
+def categorical_lookup(n_slots: Sequence[int], table: dict, encode,
+                       none_slots: Sequence[int] | None = None) -> tuple:
     """``M1 (sum n_slots, 2h), b1, M2, b2`` computing a function of k one-hot inputs.
 
     Transformer Cookbook's "finite function by a lookup table", made robust: per
@@ -165,6 +166,11 @@ def categorical_lookup(n_slots: Sequence[int], table: dict, encode) -> tuple:
     detector (one true combination) costs two units. ``table`` maps slot tuples to answers,
     ``encode`` an answer to its output vector.
 
+    RASP's None propagates: where every combination with an input in its ``none_slots``
+    slot answers None, one ramp of the sum of those slots (``ReLU(2 s - 1/2) -
+    ReLU(2 s - 3/2)``: 1 when any input is None, 0 when none is) answers them all, and the
+    other combinations get ramps of their own only where that is cheaper.
+
     >>> M1, b1, M2, b2 = categorical_lookup([2, 2], {(0, 0): 0, (0, 1): 1, (1, 0): 1,
     ...                                              (1, 1): 0}, lambda v: [float(v)])
     >>> M1.shape
@@ -173,9 +179,28 @@ def categorical_lookup(n_slots: Sequence[int], table: dict, encode) -> tuple:
     >>> (np.maximum(x @ M1 + b1, 0.0) @ M2 + b2).ravel().tolist()
     [1.0, 0.0]
     """
-    k = len(n_slots)
-    offsets = np.concatenate(([0], np.cumsum(n_slots)))
+    offsets = np.concatenate(([0], np.cumsum(n_slots))).astype(int)
     answers = {combo: np.asarray(encode(a), dtype=np.float64) for combo, a in table.items()}
+    plain = _combo_ramps(offsets, answers)
+    if none_slots is None:
+        return plain
+    nones = {c for c in table if any(s == n for s, n in zip(c, none_slots))}
+    if not nones or len(nones) == len(table) or any(table[c] is not None for c in nones):
+        return plain
+    M1, b1, M2, b2 = _combo_ramps(offsets, {c: a for c, a in answers.items() if c not in nones})
+    if M1.shape[1] + 2 >= plain[0].shape[1]:
+        return plain
+    col = np.zeros((int(offsets[-1]), 2))
+    col[[offsets[i] + n for i, n in enumerate(none_slots)]] = 2.0
+    change = answers[next(iter(nones))] - b2
+    return (np.hstack([M1, col]), np.concatenate([b1, [-0.5, -1.5]]),
+            np.vstack([M2, change, -change]), b2)
+
+
+def _combo_ramps(offsets: np.ndarray, answers: dict) -> tuple:
+    """:func:`categorical_lookup`'s ramps: the commonest answer as the bias, a clipped ramp
+    for every combination (slot tuple) answering something else."""
+    k = len(offsets) - 1
     counts: dict = {}
     for answer in answers.values():
         counts[answer.tobytes()] = counts.get(answer.tobytes(), 0) + 1
