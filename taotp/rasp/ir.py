@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from taotp.rasp.scores import circle_fits, matching, select_dims
+from taotp.rasp.scores import circle_fits, circle_point, matching, select_dims
 
 MAX_VALUES = 20_000  # a value set larger than this is refused (its MLP would be huge)
 
@@ -82,8 +82,7 @@ class Var:
         points = self.domain() if self.circle_none else self.values
         if value is None and not self.circle_none:
             value = self.values[0]
-        angle = 2 * math.pi * points.index(value) / self.circle_size
-        return math.cos(angle), math.sin(angle)
+        return tuple(circle_point(points.index(value), self.circle_size).tolist())
 
     def slot(self, value) -> int:
         """The one-hot slot of a categorical value (None is the last slot)."""
