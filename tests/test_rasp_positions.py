@@ -14,7 +14,7 @@ import pytest
 from constructions.rasp_lib import blog
 from constructions.rasp_lib import tracr_lib as lib
 from taotp import rasp
-from taotp.params import count_params
+from taotp.params import check_params, count_params
 from taotp.rasp.ir import Embed
 from taotp.rasp.lower import lower
 from tests.test_rasp_compile import agree, check_exhaustive
@@ -90,7 +90,8 @@ def test_a_match_reads_the_one_hot_indices_another_selector_embedded(dtype, caus
     ops, _ = lower(program, (0, 1, 2), 6)
     embedded = [op.out.label for op in ops if isinstance(op, Embed)]
     assert "indices:categorical" in embedded and "indices" not in embedded
-    check_exhaustive(program, {0, 1, 2}, 6, causal, dtype)
+    compiled = check_exhaustive(program, {0, 1, 2}, 6, causal, dtype)
+    assert check_params(compiled.params) == np.dtype(dtype)
     if dtype == np.float64:  # (float32 keeps its positions as one-hots: 9,727 params)
         tracr = 81_198  # measured at vocab 5, length 10 (bench/results/tracr_sizes.json)
         small = rasp.compile(lib.make_sort(rasp.tokens, rasp.tokens, max_seq_len=10,

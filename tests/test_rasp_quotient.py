@@ -8,6 +8,7 @@ import pytest
 
 from constructions.rasp_lib import tracr_lib as lib
 from taotp import rasp
+from taotp.params import check_params
 from tests.test_rasp_compile import check_exhaustive
 
 
@@ -117,6 +118,7 @@ def test_a_matching_on_one_hots_is_scored_on_a_circle(dtype, causal):
     both = rasp.SequenceMap(lambda a, b: 10 * a + b, same.named("same"),
                             before.named("before")).named("both")
     compiled = check_exhaustive(both, set(range(5)), 5, causal, dtype)
+    assert check_params(compiled.params) == np.dtype(dtype)
     assert "same: width to scratch (circle_scores" in compiled.report()
     mod = rasp.Select(rasp.tokens, rasp.indices, lambda k, q: k == q % 4)
     compiled = check_exhaustive(rasp.SelectorWidth(mod).named("mod"), set(range(5)), 5,

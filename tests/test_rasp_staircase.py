@@ -11,7 +11,7 @@ import pytest
 from constructions.rasp_lib import LIBRARY
 from constructions.rasp_lib import tracr_lib as lib
 from taotp import rasp
-from taotp.params import count_params
+from taotp.params import check_params, count_params
 from taotp.rasp import accuracy, joint, recipes
 from taotp.rasp.lower import MAX_COMBOS, lower
 from tests.test_rasp_compile import agree, check_exhaustive
@@ -86,6 +86,7 @@ def test_a_quotiented_width_erases_its_scratch_piecewise_linearly(dtype, causal)
     scratch is erased by a line through the points, not by two ReLUs at each of them."""
     program = lib.make_count_less_freq(2)
     compiled = check_exhaustive(program, set("abc"), 6, causal, dtype)
+    assert check_params(compiled.params) == np.dtype(dtype)
     assert "hist: staircase_lookup cleanup of width + piecewise_linear erase" in (
         compiled.report())
     tracr = 9_110  # measured at vocab 5, length 10 (bench/results/tracr_sizes.json)
