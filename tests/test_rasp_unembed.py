@@ -81,3 +81,19 @@ def test_a_sum_with_another_default_keeps_its_cleanup():
     before = rasp.Select(rasp.indices, rasp.indices, C.LT)
     compiled = check_exhaustive(before.value(rasp.tokens, default=7), {0, 2}, 5)
     assert has_cleanup(compiled)
+
+
+def test_an_output_id_without_a_point_never_ties_with_the_centre_value():
+    """blog-window-sum decodes its sum directly; its values run -6..12, so 3 is the centre
+    c, which scores (x - c)^2 - (x - c)^2 = 0 wherever x is. None (an output id with no
+    point) scored 0 too: the two logits tied exactly, and argmax chose by index order.
+    Now None scores -(1 + spread^2) before the lift: below the winner by a clear margin."""
+    from taotp.model import transformer
+    entry = LIBRARY["blog-window-sum"]
+    program = entry.make()
+    compiled = rasp.compile(program, entry.alphabet, entry.max_len)
+    xs = [-1, 2, 2]
+    assert compiled.run(xs) == rasp.evaluate(program, xs) == [-1, 1, 3]
+    logits = transformer(compiled.ids(xs), **compiled.params, causal=False)[3]
+    scores = dict(zip(compiled.outputs, logits[1 + len(compiled.vocab):]))
+    assert scores[3] - scores[None] > 0.1 * (scores[3] - scores[4])

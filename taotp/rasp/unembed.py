@@ -97,7 +97,9 @@ def decoding(plan: Plan, out: Var, head: Attend | None = None) -> np.ndarray:
     (``v^2`` itself would round 1,000 + 0.001 t away in float64). A sum's scratch
     ``(S / (w + 1), 1 / (w + 1))`` scores the same times ``1 / (w + 1) > 0``, the second
     column standing for the constant; with nothing selected, ``(0, 1)``, the smallest value,
-    0, wins. A value no point gives scores 0, never the winner after the lift."""
+    0, wins. A value no point gives (None among them) scores ``-(1 + spread^2)``, below the
+    nearest value's ``-(x - v)^2 >= -spread^2``: a score of 0 would tie with a value at the
+    centre, whose score is ``(x - c)^2 - (x - c)^2 = 0`` wherever ``x`` is."""
     rows = np.zeros((len(out.domain()), plan.d_logical))
     constant = [BOS, NOT_BOS]
     if head is not None:
@@ -115,11 +117,14 @@ def decoding(plan: Plan, out: Var, head: Attend | None = None) -> np.ndarray:
                 row[d + out.slot(value)] = 1.0
         return rows
     c = (max(ys.values()) + min(ys.values())) / 2
+    spread = max(ys.values()) - min(ys.values())
     for row, value in zip(rows, out.domain()):
         if value in ys:
             v = float(ys[value]) - c
             row[d] = 2.0 * v * unit
             row[constant] = -2.0 * v * c - v * v
+        else:
+            row[constant] = -(1.0 + spread * spread)
     return rows
 
 
