@@ -98,16 +98,26 @@ def hardness(scale: float, d_head: int, gap: float, soft: float) -> float:
     return soft * d_head ** 0.5 / (scale ** 2 * gap)
 
 
-def mean_free(params: dict) -> dict:
+def mean_free(params: dict, fixed: np.ndarray | None = None) -> dict:
     """Embed params built in ``L`` logical dimensions into ``L + 1`` model dimensions.
 
     The logical residual ``z`` becomes ``x = U z`` with ``U = helmert_basis(L + 1)``
     (orthonormal columns, each with mean 0), so ``layer_norm(x) = U z sqrt((L + 1) / |z|^2)``
     and every read ``x @ (U W) = z @ W``: the construction works as if layer norm only divided
     by the norm. Layer norms must have gamma 1 and beta 0.
+
+    ``fixed`` (rows: logical directions) are ones every residual is perpendicular to at every
+    position, such as "a one-hot's slots minus the flags" (both sum to 1). They are left out:
+    ``U`` maps the orthogonal complement (orthonormal basis ``C``) onto ``L + 1 - k`` model
+    dimensions, ``U = helmert_basis(L + 1 - k) C^T``, and a read is still exact, ``x @ (U W)
+    = z @ C C^T W = z @ W`` (``z`` lies in the complement). Only their sum need lie there:
+    the token and position embeddings may each stray, as long as their sum does not.
     """
     L = params["tok_emb"].shape[1]
     U = helmert_basis(L + 1)
+    if fixed is not None and len(fixed):
+        _, _, vt = np.linalg.svd(np.atleast_2d(fixed), full_matrices=True)
+        U = helmert_basis(L + 1 - len(fixed)) @ vt[len(fixed):]
     out = {key: params[key] @ U.T for key in ("tok_emb", "pos_emb", "out_emb")}
     out["lnf"] = dict(params["lnf"])
     out["layers"] = []

@@ -125,3 +125,23 @@ def test_a_matching_on_one_hots_is_scored_on_a_circle(dtype, causal):
                                 causal, dtype)
     assert "mod: width to scratch (circle_scores" in compiled.report()
     assert compiled.params["layers"][0]["Q"].shape[2] == 3  # two for the circle, one sink
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("causal", [False, True])
+def test_a_one_hot_the_embeddings_write_costs_one_dim_less(dtype, causal):
+    """Its slots sum to 1 at every position, as the flags do: that direction is left out of
+    the model (``taotp.circuits.mean_free``), one dim per such one-hot."""
+    from taotp.rasp.allocate import allocate
+    from taotp.rasp.lower import Embed, lower
+    prevs = rasp.Select(rasp.indices, rasp.indices, rasp.Comparison.LEQ)  # indices one-hot
+    before = rasp.SelectorWidth(rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.LT))
+    twos = rasp.numerical(rasp.Aggregate(prevs, rasp.numerical(rasp.Map(
+        lambda t: float(t == 2), rasp.tokens)), default=0))
+    program = rasp.SequenceMap(lambda w, a: (w, a), before.named("before"), twos)
+    ops, _ = lower(program, tuple(range(3)), 5)
+    one_hots = [op for op in ops if isinstance(op, Embed) and not op.out.numerical]
+    plan = allocate(ops)
+    assert len(one_hots) >= 2 and plan.d_model == plan.d_logical + 1 - len(one_hots)
+    compiled = check_exhaustive(program, set(range(3)), 5, causal, dtype)
+    assert check_params(compiled.params) == np.dtype(dtype)

@@ -167,3 +167,37 @@ def test_mean_free_basis_keeps_reads_exact():
     free = mean_free(params)
     assert np.allclose(free["tok_emb"].sum(axis=1), 0.0)
     assert np.allclose(free["tok_emb"] @ free["out_emb"].T, np.eye(3))
+
+
+def test_mean_free_leaves_out_directions_every_residual_is_perpendicular_to():
+    """Logical dims: two flags (BOS, not BOS), a 3-slot one-hot the tokens write and one the
+    positions write. Each one-hot's slots sum to 1 like the flags, so two directions are
+    fixed: 8 logical dims take 9 - 2 = 7 model dims, and every inner product of two
+    residuals (what each read and the layer norm see) is kept."""
+    rng = np.random.default_rng(6)
+    tok = np.zeros((4, 8))
+    tok[0, [0, 2 + 2]] = 1.0            # BOS: its flag, the one-hot's None slot
+    tok[1:, 1] = 1.0
+    tok[np.arange(1, 4), 2 + rng.integers(0, 3, 3)] = 1.0
+    pos = np.zeros((5, 8))
+    pos[np.arange(5), 5 + np.minimum(np.arange(5), 2)] = 1.0
+    fixed = np.zeros((2, 8))
+    fixed[:, :2] = -1.0
+    fixed[0, 2:5], fixed[1, 5:8] = 1.0, 1.0
+    layer = {"Q": rng.normal(size=(1, 8, 2)), "K": rng.normal(size=(1, 8, 2)),
+             "V": rng.normal(size=(1, 8, 2)), "P": rng.normal(size=(1, 8, 2)),
+             "M1": rng.normal(size=(8, 3)), "b1": np.zeros(3), "M2": rng.normal(size=(3, 8)),
+             "b2": np.zeros(8), "ln1": {"gamma": 1.0, "beta": 0.0},
+             "ln2": {"gamma": 1.0, "beta": 0.0}}
+    params = {"tok_emb": tok, "pos_emb": pos, "out_emb": tok, "layers": [layer],
+              "lnf": {"gamma": 1.0, "beta": 0.0}}
+    free = mean_free(params, fixed)
+    assert free["tok_emb"].shape == (4, 7) and free["layers"][0]["Q"].shape == (1, 7, 2)
+    z = tok[:, None, :] + pos[None, :, :]          # every (token, position) residual
+    x = free["tok_emb"][:, None, :] + free["pos_emb"][None, :, :]
+    assert np.allclose(x.sum(axis=-1), 0.0)          # mean-free
+    zs, xs = z.reshape(-1, 8), x.reshape(-1, 7)
+    assert np.allclose(xs @ xs.T, zs @ zs.T)         # norms and inner products kept
+    for key in ("Q", "K", "V"):
+        assert np.allclose(xs @ free["layers"][0][key][0], zs @ layer[key][0])
+    assert np.allclose(xs @ free["layers"][0]["M1"], zs @ layer["M1"])

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from taotp.rasp.lower import Attend, Embed, Lookup, Var
 
 FLAGS = 2  # dims 0 and 1: [is BOS, is not BOS]; their sum is the constant 1
@@ -36,6 +38,25 @@ class Plan:
             if ready < sublayer and not _direct(op):
                 total += op.out.squared_norm
         return total
+
+    def fixed(self) -> np.ndarray:
+        """Logical directions every residual is perpendicular to: for each one-hot the
+        embeddings write, its slots minus the two flags (both sum to 1 at every position).
+        ``taotp.circuits.mean_free`` leaves them out of the model dimensions."""
+        rows = []
+        for op in self.ops:
+            var = op.out
+            if isinstance(op, Embed) and not (var.numerical or var.circle or var.constant):
+                row = np.zeros(self.d_logical)
+                row[list(self.dims(var))] = 1.0
+                row[[0, 1]] = -1.0
+                rows.append(row)
+        return np.array(rows).reshape(len(rows), self.d_logical)
+
+    @property
+    def d_model(self) -> int:
+        """The model's width: the logical dims, one for the mean, less the fixed ones."""
+        return self.d_logical + 1 - len(self.fixed())
 
     def dims(self, var: Var) -> range:
         """The residual dimensions of ``var``."""

@@ -105,10 +105,10 @@ def assemble(plan: Plan, out: Var, vocab: tuple, max_seq_len: int, dtype) -> tup
     share = 1.0 / max(1, sum(uses_scratch(op) for op in plan.ops))  # of an erase's residue
     for layer in range(plan.n_layers):
         heads = plan.ops_in(layer, Attend)
-        scale = recipes.layer_norm_scale(plan.norm_before(2 * layer), L + 1)
+        scale = recipes.layer_norm_scale(plan.norm_before(2 * layer), plan.d_model)
         d_head = max([_head_dims(op) for op in heads] + [1])
         mlp_norm = plan.norm_before(2 * layer + 1)
-        mlp_scale = recipes.layer_norm_scale(mlp_norm, L + 1)
+        mlp_scale = recipes.layer_norm_scale(mlp_norm, plan.d_model)
         written = _head_errors(heads, errors, eps, plan.norm_before(2 * layer), gap, dtype)
         mlps = [lookups.lookup_mlp(op, plan, mlp_scale, eps, errors)
                 for op in plan.ops_in(layer, Lookup)]
@@ -153,7 +153,7 @@ def assemble(plan: Plan, out: Var, vocab: tuple, max_seq_len: int, dtype) -> tup
                          share)
     logical = {"tok_emb": tok_emb, "pos_emb": pos_emb, "out_emb": out_emb, "layers": layers,
                "lnf": {"gamma": 1.0, "beta": 0.0}}
-    return mean_free(logical), notes
+    return mean_free(logical, plan.fixed()), notes
 
 
 def _scratch_norm(op: Attend) -> float:

@@ -199,7 +199,8 @@ def cleanup_mlp(op: Attend, plan: Plan, scale: float, shrink: float, eps: float,
     ys, proj = scratch_points(op)
     factor = np.full(len(ys), shrink * scale)
     if alone is not None:  # the only scratch and reader: undo each point's exact scale
-        factor = np.array([recipes.layer_norm_scale(alone + float(y @ y), L + 1) for y in ys])
+        factor = np.array([recipes.layer_norm_scale(alone + float(y @ y), plan.d_model)
+                           for y in ys])
     ts = (ys @ proj) * factor
     carried = float(factor.max()) * sum(abs(p) * e for p, e in zip(proj, scratch_error))
     values, erase = np.zeros((len(ys), L)), np.zeros((len(ys), L))

@@ -25,7 +25,7 @@ def lookup_mlp(op: Lookup, plan: Plan, scale: float, eps: float,
     (``taotp.rasp.accuracy``)."""
     L = plan.d_logical
     errors = {} if errors is None else errors
-    norm = (L + 1) / scale ** 2  # the squared norm this MLP reads (layer_norm_scale)
+    norm = plan.d_model / scale ** 2  # the squared norm this MLP reads (layer_norm_scale)
     rows_of = [list(plan.dims(v)) for v in op.inputs]
 
     def enc(value):
@@ -183,7 +183,7 @@ def _linear_lookup(op: Lookup, plan: Plan, scale: float, eps: float, enc, errors
     wobble = max(max(t) - min(t) for t in spread.values())
     if wobble > recipes.min_gap(ts) / 64:
         return None
-    norm = (plan.d_logical + 1) / scale ** 2
+    norm = plan.d_model / scale ** 2
     carried = wobble + sum(accuracy.read_error(v, errors, eps, norm, wi, wi * np.array(
         [float(x) for x in v.values] + [n])) for wi, n, v in zip(w, nones, op.inputs))
     read = np.zeros((plan.d_logical, 1))
