@@ -129,9 +129,10 @@ def test_a_matching_on_one_hots_is_scored_on_a_circle(dtype, causal):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("causal", [False, True])
-def test_a_one_hot_the_embeddings_write_costs_one_dim_less(dtype, causal):
-    """Its slots sum to 1 at every position, as the flags do: that direction is left out of
-    the model (``taotp.circuits.mean_free``), one dim per such one-hot."""
+def test_a_one_hot_costs_one_dim_less(dtype, causal):
+    """Its slots sum to 1 at every position, as the flags do (a one-hot a layer writes has
+    its None slot pre-filled by the embeddings until then): that direction is left out of
+    the model (``taotp.circuits.mean_free``), one dim per one-hot."""
     from taotp.rasp.allocate import allocate
     from taotp.rasp.lower import Embed, lower
     prevs = rasp.Select(rasp.indices, rasp.indices, rasp.Comparison.LEQ)  # indices one-hot
@@ -142,6 +143,25 @@ def test_a_one_hot_the_embeddings_write_costs_one_dim_less(dtype, causal):
     ops, _ = lower(program, tuple(range(3)), 5)
     one_hots = [op for op in ops if isinstance(op, Embed) and not op.out.numerical]
     plan = allocate(ops)
-    assert len(one_hots) >= 2 and plan.d_model == plan.d_logical + 1 - len(one_hots)
+    written = plan.prefilled()  # the tuple the SequenceMap builds
+    assert len(one_hots) >= 2 and len(written) >= 1
+    assert plan.d_model == plan.d_logical + 1 - len(one_hots) - len(written)
     compiled = check_exhaustive(program, set(range(3)), 5, causal, dtype)
     assert check_params(compiled.params) == np.dtype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("causal", [False, True])
+def test_detect_pattern_is_ten_times_smaller_than_tracr(dtype, causal):
+    """Five 3-slot booleans (False, True, None) each cost two dims, and the detector's MLP
+    four ReLUs (None propagates; one true combination): tracr's 11,370 params at vocab 5,
+    length 10 (measured, bench/results/tracr_sizes.json) over ten, exhaustive at length 6."""
+    from constructions.rasp_lib import LIBRARY
+    from taotp.params import count_params
+    program = LIBRARY["tracr-detect-pattern"].make()
+    compiled = check_exhaustive(program, set("abc"), 6, causal, dtype)
+    assert check_params(compiled.params) == np.dtype(dtype)
+    if dtype == np.float64:
+        small = rasp.compile(program, tuple("abcde"), 10, causal, dtype)
+        assert 10 * count_params(small.params)["n_params"] <= 11_370
+        assert small.params["layers"][0]["M1"].shape[1] == 4

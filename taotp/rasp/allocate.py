@@ -33,20 +33,30 @@ class Plan:
     def norm_before(self, sublayer: int) -> float:
         """Squared norm of the residual read by ``sublayer`` (without scratch)."""
         total = 1.0
+        prefilled = self.prefilled()
         for op, l in zip(self.ops, self.layer):
-            ready = -1 if isinstance(op, Embed) else _ready(op, l)
+            early = isinstance(op, Embed) or op.out.label in prefilled
+            ready = -1 if early else _ready(op, l)
             if ready < sublayer and not _direct(op):
                 total += op.out.squared_norm
         return total
 
+    def prefilled(self) -> frozenset:
+        """Labels of the one-hots a head or an MLP writes. The embeddings fill their None
+        slot at every position and the writer adds the difference (``emit.written``), so
+        their slots sum to 1 from the start, as an embedded one-hot's do."""
+        return frozenset(op.out.label for op in self.ops
+                         if not isinstance(op, Embed) and _one_hot(op.out) and not _direct(op))
+
     def fixed(self) -> np.ndarray:
-        """Logical directions every residual is perpendicular to: for each one-hot the
-        embeddings write, its slots minus the two flags (both sum to 1 at every position).
+        """Logical directions every residual is perpendicular to: for each one-hot (embedded
+        or pre-filled), its slots minus the two flags (both sum to 1 at every position).
         ``taotp.circuits.mean_free`` leaves them out of the model dimensions."""
         rows = []
+        prefilled = self.prefilled()
         for op in self.ops:
             var = op.out
-            if isinstance(op, Embed) and not (var.numerical or var.circle or var.constant):
+            if _one_hot(var) and (isinstance(op, Embed) or var.label in prefilled):
                 row = np.zeros(self.d_logical)
                 row[list(self.dims(var))] = 1.0
                 row[[0, 1]] = -1.0
@@ -61,6 +71,10 @@ class Plan:
     def dims(self, var: Var) -> range:
         """The residual dimensions of ``var``."""
         return range(self.offset[var.label], self.offset[var.label] + var.width)
+
+
+def _one_hot(var: Var) -> bool:
+    return not (var.numerical or var.circle or var.constant)
 
 
 def uses_scratch(op) -> bool:

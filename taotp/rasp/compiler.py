@@ -230,4 +230,7 @@ def _embeddings(plan: Plan, vocab: tuple, max_seq_len: int, n_outputs: int) -> t
             emit.encode(v, v.bos, plan, tok[0])
             for row in tok[1:]:
                 emit.encode(v, op.value(None), plan, row)
+    for op in plan.ops:  # one-hots a layer writes: their None slot until then
+        if op.out.label in plan.prefilled():
+            tok[:, plan.offset[op.out.label] + op.out.slot(None)] += 1.0
     return tok, pos

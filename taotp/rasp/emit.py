@@ -43,6 +43,14 @@ def encode(var: Var, value, plan: Plan, out: np.ndarray) -> None:
         out[dims.start + var.slot(value)] += 1.0
 
 
+def written(var: Var, value, plan: Plan, out: np.ndarray) -> None:
+    """Add what a head or an MLP writes for ``value`` to the logical row ``out``: its
+    encoding, less the None slot the embeddings pre-filled (``Plan.prefilled``)."""
+    encode(var, value, plan, out)
+    if var.label in plan.prefilled():
+        out[plan.offset[var.label] + var.slot(None)] -= 1.0
+
+
 def bos_row(plan: Plan, reads) -> np.ndarray:
     """The logical residual at the BOS position, restricted to the flags and ``reads``."""
     row = np.zeros(plan.d_logical)
@@ -135,6 +143,7 @@ def head(op: Attend, plan: Plan, d_head: int, scale: float, gap: float,
     values = op.values
     if op.kind == "copy":
         vd, od = plan.offset[values.label], plan.offset[op.out.label]
+        prefilled = plan.prefilled()
         if values.circle:  # on the output's own circle (``quotient.circle_output``): as is
             V[vd:vd + 2, :2] = np.eye(2) / scale
         else:  # each slot to its value's point on the output's circle, or its own slot
@@ -142,8 +151,9 @@ def head(op: Attend, plan: Plan, d_head: int, scale: float, gap: float,
                 target = op.default if value is None else value
                 if op.out.circle:
                     V[vd + i, :2] = np.asarray(op.out.point(target)) / scale
-                else:
+                else:  # (the output's None slot was pre-filled: each column takes it back)
                     V[vd + i, i], P[od + op.out.slot(target), i] = 1.0 / scale, 1.0
+                    P[od + op.out.slot(None), i] -= 1.0 if op.out.label in prefilled else 0.0
             if values.bos is not None:  # BOS reads as None: the default
                 V[BOS] += (V[vd + values.slot(None)] - V[vd + values.slot(values.bos)])
         if op.out.circle:
@@ -205,7 +215,7 @@ def cleanup_mlp(op: Attend, plan: Plan, scale: float, shrink: float, eps: float,
     carried = float(factor.max()) * sum(abs(p) * e for p, e in zip(proj, scratch_error))
     values, erase = np.zeros((len(ys), L)), np.zeros((len(ys), L))
     for row, wipe, (y, o) in zip(values, erase, op.points):
-        encode(op.out, o, plan, row)
+        written(op.out, o, plan, row)
         wipe[s:s + len(y)] = -shrink * np.asarray(y)
     apart = _erase_apart(ts, values, erase, carried, eps, norm, share)
     rows = values if apart else values + erase

@@ -10,7 +10,7 @@ import numpy as np
 from taotp.rasp import accuracy, recipes
 from taotp.rasp.accuracy import NOISE
 from taotp.rasp.allocate import Plan
-from taotp.rasp.emit import encode, record_error, tolerance
+from taotp.rasp.emit import record_error, tolerance, written
 from taotp.rasp.ir import Lookup
 
 # A categorical lookup's comparators take a sum of k one-hots off by a quarter; a relative
@@ -30,7 +30,7 @@ def lookup_mlp(op: Lookup, plan: Plan, scale: float, eps: float,
 
     def enc(value):
         row = np.zeros(L)
-        encode(op.out, value, plan, row)
+        written(op.out, value, plan, row)
         return row
 
     if op.weights:  # a function of sum w_i x_i: one step per change along the sum

@@ -138,7 +138,9 @@ def lift(plan: Plan, decode: np.ndarray, error: float) -> tuple:
     maximisation) or ``scale (1 - error)`` (a one-hot's slot) before the lift: a lift of
     ``2 + sum |v|^2 + scale (error + error^2)`` keeps them at least 1 apart. ``scale`` makes
     the decoding rows ten times the lift's base, so the lift adds little rounding."""
-    base = 2.0 + sum(op.out.squared_norm for op in plan.ops if isinstance(op, Embed))
+    prefilled = plan.prefilled()  # (their None slot is in every input row too)
+    base = 2.0 + sum(op.out.squared_norm for op in plan.ops
+                     if isinstance(op, Embed) or op.out.label in prefilled)
     top = float(np.sqrt((decode ** 2).sum(axis=1)).max()) or 1.0
     scale = max(1.0, 10.0 * base / top)
     return scale, base + scale * (error + error * error)
