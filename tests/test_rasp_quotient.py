@@ -143,7 +143,7 @@ def test_a_one_hot_costs_one_dim_less(dtype, causal):
     ops, _ = lower(program, tuple(range(3)), 5)
     one_hots = [op for op in ops if isinstance(op, Embed) and not op.out.numerical]
     plan = allocate(ops)
-    written = plan.prefilled()  # the tuple the SequenceMap builds
+    written = plan.prefilled  # the tuple the SequenceMap builds
     assert len(one_hots) >= 2 and len(written) >= 1
     assert plan.d_model == plan.d_logical + 1 - len(one_hots) - len(written)
     compiled = check_exhaustive(program, set(range(3)), 5, causal, dtype)

@@ -8,6 +8,7 @@ scratch dims that its layer's MLP reads, turns into the head's output and erases
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -33,14 +34,13 @@ class Plan:
     def norm_before(self, sublayer: int) -> float:
         """Squared norm of the residual read by ``sublayer`` (without scratch)."""
         total = 1.0
-        prefilled = self.prefilled()
         for op, l in zip(self.ops, self.layer):
-            early = isinstance(op, Embed) or op.out.label in prefilled
-            ready = -1 if early else _ready(op, l)
+            ready = -1 if self.from_start(op) else _ready(op, l)
             if ready < sublayer and not _direct(op):
                 total += op.out.squared_norm
         return total
 
+    @cached_property
     def prefilled(self) -> frozenset:
         """Labels of the one-hots a head or an MLP writes. The embeddings fill their None
         slot at every position and the writer adds the difference (``emit.written``), so
@@ -48,25 +48,29 @@ class Plan:
         return frozenset(op.out.label for op in self.ops
                          if not isinstance(op, Embed) and _one_hot(op.out) and not _direct(op))
 
+    def from_start(self, op) -> bool:
+        """``op``'s Var is in the residual from the embeddings on: written by them, or a
+        pre-filled one-hot."""
+        return isinstance(op, Embed) or op.out.label in self.prefilled
+
+    @cached_property
     def fixed(self) -> np.ndarray:
         """Logical directions every residual is perpendicular to: for each one-hot (embedded
         or pre-filled), its slots minus the two flags (both sum to 1 at every position).
         ``taotp.circuits.mean_free`` leaves them out of the model dimensions."""
         rows = []
-        prefilled = self.prefilled()
         for op in self.ops:
-            var = op.out
-            if _one_hot(var) and (isinstance(op, Embed) or var.label in prefilled):
+            if _one_hot(op.out) and self.from_start(op):
                 row = np.zeros(self.d_logical)
-                row[list(self.dims(var))] = 1.0
-                row[[0, 1]] = -1.0
+                row[list(self.dims(op.out))] = 1.0
+                row[:FLAGS] = -1.0
                 rows.append(row)
         return np.array(rows).reshape(len(rows), self.d_logical)
 
     @property
     def d_model(self) -> int:
         """The model's width: the logical dims, one for the mean, less the fixed ones."""
-        return self.d_logical + 1 - len(self.fixed())
+        return self.d_logical + 1 - len(self.fixed)
 
     def dims(self, var: Var) -> range:
         """The residual dimensions of ``var``."""

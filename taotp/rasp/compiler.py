@@ -153,7 +153,7 @@ def assemble(plan: Plan, out: Var, vocab: tuple, max_seq_len: int, dtype) -> tup
                          share)
     logical = {"tok_emb": tok_emb, "pos_emb": pos_emb, "out_emb": out_emb, "layers": layers,
                "lnf": {"gamma": 1.0, "beta": 0.0}}
-    return mean_free(logical, plan.fixed()), notes
+    return mean_free(logical, plan.fixed), notes
 
 
 def _scratch_norm(op: Attend) -> float:
@@ -231,6 +231,6 @@ def _embeddings(plan: Plan, vocab: tuple, max_seq_len: int, n_outputs: int) -> t
             for row in tok[1:]:
                 emit.encode(v, op.value(None), plan, row)
     for op in plan.ops:  # one-hots a layer writes: their None slot until then
-        if op.out.label in plan.prefilled():
+        if op.out.label in plan.prefilled:
             tok[:, plan.offset[op.out.label] + op.out.slot(None)] += 1.0
     return tok, pos

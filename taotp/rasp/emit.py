@@ -47,7 +47,7 @@ def written(var: Var, value, plan: Plan, out: np.ndarray) -> None:
     """Add what a head or an MLP writes for ``value`` to the logical row ``out``: its
     encoding, less the None slot the embeddings pre-filled (``Plan.prefilled``)."""
     encode(var, value, plan, out)
-    if var.label in plan.prefilled():
+    if var.label in plan.prefilled:
         out[plan.offset[var.label] + var.slot(None)] -= 1.0
 
 
@@ -143,7 +143,6 @@ def head(op: Attend, plan: Plan, d_head: int, scale: float, gap: float,
     values = op.values
     if op.kind == "copy":
         vd, od = plan.offset[values.label], plan.offset[op.out.label]
-        prefilled = plan.prefilled()
         if values.circle:  # on the output's own circle (``quotient.circle_output``): as is
             V[vd:vd + 2, :2] = np.eye(2) / scale
         else:  # each slot to its value's point on the output's circle, or its own slot
@@ -151,9 +150,9 @@ def head(op: Attend, plan: Plan, d_head: int, scale: float, gap: float,
                 target = op.default if value is None else value
                 if op.out.circle:
                     V[vd + i, :2] = np.asarray(op.out.point(target)) / scale
-                else:  # (the output's None slot was pre-filled: each column takes it back)
-                    V[vd + i, i], P[od + op.out.slot(target), i] = 1.0 / scale, 1.0
-                    P[od + op.out.slot(None), i] -= 1.0 if op.out.label in prefilled else 0.0
+                else:  # (less the None slot, where the embeddings pre-filled it)
+                    V[vd + i, i] = 1.0 / scale
+                    written(op.out, target, plan, P[:, i])
             if values.bos is not None:  # BOS reads as None: the default
                 V[BOS] += (V[vd + values.slot(None)] - V[vd + values.slot(values.bos)])
         if op.out.circle:

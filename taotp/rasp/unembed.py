@@ -21,7 +21,7 @@ import numpy as np
 
 from taotp.rasp.allocate import Plan
 from taotp.rasp.emit import BOS, NOT_BOS
-from taotp.rasp.ir import Attend, Embed, Var
+from taotp.rasp.ir import Attend, Var
 
 MAX_LIFT = 1e4  # past this, tied embeddings would round the decoding away: untie them
 
@@ -138,9 +138,8 @@ def lift(plan: Plan, decode: np.ndarray, error: float) -> tuple:
     maximisation) or ``scale (1 - error)`` (a one-hot's slot) before the lift: a lift of
     ``2 + sum |v|^2 + scale (error + error^2)`` keeps them at least 1 apart. ``scale`` makes
     the decoding rows ten times the lift's base, so the lift adds little rounding."""
-    prefilled = plan.prefilled()  # (their None slot is in every input row too)
-    base = 2.0 + sum(op.out.squared_norm for op in plan.ops
-                     if isinstance(op, Embed) or op.out.label in prefilled)
+    # (a pre-filled one-hot's None slot is in every input row too)
+    base = 2.0 + sum(op.out.squared_norm for op in plan.ops if plan.from_start(op))
     top = float(np.sqrt((decode ** 2).sum(axis=1)).max()) or 1.0
     scale = max(1.0, 10.0 * base / top)
     return scale, base + scale * (error + error * error)
