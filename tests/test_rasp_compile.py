@@ -8,6 +8,7 @@ import pytest
 
 from taotp import rasp
 from taotp.params import check_params
+from taotp.trace import record
 
 C = rasp.Comparison
 EXTRA_LAYERS = 4  # compiled layers <= rasp.layers(program).depth + this, library-wide
@@ -308,3 +309,19 @@ def test_compiled_params_work_with_the_engine_tools(tmp_path):
     taotp.save(compiled.params, tmp_path / "p.taotp")
     assert np.array_equal(taotp.transformer(ids, **taotp.load(tmp_path / "p.taotp"),
                                             causal=True), logits)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_mean_over_every_key_scores_on_one_dimension(dtype):
+    """A bidirectional mean over all keys, read by a second head: the first head has one
+    score dimension, the BOS query still attends to BOS alone (its Vars keep the BOS values
+    later heads expect there), and every input comes out exact."""
+    every = rasp.Select(rasp.tokens, rasp.tokens, C.TRUE)
+    mean = rasp.numerical(rasp.Aggregate(every, is_one(), default=0)).named("mean")
+    again = rasp.SelectorWidth(rasp.Select(mean, mean, C.EQ))  # (all equal: the length)
+    compiled = check_exhaustive(again, {0, 1, 2}, 5, dtype=dtype)
+    assert not compiled.causal
+    first = compiled.params["layers"][0]
+    assert first["Q"].shape[2] == 1
+    recording = record(compiled.params, compiled.ids([1, 0, 2, 1]), causal=False)
+    assert recording.attn[0][0, 0, 0] > 1 - 1e-6  # (heads, queries, keys)

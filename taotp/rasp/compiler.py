@@ -200,7 +200,7 @@ def _head_errors(heads: list, errors: dict, eps: float, norm: float, gap: float,
 
 
 def _head_dims(op: Attend) -> int:
-    qk = sum(t.columns for t in op.terms) + 1
+    qk = op.score_dims()
     if op.kind == "copy":  # a copy onto a circle reads each value's point straight in
         v = 2 if op.out.circle else op.values.width
     else:

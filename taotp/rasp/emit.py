@@ -123,7 +123,7 @@ def head(op: Attend, plan: Plan, d_head: int, scale: float, gap: float,
     a = 2 if op.kind in ("copy", "mean") else 1
     unit = gap * norm
     bos, col, constant = bos_row(plan, op.reads()), 0, 0.0
-    for term in op.terms:
+    for term in () if op.selects_all else op.terms:
         if term.circle:  # its constant score rides on the sink's dimension, below
             constant += recipes.circle_scores(term.circle_size, a * unit)[2]
         q, k = term_blocks(term, plan, a * unit)
@@ -140,6 +140,10 @@ def head(op: Attend, plan: Plan, d_head: int, scale: float, gap: float,
     Q[[BOS, NOT_BOS], col] = sink
     K[BOS, col] = 1.0
     K[NOT_BOS, col] = constant / sink  # every other key: the circle terms' constant
+    if op.selects_all:  # every key but BOS scores the terms' a gap, on this dimension alone
+        ratio = len(op.terms) * a * unit / sink   # (> 1: a = 2)
+        K[NOT_BOS, col] = ratio
+        Q[BOS, col] = sink / (1.0 - ratio)  # the BOS query: BOS still wins by sink
     values = op.values
     if op.kind == "copy":
         vd, od = plan.offset[values.label], plan.offset[op.out.label]

@@ -185,6 +185,17 @@ class Attend:
     points: tuple = ()
     direct: bool = False  # the program's output, decoded from scratch by the unembedding
 
+    @property
+    def selects_all(self) -> bool:
+        """A mean or copy over every key but BOS (each term a constant): its score needs no
+        dimension of its own, the BOS sink's carries it (``emit.head``)."""
+        return self.kind in ("copy", "mean") and all(
+            t.keys.constant and t.pattern == ((True,),) for t in self.terms)
+
+    def score_dims(self) -> int:
+        """Head dimensions of the scores: each term's, plus the BOS sink's."""
+        return 1 if self.selects_all else sum(t.columns for t in self.terms) + 1
+
     def reads(self) -> list:
         """The Vars the head reads."""
         found = [v for t in self.terms for v in (t.keys, t.queries)] + [self.values]
