@@ -74,8 +74,9 @@ def compile_file(args) -> int:
     compiled = rasp.compile(program, vocab=parse_vocab(args.vocab),
                             max_seq_len=args.max_seq_len, causal=args.causal,
                             dtype=np.dtype(args.dtype))
-    print(f"compiled {args.file}: {'causal' if args.causal else 'encoder (non-causal)'}, "
-          f"{args.dtype}, max_seq_len {args.max_seq_len}")
+    kind = ("causal" if args.causal else "causally masked: every selector reads only keys at "
+            "or before its query" if compiled.causal else "encoder (non-causal)")
+    print(f"compiled {args.file}: {kind}, {args.dtype}, max_seq_len {args.max_seq_len}")
     first = 1 + len(compiled.vocab)
     print("input ids: 0 BOS, " + ", ".join(f"{i + 1}={v!r}" for i, v in enumerate(compiled.vocab)))
     print("output ids: " + ", ".join(f"{first + i}={v!r}" for i, v in enumerate(compiled.outputs)))
@@ -83,5 +84,5 @@ def compile_file(args) -> int:
     if args.out:
         save(compiled.params, args.out)
         print(f"wrote {args.out} (params only: run it "
-              f"{'causally' if args.causal else 'with causal=False'})")
+              f"{'causally' if compiled.causal else 'with causal=False'})")
     return 0

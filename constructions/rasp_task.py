@@ -4,7 +4,10 @@
 ``0..vocab_size-1`` or a library program's characters) and inputs of length up to
 ``max_seq_len``, and wraps the weights in a ``taotp.program.Task`` of kind ``"encoder"``
 (one non-causal pass over BOS + tokens, one output per token) or, with ``causal``,
-``"causal-encoder"`` (the same pass causally masked: output i sees tokens 0..i only).
+``"causal-encoder"`` (the same pass causally masked: output i sees tokens 0..i only). A
+program whose selectors all read only keys at or before the query (``frac_prevs``) is
+compiled causally masked either way (``rasp.compile``), so its Task is a causal encoder
+checked against the non-causal reference.
 
 The reference of an encoder is the library's plain-Python one. A causal program computes
 something else (every selector also requires key <= query: a causal "length" at position i is
@@ -155,7 +158,8 @@ def compiled_task(program: rasp.SOp, reference: Callable[[Sequence], list], alph
     return Task(params=params, encode=encode, render=render, steps=lambda p: 0,
                 reference=reference_ids, sample=sample,
                 exhaustive=domain if total <= EXHAUSTIVE else None,
-                adversarial=adversarial, kind="causal-encoder" if causal else "encoder",
+                adversarial=adversarial,
+                kind="causal-encoder" if compiled.causal else "encoder",  # (prefix programs too)
                 options=(options or {}) | {"vocab": vocab, "recipes": compiled.recipes})
 
 

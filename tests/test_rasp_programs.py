@@ -22,6 +22,10 @@ NAMES = sorted(name for name in PROGRAMS if name.startswith("rasp-"))
 LIBRARY_OF = {name: library for library, name in LIBRARY_NAMES.items()}
 # Heavy to build and check exhaustively (millions of parameters even at their shortest).
 HEAVY = ("rasp-add", "rasp-dyck2")
+# Every selector of these reads only keys at or before its query: compiled causally masked
+# even as encoders (``rasp.compile``), and checked against their non-causal references.
+PREFIX = {"rasp-blog-shift", "rasp-cumsum", "rasp-detect-pattern", "rasp-dyck1",
+          "rasp-frac-prevs", "rasp-pair-balance", "rasp-shift", "rasp-window-sum"}
 
 
 def small_options(name: str) -> dict:
@@ -58,7 +62,7 @@ def test_exhaustive_small_domain(name, causal):
     every one of them satisfies the library's precondition, and so does every sample."""
     program = get_program(name)
     task = program.make(causal=causal, **small_options(name))
-    assert task.kind == ("causal-encoder" if causal else "encoder")
+    assert task.kind == ("causal-encoder" if causal or name in PREFIX else "encoder")
     domain = task.exhaustive()
     entry = LIBRARY[LIBRARY_OF[name]]
     valid = entry.precondition or (lambda xs: True)

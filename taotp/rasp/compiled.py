@@ -16,7 +16,9 @@ class CompiledProgram:
     """A compiled RASP program: the params and how to talk to them.
 
     Token ids are ``0`` (BOS, supplied by ``run``), ``1..len(vocab)`` for the inputs, then
-    one id per possible output value (``outputs``).
+    one id per possible output value (``outputs``). ``causal``: the heads are causally
+    masked; ``prefix``: because every selector reads only keys at or before its query, so
+    the mask changes no answer (the program was compiled with ``causal=False``).
     """
     params: dict
     vocab: tuple
@@ -25,6 +27,7 @@ class CompiledProgram:
     causal: bool
     numerical: bool
     recipes: tuple   # (layer, what) lines: which recipe built each head and MLP
+    prefix: bool = False
 
     def ids(self, xs) -> np.ndarray:
         """Token ids for an input, BOS first."""
@@ -77,7 +80,10 @@ class CompiledProgram:
         lines = [f"layers {len(layers)}, d_model {self.params['tok_emb'].shape[1]}, "
                  f"heads per layer {[_heads(layer) for layer in layers]}, "
                  f"d_head max {max((layer['Q'].shape[2] for layer in layers), default=0)}, "
-                 f"d_ff max {max((layer['M1'].shape[1] for layer in layers), default=0)}",
+                 f"d_ff max {max((layer['M1'].shape[1] for layer in layers), default=0)}, "
+                 f"{'causal' if self.causal else 'bidirectional'} attention"
+                 + (" (every selector reads only keys at or before its query)"
+                    if self.prefix else ""),
                  f"params {counts['n_params']:,} (non-embedding {counts['non_emb']:,})"]
         lines += [f"  layer {layer}: {what}" for layer, what in self.recipes]
         return "\n".join(lines)

@@ -20,7 +20,7 @@ import numpy as np
 
 from taotp.circuits import mean_free
 from taotp.params import astype
-from taotp.rasp import accuracy, emit, lookups, recipes, unembed
+from taotp.rasp import accuracy, emit, lookups, positions, recipes, unembed
 from taotp.rasp import expr as rx
 from taotp.rasp.allocate import Plan, allocate, uses_scratch
 from taotp.rasp.compiled import CompiledProgram
@@ -44,6 +44,12 @@ def compile(program, vocab, max_seq_len: int, causal: bool = False,  # noqa: A00
             dtype=np.float64) -> CompiledProgram:
     """Weights on which greedy decoding reproduces ``rasp.evaluate(program, xs, causal)``.
 
+    ``causal``: RASP's causal semantics, run under the causal mask. A program whose every
+    selector selects only keys at or before its query (``positions.prefix_only``, e.g.
+    tracr's ``frac_prevs``) means the same either way; it gets the causal mask whatever
+    ``causal`` says (``.causal`` is True, ``report`` says so), since under the mask such a
+    selector needs no scores.
+
     Raises ValueError naming the node when a part cannot be compiled exactly, including when
     the error a value may carry (rounding at its magnitude, softmax leak; the bound is
     ``taotp.rasp.accuracy``'s) exceeds the margin of what reads it. One rule it
@@ -58,23 +64,25 @@ def compile(program, vocab, max_seq_len: int, causal: bool = False,  # noqa: A00
     vocab = tuple(check_input(sorted(set(vocab), key=repr)))
     if not vocab:
         raise ValueError("vocab must not be empty")
+    masked = causal or positions.prefix_only(program, max_seq_len)
     try:
-        params, notes, out = _build(program, vocab, max_seq_len, dtype, True)
+        params, notes, out = _build(program, vocab, max_seq_len, dtype, True, masked)
     except emit.MatchPrecisionError:  # positions as one-hots instead of numbers
-        params, notes, out = _build(program, vocab, max_seq_len, dtype, False)
+        params, notes, out = _build(program, vocab, max_seq_len, dtype, False, masked)
     numerical = rx.NUMERICAL == program.annotations["encoding"]
-    return CompiledProgram(astype(params, dtype), vocab, out.domain(), max_seq_len, causal,
-                           numerical, tuple(notes))
+    return CompiledProgram(astype(params, dtype), vocab, out.domain(), max_seq_len, masked,
+                           numerical, tuple(notes), prefix=masked and not causal)
 
 
-def _build(program, vocab: tuple, max_seq_len: int, dtype, numbers: bool) -> tuple:
-    ops, out = lower(program, vocab, max_seq_len, numbers)
+def _build(program, vocab: tuple, max_seq_len: int, dtype, numbers: bool,
+           causal: bool) -> tuple:
+    ops, out = lower(program, vocab, max_seq_len, numbers, causal=causal)
     try:
         return _build_ops(ops, out, vocab, max_seq_len, dtype)
     except emit.MatchPrecisionError:
         raise
     except ValueError:  # too fine for the dtype: try the means apart (their readers see less)
-        apart, out = lower(program, vocab, max_seq_len, numbers, combine=False)
+        apart, out = lower(program, vocab, max_seq_len, numbers, combine=False, causal=causal)
         if apart == ops:
             raise
         return _build_ops(apart, out, vocab, max_seq_len, dtype)

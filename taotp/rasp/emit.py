@@ -66,8 +66,9 @@ def term_blocks(term: Term, plan: Plan, gain: float) -> tuple:
     L, c = plan.d_logical, term.columns
     Q, K = np.zeros((L, c)), np.zeros((L, c))
     qd, kd = plan.offset[term.queries.label], plan.offset[term.keys.label]
-    if term.keys.constant:  # selects every key but BOS, for every query but BOS
-        Q[NOT_BOS, 0], K[NOT_BOS, 0] = gain, 1.0
+    if term.keys.constant:  # selects every key but BOS, for every query but BOS (or none)
+        if c:
+            Q[NOT_BOS, 0], K[NOT_BOS, 0] = gain, 1.0
         return Q, K
     if term.keys.circle:  # equal points: the cosine of their angle is 1, else at most cos d
         q, k, _, _ = recipes.circle_scores(term.keys.circle_size, gain)  # (constant: head)

@@ -32,15 +32,17 @@ MAX_COMBOS = 100_000   # likewise the table of a Lookup
 
 
 def lower(program: rx.SOp, vocab, max_seq_len: int, numbers: bool = True,
-          combine: bool = True) -> tuple[list, Var]:
+          combine: bool = True, causal: bool = False) -> tuple[list, Var]:
     """The operations (in an order where inputs come first) and the output Var.
 
     ``numbers``: position-like SOps as numbers where that helps (``positions``); ``combine``:
-    ``a x + b y`` of two means over one selector as one head (``joint.combined_mean``)."""
+    ``a x + b y`` of two means over one selector as one head (``joint.combined_mean``);
+    ``causal``: the heads will be causally masked, so a selector that selects every key at
+    or before its query (``positions.always``) selects all keys."""
     if not isinstance(program, rx.SOp):
         raise TypeError(f"compile needs an SOp, got {type(program).__name__}")
     state = _State(tuple(vocab), max_seq_len, positions.wishes(program) if numbers else {},
-                   consumers(program), combine)
+                   consumers(program), combine, causal)
     for node in nodes(program):
         if isinstance(node, rx.SOp):
             state.lower_sop(node)
@@ -76,6 +78,7 @@ class _State(Selectors):
     wishes: dict
     consumers: dict
     combine: bool = True
+    causal: bool = False
 
     def __post_init__(self):
         self.ops: list = []
@@ -112,7 +115,7 @@ class _State(Selectors):
         """One width head, or two (and their sum) for a lexicographic comparison."""
         n, wish = self.max_seq_len, self.wishes.get(node.label)
         points = tuple(((1.0 / (w + 1),), w) for w in range(n + 1))
-        split = self.lex_split(node.selector)
+        split = None if self.always(node.selector) else self.lex_split(node.selector)
         if split is None:
             out = new_var(node, numerical or wish is not None, tuple(range(n + 1)), 0,
                        squares=wish == "squares", scaled=wish is not None)

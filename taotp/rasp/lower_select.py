@@ -4,6 +4,8 @@ A Select on categorical SOps becomes one ``pattern[q][k]`` term (composite selec
 flattened into one pattern over tuples of their SOps); a Select that is a shift match on
 numbers (``positions.shift_of``) becomes one match term; and ``key < key`` on a key that
 orders like a pair becomes two heads (``lex_split``), so no one-hot ever spans the key.
+Under a causal mask, a selector of positions that selects every key the query sees
+(``positions.always``: ``indices <= indices``) is a constant: it reads nothing.
 """
 from __future__ import annotations
 
@@ -45,15 +47,25 @@ class Selectors:
                 Term(second, second, _pattern(second, second, sel.predicate)))
         return (before,), ties
 
+    def always(self, sel) -> bool:
+        """Under this compile's causal mask, ``sel`` selects every key the query sees."""
+        known = self.__dict__.setdefault("_always", {})  # (an n x n evaluation each)
+        if sel.label not in known:
+            known[sel.label] = self.causal and positions.always(sel, self.max_seq_len)
+        return known[sel.label]
+
     def selector(self, sel, match: bool = False) -> tuple:
         """The terms of a head selecting ``sel``: one pattern[q][k], or (``match``: a copy
         head, which tolerates the match's rounding) one shift match."""
-        if match and isinstance(sel, rx.Select):
+        if match and isinstance(sel, rx.Select) and not self.always(sel):
             keys, queries = self.vars[sel.keys.label], self.vars[sel.queries.label]
             shift = positions.shift_of(keys, queries, sel.predicate)
             if shift is not None:
                 return (Term(keys, queries, shift=shift),)
         key_vars, query_vars, pred = self.flatten(sel)
+        if not key_vars:  # every part reads positions alone: through the mask, all or none
+            constant = self.constant()
+            return (Term(constant, constant, ((bool(pred((), ())),),)),)
         keys, queries = self.tuple_var(sel, key_vars), self.tuple_var(sel, query_vars)
         if len(keys.values) * len(queries.values) > MAX_PATTERN:
             raise ValueError(f"{sel.label} ({type(sel).__name__}): a {len(queries.values):,} x "
@@ -83,7 +95,10 @@ class Selectors:
         return self.vars[label]
 
     def flatten(self, sel) -> tuple:
-        """(key Vars, query Vars, predicate on tuples of their values)."""
+        """(key Vars, query Vars, predicate on tuples of their values); no Vars and a
+        predicate that is always True for a part that selects all the query sees."""
+        if self.always(sel):
+            return (), (), lambda kt, qt: True
         if isinstance(sel, rx.Select):
             k = self.converted(self.vars[sel.keys.label], False, sel)
             q = self.converted(self.vars[sel.queries.label], False, sel)

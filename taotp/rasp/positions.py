@@ -15,7 +15,11 @@ square). These functions decide where that is possible and exact:
   (``a_k == a_q`` and ``b_k < b_q``): two heads over ``a`` and ``b`` instead of a one-hot
   over every value of the key;
 - :func:`projection`: whether a function of numbers depends only on ``sum w_i x_i`` (like
-  ``length - i - 1``): one plateau per value of the sum instead of one per tuple.
+  ``length - i - 1``): one plateau per value of the sum instead of one per tuple;
+- :func:`prefix_only` and :func:`always`: selectors that read positions alone, seen through a
+  causal mask. A program whose every selector selects only keys at or before the query (tracr's
+  ``frac_prevs``: ``Select(indices, indices, LEQ)``) computes the same with and without the
+  mask, and under the mask such a selector is "all keys": no scores at all.
 """
 from __future__ import annotations
 
@@ -23,13 +27,20 @@ import itertools
 import math
 from typing import Callable
 
+import numpy as np
+
 from taotp.rasp import expr as rx
+from taotp.rasp.evaluate import evaluate_all
 from taotp.rasp.graph import nodes
 from taotp.rasp.ir import Var
 
 # Integer weight pairs tried by ``projection`` (a function of x + y, x - y, ...).
 PROJECTIONS = ((1, 1), (1, -1), (-1, 1), (1, 2), (2, 1), (1, -2), (-2, 1))
 MAX_SCAN = 4_000_000  # tuples ``projection`` and ``shift_of`` may evaluate
+# What a selector reading positions alone may be built from: pointwise functions of indices,
+# the same at every input length (a width or an Aggregate would depend on the length).
+POINTWISE = (rx.IndicesType, rx.Full, rx.Map, rx.SequenceMap, rx.Select, rx.SelectorAnd,
+             rx.SelectorOr, rx.SelectorNot)
 STRICT = {rx.Comparison.LT: rx.Comparison.LT, rx.Comparison.LEQ: rx.Comparison.LT,
           rx.Comparison.GT: rx.Comparison.GT, rx.Comparison.GEQ: rx.Comparison.GT}
 
@@ -157,3 +168,43 @@ def projection(inputs: tuple, f: Callable, bos_args: tuple) -> tuple | None:
             groups.setdefault(t_bos, None)
             return w, groups
     return None
+
+
+def position_pattern(sel, max_seq_len: int) -> np.ndarray | None:
+    """``P[q, k]``: whether ``sel`` selects key position ``k`` for query position ``q``, when
+    it reads positions alone (indices, constants and Maps of them), so that ``P`` is the
+    same at every input length; else None. Computed by the evaluator itself."""
+    if not all(isinstance(node, POINTWISE) for node in nodes(sel)):
+        return None
+    try:
+        rows = evaluate_all(sel, [None] * max_seq_len)[sel.label]
+    except Exception:  # a Map undefined at some position: no pattern, no claim
+        return None
+    return np.array(rows, dtype=bool).reshape(max_seq_len, max_seq_len)
+
+
+def always(sel, max_seq_len: int) -> bool:
+    """``sel`` selects every key at or before its query: through a causal mask, everything
+    the query sees (a constant selector, no scores)."""
+    pattern = position_pattern(sel, max_seq_len)
+    return pattern is not None and bool(pattern[np.tril_indices(max_seq_len)].all())
+
+
+def prefix_only(program: rx.SOp, max_seq_len: int) -> bool:
+    """Every selector of ``program`` selects only keys at or before its query, so output
+    ``i`` depends on tokens ``0..i`` alone and RASP's causal evaluation equals the non-causal
+    one: ``compile`` may then use the causal mask. False for a program without selectors."""
+    selectors = [node.selector for node in nodes(program)
+                 if isinstance(node, (rx.Aggregate, rx.SelectorWidth))]
+    return bool(selectors) and all(_prefix(sel, max_seq_len) for sel in selectors)
+
+
+def _prefix(sel, max_seq_len: int) -> bool:
+    pattern = position_pattern(sel, max_seq_len)
+    if pattern is not None:
+        return not np.triu(pattern, 1).any()
+    if isinstance(sel, rx.SelectorAnd):
+        return _prefix(sel.fst, max_seq_len) or _prefix(sel.snd, max_seq_len)
+    if isinstance(sel, rx.SelectorOr):
+        return _prefix(sel.fst, max_seq_len) and _prefix(sel.snd, max_seq_len)
+    return False
