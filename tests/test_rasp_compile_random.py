@@ -32,7 +32,7 @@ def programs(draw):
     comparisons = list(rasp.Comparison)
     for _ in range(draw(st.integers(1, 4))):
         kind = draw(st.sampled_from(["map", "seqmap", "width", "mean", "copy", "sum",
-                                     "nummap", "count", "pair", "threshold"]))
+                                     "nummap", "count", "pair", "threshold", "positions"]))
         pick = lambda pool: pool[draw(st.integers(0, len(pool) - 1))]  # noqa: E731
         a, b, m = draw(st.integers(0, 3)), draw(st.integers(0, 3)), draw(st.integers(2, 4))
         keys_pool = cat + num
@@ -75,6 +75,20 @@ def programs(draw):
                                                    draw(st.sampled_from(comparisons))))
             cat.append(rasp.SelectorWidth(rasp.Select(width, pick(cat),
                                                       lambda k, q, t=a: k <= t)))
+        elif kind == "positions":  # a selector of positions alone, maybe with a token part
+            # (positions.prefix_only, positions.always: through a causal mask, all or nothing)
+            shifted = rasp.Map(lambda i, s=a - 1: i - s, rasp.indices)
+            sel = rasp.Select(rasp.indices, shifted, draw(st.sampled_from(comparisons)))
+            other = rasp.Select(rasp.indices, rasp.indices, draw(st.sampled_from(comparisons)))
+            how = draw(st.sampled_from(["alone", "not", "and", "or", "tokens"]))
+            sel = {"alone": sel, "not": ~sel, "and": sel & other, "or": sel | ~other,
+                   "tokens": sel & rasp.Select(pick(cat), pick(cat), rasp.Comparison.EQ)}[how]
+            if draw(st.booleans()):
+                num.append(rasp.numerical(rasp.SelectorWidth(sel)))
+            else:
+                vals = rasp.numerical(rasp.Map(_lin(a, b, m), pick(cat)))
+                num.append(rasp.numerical(rasp.Aggregate(sel, vals, default=draw(
+                    st.integers(0, 2)))))
         elif num:
             num.append(rasp.numerical(rasp.Map(lambda x, s=a: x * x - s * x, pick(num))))
     pool = cat[2:] + num
