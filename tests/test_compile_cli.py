@@ -57,6 +57,31 @@ def test_compile_causal_and_report_only(capsys, tmp_path):
     assert code == 0 and "causal," in text and "wrote" not in text
 
 
+def test_a_prefix_program_is_saved_causally_masked_and_says_so(capsys, tmp_path):
+    """Without --causal, a program whose selectors read only keys at or before the query
+    compiles causally masked: the output says so, and the saved params run causally."""
+    source = tmp_path / "p.py"
+    source.write_text("from taotp import rasp\nprogram = rasp.numerical(rasp.Aggregate("
+                      "rasp.Select(rasp.indices, rasp.indices, rasp.Comparison.LEQ), "
+                      "rasp.numerical(rasp.Map(lambda x: x, rasp.tokens)), default=0))\n")
+    out = tmp_path / "p.taotp"
+    code, text = _cli(capsys, "compile", str(source), "--vocab", "0,1,2", "--max-seq-len", "3",
+                      "--out", str(out))
+    assert code == 0 and "causally masked: every selector reads only keys at or before" in text
+    assert "run it causally" in text
+    program = rasp.numerical(rasp.Aggregate(
+        rasp.Select(rasp.indices, rasp.indices, rasp.Comparison.LEQ),
+        rasp.numerical(rasp.Map(lambda x: x, rasp.tokens)), default=0))
+    compiled = rasp.compile(program, vocab=[0, 1, 2], max_seq_len=3)
+    params = load(out)
+    for n in range(1, 4):
+        for xs in itertools.product([0, 1, 2], repeat=n):
+            logits = transformer(compiled.ids(xs), **params, causal=True)
+            got = [compiled.outputs[i] for i in logits[1:, 4:].argmax(axis=-1)]
+            want = rasp.evaluate(program, list(xs))
+            assert np.allclose(np.array(got, dtype=float), want, rtol=1e-9), (xs, got, want)
+
+
 @pytest.mark.parametrize("body,message", [
     ("x = 1\n", "defines no `program`"),
     ("program = 3\n", "must be a RASP SOp"),
