@@ -116,7 +116,10 @@ def mean_free(params: dict, fixed: np.ndarray | None = None) -> dict:
     L = params["tok_emb"].shape[1]
     U = helmert_basis(L + 1)
     if fixed is not None and len(fixed):
-        _, _, vt = np.linalg.svd(np.atleast_2d(fixed), full_matrices=True)
+        _, sv, vt = np.linalg.svd(np.atleast_2d(fixed), full_matrices=True)
+        if sv.min() <= 1e-9 * sv.max():  # dependent rows: vt[k:] would drop a direction
+            raise ValueError(f"mean_free: the {len(fixed)} fixed directions are linearly "
+                             f"dependent (rank {int((sv > 1e-9 * sv.max()).sum())})")
         U = helmert_basis(L + 1 - len(fixed)) @ vt[len(fixed):]
     out = {key: params[key] @ U.T for key in ("tok_emb", "pos_emb", "out_emb")}
     out["lnf"] = dict(params["lnf"])

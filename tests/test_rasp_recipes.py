@@ -201,3 +201,12 @@ def test_mean_free_leaves_out_directions_every_residual_is_perpendicular_to():
     for key in ("Q", "K", "V"):
         assert np.allclose(xs @ free["layers"][0][key][0], zs @ layer[key][0])
     assert np.allclose(xs @ free["layers"][0]["M1"], zs @ layer["M1"])
+
+
+def test_mean_free_refuses_dependent_fixed_directions():
+    """Dependent rows would make it drop a direction residuals do use: a clear error."""
+    params = {"tok_emb": np.eye(4), "pos_emb": np.zeros((2, 4)), "out_emb": np.eye(4),
+              "layers": [], "lnf": {"gamma": 1.0, "beta": 0.0}}
+    fixed = np.array([[1.0, -1.0, 0.0, 0.0], [2.0, -2.0, 0.0, 0.0]])
+    with pytest.raises(ValueError, match="linearly dependent"):
+        mean_free(params, fixed)
