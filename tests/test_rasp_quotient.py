@@ -9,7 +9,7 @@ import pytest
 from constructions.rasp_lib import tracr_lib as lib
 from taotp import rasp
 from taotp.params import check_params
-from tests.test_rasp_compile import check_exhaustive
+from tests.test_rasp_compile import check_exhaustive, hist
 
 
 def d_model(compiled) -> int:
@@ -132,7 +132,8 @@ def test_a_matching_on_one_hots_is_scored_on_a_circle(dtype, causal):
 def test_a_one_hot_costs_one_dim_less(dtype, causal):
     """Its slots sum to 1 at every position, as the flags do (a one-hot a layer writes has
     its None slot pre-filled by the embeddings until then): that direction is left out of
-    the model (``taotp.circuits.mean_free``), one dim per one-hot."""
+    the model (``taotp.circuits.mean_free``), one dim per one-hot; an input's one-hot (None
+    at BOS alone) costs one more, its None slot being the BOS flag."""
     from taotp.rasp.allocate import allocate
     from taotp.rasp.lower import Embed, lower
     prevs = rasp.Select(rasp.indices, rasp.indices, rasp.Comparison.LEQ)  # indices one-hot
@@ -145,9 +146,30 @@ def test_a_one_hot_costs_one_dim_less(dtype, causal):
     plan = allocate(ops)
     written = plan.prefilled  # the tuple the SequenceMap builds
     assert len(one_hots) >= 2 and len(written) >= 1
-    assert plan.d_model == plan.d_logical + 1 - len(one_hots) - len(written)
+    assert plan.d_model == plan.d_logical + 1 - 2 * len(one_hots) - len(written)
     compiled = check_exhaustive(program, set(range(3)), 5, causal, dtype)
     assert check_params(compiled.params) == np.dtype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("causal", [False, True])
+def test_a_none_slot_that_is_the_bos_flag_costs_no_dim(dtype, causal):
+    """The tokens' one-hot is None at BOS alone: its None slot minus the BOS flag is zero at
+    every position and is left out. A Map of the tokens that is None at a token too (it fails
+    there) keeps that dim, and both come out exact."""
+    from taotp.rasp.allocate import allocate
+    from taotp.rasp.lower import lower
+    partial = rasp.Map(lambda t: None if t == 1 else 2 * t, rasp.tokens).named("partial")
+    both = rasp.SequenceMap(lambda x, w: x + w, partial, hist())
+    for program, none_at_bos_alone in ((hist(), ["tokens"]), (both, ["tokens"])):
+        ops, _ = lower(program, tuple(range(3)), 5)
+        plan = allocate(ops)
+        embedded = [op.out.label for op in ops if type(op).__name__ == "Embed"
+                    and not (op.out.numerical or op.out.constant or op.out.circle)]
+        assert embedded == (["tokens"] if program is not both else ["tokens", "partial"])
+        assert plan.d_model == (plan.d_logical + 1 - len(embedded) - len(none_at_bos_alone)
+                                - len(plan.prefilled))
+        check_exhaustive(program, set(range(3)), 5, causal, dtype)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

@@ -15,6 +15,7 @@ import numpy as np
 from taotp.rasp.lower import Attend, Embed, Lookup, Var
 
 FLAGS = 2  # dims 0 and 1: [is BOS, is not BOS]; their sum is the constant 1
+BOS, NOT_BOS = 0, 1
 
 
 @dataclass(frozen=True)
@@ -56,14 +57,21 @@ class Plan:
     @cached_property
     def fixed(self) -> np.ndarray:
         """Logical directions every residual is perpendicular to: for each one-hot (embedded
-        or pre-filled), its slots minus the two flags (both sum to 1 at every position).
-        ``taotp.circuits.mean_free`` leaves them out of the model dimensions."""
+        or pre-filled), its slots minus the two flags (both sum to 1 at every position); for
+        an embedded one-hot that is None at BOS alone (the inputs'), its None slot minus the
+        BOS flag (the same at every position). ``taotp.circuits.mean_free`` leaves them out
+        of the model dimensions."""
         rows = []
         for op in self.ops:
             if _one_hot(op.out) and self.from_start(op):
                 row = np.zeros(self.d_logical)
                 row[list(self.dims(op.out))] = 1.0
                 row[:FLAGS] = -1.0
+                rows.append(row)
+            if _one_hot(op.out) and _none_at_bos_alone(op):
+                row = np.zeros(self.d_logical)
+                row[self.offset[op.out.label] + op.out.slot(None)] = 1.0
+                row[BOS] = -1.0
                 rows.append(row)
         return np.array(rows).reshape(len(rows), self.d_logical)
 
@@ -79,6 +87,15 @@ class Plan:
 
 def _one_hot(var: Var) -> bool:
     return not (var.numerical or var.circle or var.constant)
+
+
+def _none_at_bos_alone(op) -> bool:
+    """An embedded Var that holds None at the BOS position and nowhere else."""
+    if not isinstance(op, Embed) or op.out.bos is not None:
+        return False
+    if op.table:
+        return all(value is not None for _, value in op.table)
+    return op.source != "full" or op.fill is not None
 
 
 def uses_scratch(op) -> bool:

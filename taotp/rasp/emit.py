@@ -13,10 +13,9 @@ import numpy as np
 
 from taotp.rasp import accuracy, recipes
 from taotp.rasp.accuracy import MAX_LOSS, NOISE  # noqa: F401 (limits of emit)
-from taotp.rasp.allocate import Plan
+from taotp.rasp.allocate import BOS, NOT_BOS, Plan
 from taotp.rasp.ir import Attend, Term, Var
 
-BOS, NOT_BOS = 0, 1
 # The residual's absolute rounding noise after a few lookups, in machine epsilons: measured
 # up to 1.6e5 in the stored squares of reverse at max_seq_len 1,000 in float64.
 RESIDUAL_NOISE = 1e6
