@@ -323,5 +323,6 @@ def test_a_mean_over_every_key_scores_on_one_dimension(dtype):
     assert not compiled.causal
     first = compiled.params["layers"][0]
     assert first["Q"].shape[2] == 1
+    assert "mean to scratch (every key, on the sink's dimension, BOS sink)" in compiled.report()
     recording = record(compiled.params, compiled.ids([1, 0, 2, 1]), causal=False)
     assert recording.attn[0][0, 0, 0] > 1 - 1e-6  # (heads, queries, keys)

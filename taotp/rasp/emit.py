@@ -174,8 +174,9 @@ def head(op: Attend, plan: Plan, d_head: int, scale: float, gap: float,
         for i in range(len(op.points[0][0])):
             P[s + i, i] = shrink
         recipe = f"{op.kind} to scratch"
-    how = " + ".join("match_scores" if t.shift is not None else
-                     "circle_scores" if t.circle else "select_scores" for t in op.terms)
+    how = "every key, on the sink's dimension" if op.selects_all else " + ".join(
+        "match_scores" if t.shift is not None else "circle_scores" if t.circle else
+        "select_scores" for t in op.terms)
     return Q, K, V, P, f"{recipe} ({how}, BOS sink)"
 
 
