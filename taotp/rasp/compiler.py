@@ -64,25 +64,28 @@ def compile(program, vocab, max_seq_len: int, causal: bool = False,  # noqa: A00
     vocab = tuple(check_input(sorted(set(vocab), key=repr)))
     if not vocab:
         raise ValueError("vocab must not be empty")
-    masked = causal or positions.prefix_only(program, max_seq_len)
+    patterns = positions.Patterns(max_seq_len)  # (computed once for every lowering)
+    masked = causal or patterns.prefix_only(program)
     try:
-        params, notes, out = _build(program, vocab, max_seq_len, dtype, True, masked)
+        params, notes, out = _build(program, vocab, max_seq_len, dtype, True, masked, patterns)
     except emit.MatchPrecisionError:  # positions as one-hots instead of numbers
-        params, notes, out = _build(program, vocab, max_seq_len, dtype, False, masked)
+        params, notes, out = _build(program, vocab, max_seq_len, dtype, False, masked,
+                                    patterns)
     numerical = rx.NUMERICAL == program.annotations["encoding"]
     return CompiledProgram(astype(params, dtype), vocab, out.domain(), max_seq_len, masked,
                            numerical, tuple(notes), prefix=masked and not causal)
 
 
-def _build(program, vocab: tuple, max_seq_len: int, dtype, numbers: bool,
-           causal: bool) -> tuple:
-    ops, out = lower(program, vocab, max_seq_len, numbers, causal=causal)
+def _build(program, vocab: tuple, max_seq_len: int, dtype, numbers: bool, causal: bool,
+           patterns: positions.Patterns) -> tuple:
+    ops, out = lower(program, vocab, max_seq_len, numbers, causal=causal, patterns=patterns)
     try:
         return _build_ops(ops, out, vocab, max_seq_len, dtype)
     except emit.MatchPrecisionError:
         raise
     except ValueError:  # too fine for the dtype: try the means apart (their readers see less)
-        apart, out = lower(program, vocab, max_seq_len, numbers, combine=False, causal=causal)
+        apart, out = lower(program, vocab, max_seq_len, numbers, combine=False, causal=causal,
+                           patterns=patterns)
         if apart == ops:
             raise
         return _build_ops(apart, out, vocab, max_seq_len, dtype)

@@ -32,17 +32,20 @@ MAX_COMBOS = 100_000   # likewise the table of a Lookup
 
 
 def lower(program: rx.SOp, vocab, max_seq_len: int, numbers: bool = True,
-          combine: bool = True, causal: bool = False) -> tuple[list, Var]:
+          combine: bool = True, causal: bool = False,
+          patterns: positions.Patterns | None = None) -> tuple[list, Var]:
     """The operations (in an order where inputs come first) and the output Var.
 
     ``numbers``: position-like SOps as numbers where that helps (``positions``); ``combine``:
     ``a x + b y`` of two means over one selector as one head (``joint.combined_mean``);
     ``causal``: the heads will be causally masked, so a selector that selects every key at
-    or before its query (``positions.always``) selects all keys."""
+    or before its query (``positions.Patterns.always``) selects all keys; ``patterns``: the
+    program's position patterns, when the caller has computed some already."""
     if not isinstance(program, rx.SOp):
         raise TypeError(f"compile needs an SOp, got {type(program).__name__}")
     state = _State(tuple(vocab), max_seq_len, positions.wishes(program) if numbers else {},
-                   consumers(program), combine, causal)
+                   consumers(program), combine, causal,
+                   patterns or positions.Patterns(max_seq_len))
     for node in nodes(program):
         if isinstance(node, rx.SOp):
             state.lower_sop(node)
@@ -79,6 +82,7 @@ class _State(Selectors):
     consumers: dict
     combine: bool = True
     causal: bool = False
+    patterns: positions.Patterns | None = None
 
     def __post_init__(self):
         self.ops: list = []

@@ -49,10 +49,7 @@ class Selectors:
 
     def always(self, sel) -> bool:
         """Under this compile's causal mask, ``sel`` selects every key the query sees."""
-        known = self.__dict__.setdefault("_always", {})  # (an n x n evaluation each)
-        if sel.label not in known:
-            known[sel.label] = self.causal and positions.always(sel, self.max_seq_len)
-        return known[sel.label]
+        return self.causal and self.patterns.always(sel)
 
     def selector(self, sel, match: bool = False) -> tuple:
         """The terms of a head selecting ``sel``: one pattern[q][k], or (``match``: a copy

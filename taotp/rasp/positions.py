@@ -183,28 +183,52 @@ def position_pattern(sel, max_seq_len: int) -> np.ndarray | None:
     return np.array(rows, dtype=bool).reshape(max_seq_len, max_seq_len)
 
 
+class Patterns:
+    """The position patterns of one program's selectors (:func:`position_pattern`, an
+    ``n x n`` evaluation each), computed once and shared: ``compile`` asks whether the
+    program reads only prefixes, and every lowering of it which selectors the mask makes
+    constant. Keyed by label, which ``nodes`` makes unique within a program."""
+
+    def __init__(self, max_seq_len: int):
+        self.max_seq_len = max_seq_len
+        self._known: dict = {}
+
+    def __call__(self, sel) -> np.ndarray | None:
+        if sel.label not in self._known:
+            self._known[sel.label] = position_pattern(sel, self.max_seq_len)
+        return self._known[sel.label]
+
+    def always(self, sel) -> bool:
+        """``sel`` selects every key at or before its query: through a causal mask,
+        everything the query sees (a constant selector, no scores)."""
+        pattern = self(sel)
+        return pattern is not None and bool(pattern[np.tril_indices(self.max_seq_len)].all())
+
+    def prefix_only(self, program: rx.SOp) -> bool:
+        """Every selector of ``program`` selects only keys at or before its query, so output
+        ``i`` depends on tokens ``0..i`` alone and RASP's causal evaluation equals the
+        non-causal one: ``compile`` may then use the causal mask. False for a program
+        without selectors."""
+        selectors = [node.selector for node in nodes(program)
+                     if isinstance(node, (rx.Aggregate, rx.SelectorWidth))]
+        return bool(selectors) and all(self._prefix(sel) for sel in selectors)
+
+    def _prefix(self, sel) -> bool:
+        pattern = self(sel)
+        if pattern is not None:
+            return not np.triu(pattern, 1).any()
+        if isinstance(sel, rx.SelectorAnd):
+            return self._prefix(sel.fst) or self._prefix(sel.snd)
+        if isinstance(sel, rx.SelectorOr):
+            return self._prefix(sel.fst) and self._prefix(sel.snd)
+        return False
+
+
 def always(sel, max_seq_len: int) -> bool:
-    """``sel`` selects every key at or before its query: through a causal mask, everything
-    the query sees (a constant selector, no scores)."""
-    pattern = position_pattern(sel, max_seq_len)
-    return pattern is not None and bool(pattern[np.tril_indices(max_seq_len)].all())
+    """:meth:`Patterns.always` of one selector."""
+    return Patterns(max_seq_len).always(sel)
 
 
 def prefix_only(program: rx.SOp, max_seq_len: int) -> bool:
-    """Every selector of ``program`` selects only keys at or before its query, so output
-    ``i`` depends on tokens ``0..i`` alone and RASP's causal evaluation equals the non-causal
-    one: ``compile`` may then use the causal mask. False for a program without selectors."""
-    selectors = [node.selector for node in nodes(program)
-                 if isinstance(node, (rx.Aggregate, rx.SelectorWidth))]
-    return bool(selectors) and all(_prefix(sel, max_seq_len) for sel in selectors)
-
-
-def _prefix(sel, max_seq_len: int) -> bool:
-    pattern = position_pattern(sel, max_seq_len)
-    if pattern is not None:
-        return not np.triu(pattern, 1).any()
-    if isinstance(sel, rx.SelectorAnd):
-        return _prefix(sel.fst, max_seq_len) or _prefix(sel.snd, max_seq_len)
-    if isinstance(sel, rx.SelectorOr):
-        return _prefix(sel.fst, max_seq_len) and _prefix(sel.snd, max_seq_len)
-    return False
+    """:meth:`Patterns.prefix_only` of one program."""
+    return Patterns(max_seq_len).prefix_only(program)
